@@ -1,0 +1,138 @@
+//! Command line and environment configuration of `paas-api`.
+//!
+//! Every option can come from a flag or from its environment variable; this
+//! is the only place the API reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The PaaS control plane: REST API, auth and scheduler, on Postgres.
+#[derive(Debug, Parser)]
+#[command(name = "paas-api", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations and serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a platform administrator (with its own tenant) and print an API token for it.
+    CreateAdmin(CreateAdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAdminArgs {
+    /// Email of the administrator.
+    #[arg(long)]
+    pub email: String,
+    /// Password; read from PAAS_ADMIN_PASSWORD when not given.
+    #[arg(long, env = "PAAS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Postgres connection string, e.g. postgres://paas@127.0.0.1:5432/paas.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Address and port the HTTP API listens on.
+    #[arg(long, env = "PAAS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Secret key that signs session JWTs (HS256), at least 32 bytes.
+    #[arg(long, env = "PAAS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// File holding the JWT secret key (instead of PAAS_JWT_SECRET).
+    #[arg(long, env = "PAAS_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// Lifetime of a session JWT, in seconds.
+    #[arg(long, env = "PAAS_JWT_TTL_SECS", default_value_t = 12 * 3600)]
+    pub jwt_ttl_secs: u64,
+
+    /// Apps get the hostname `<app>.<base domain>`.
+    #[arg(long, env = "PAAS_BASE_DOMAIN", default_value = "paas.localhost")]
+    pub base_domain: String,
+
+    /// Scheme used in app URLs shown to users (`http` or `https`).
+    #[arg(long, env = "PAAS_APP_SCHEME", default_value = "http")]
+    pub app_scheme: String,
+
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, env = "PAAS_MAX_JSON_BYTES", default_value_t = 64 * 1024)]
+    pub max_json_bytes: usize,
+
+    /// Maximum number of Postgres connections in the pool.
+    #[arg(long, env = "PAAS_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Seconds to wait for a free Postgres connection before answering 503.
+    #[arg(long, env = "PAAS_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+
+    /// Log format: `json` (production) or `pretty`.
+    #[arg(long, env = "PAAS_LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+}
+
+/// Configuration errors, reported before any port is bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the JWT secret file {path}")]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("PAAS_JWT_SECRET (or PAAS_JWT_SECRET_FILE) must be set to at least 32 bytes")]
+    SecretTooShort,
+    #[error("the base domain {0:?} is not a valid DNS name")]
+    BaseDomain(String),
+    #[error("PAAS_APP_SCHEME must be http or https, not {0:?}")]
+    Scheme(String),
+}
+
+impl ServeConfig {
+    /// The JWT key, from the flag/env or the file, checked for length.
+    pub fn jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        let secret = match (&self.jwt_secret, &self.jwt_secret_file) {
+            (Some(s), _) => s.as_bytes().to_vec(),
+            (None, Some(path)) => std::fs::read(path)
+                .map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?
+                .trim_ascii()
+                .to_vec(),
+            (None, None) => Vec::new(),
+        };
+        if secret.len() < 32 {
+            return Err(ConfigError::SecretTooShort);
+        }
+        Ok(secret)
+    }
+
+    /// Checks what clap cannot: the base domain and scheme.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !crate::validate::is_hostname(&self.base_domain) {
+            return Err(ConfigError::BaseDomain(self.base_domain.clone()));
+        }
+        if self.app_scheme != "http" && self.app_scheme != "https" {
+            return Err(ConfigError::Scheme(self.app_scheme.clone()));
+        }
+        self.jwt_secret().map(|_| ())
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_secs)
+    }
+}

@@ -1,0 +1,231 @@
+//! Apps, and the per-app records that hang off them: config vars, domains
+//! and formation. Every lookup that starts from a user goes through
+//! `find_for_user`, which joins memberships: another tenant's app is simply
+//! not found.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use paas_types::Role;
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+/// An app as seen by a user of its tenant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub name: String,
+    pub hostname: String,
+    pub created_at: DateTime<Utc>,
+    pub current_release: Option<i32>,
+    /// The viewing user's role in the app's tenant.
+    pub role: String,
+}
+
+impl AppRow {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Member)
+    }
+}
+
+const SELECT_FOR_USER: &str = "
+    SELECT a.id, a.tenant_id, t.name AS tenant_name, a.name, a.hostname, a.created_at,
+           (SELECT max(r.version) FROM releases r WHERE r.app_id = a.id) AS current_release,
+           m.role
+    FROM apps a
+    JOIN tenants t ON t.id = a.tenant_id
+    JOIN memberships m ON m.tenant_id = a.tenant_id AND m.user_id = $1";
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    name: &str,
+    hostname: &str,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO apps (id, tenant_id, name, hostname) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(Uuid::new_v4())
+        .bind(tenant_id)
+        .bind(name)
+        .bind(hostname)
+        .fetch_one(db)
+        .await
+}
+
+/// The app called `name`, if the user belongs to its tenant.
+pub async fn find_for_user(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> Result<Option<AppRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT_FOR_USER} WHERE a.name = $2"))
+        .bind(user_id)
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+/// One page of the user's apps ordered by name, optionally of one tenant.
+pub async fn list_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    tenant: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AppRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_FOR_USER}
+         WHERE ($2::text IS NULL OR t.name = $2) AND ($3::text IS NULL OR a.name > $3)
+         ORDER BY a.name LIMIT $4"
+    ))
+    .bind(user_id)
+    .bind(tenant)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM apps WHERE id = $1").bind(app_id).execute(db).await.map(|_| ())
+}
+
+/// Locks the app's row: serialises release numbering and config changes.
+pub async fn lock(tx: &mut Transaction<'_, Postgres>, app_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE").bind(app_id).execute(&mut **tx).await.map(|_| ())
+}
+
+// === Config vars ===
+
+pub async fn config(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM config_vars WHERE app_id = $1")
+        .bind(app_id)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Applies sets (`Some`) and unsets (`None`) of config vars.
+pub async fn patch_config(
+    tx: &mut Transaction<'_, Postgres>,
+    app_id: Uuid,
+    patch: &BTreeMap<String, Option<String>>,
+) -> Result<(), sqlx::Error> {
+    for (key, value) in patch {
+        match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO config_vars (app_id, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (app_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                )
+                .bind(app_id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut **tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM config_vars WHERE app_id = $1 AND key = $2")
+                    .bind(app_id)
+                    .bind(key)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+// === Domains ===
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DomainRow {
+    pub id: Uuid,
+    pub hostname: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<DomainRow> for paas_types::Domain {
+    fn from(row: DomainRow) -> Self {
+        paas_types::Domain { id: row.id, hostname: row.hostname, created_at: row.created_at }
+    }
+}
+
+pub async fn domains(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<DomainRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, hostname, created_at FROM domains WHERE app_id = $1 ORDER BY hostname")
+        .bind(app_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Whether a hostname is any app's default hostname (custom domains must not shadow one).
+pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apps WHERE hostname = $1)")
+        .bind(hostname)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn add_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<DomainRow, sqlx::Error> {
+    sqlx::query_as("INSERT INTO domains (id, app_id, hostname) VALUES ($1, $2, $3) RETURNING id, hostname, created_at")
+        .bind(Uuid::new_v4())
+        .bind(app_id)
+        .bind(hostname)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn remove_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM domains WHERE app_id = $1 AND hostname = $2")
+        .bind(app_id)
+        .bind(hostname)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+// === Formation ===
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FormationRow {
+    pub process_type: String,
+    pub quantity: i32,
+    pub size: String,
+}
+
+impl From<FormationRow> for paas_types::ProcessFormation {
+    fn from(row: FormationRow) -> Self {
+        paas_types::ProcessFormation {
+            size: paas_types::Size::parse(&row.size).unwrap_or(paas_types::Size::Standard),
+            process_type: row.process_type,
+            quantity: row.quantity,
+        }
+    }
+}
+
+pub async fn formation(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<FormationRow>, sqlx::Error> {
+    sqlx::query_as("SELECT process_type, quantity, size FROM formation WHERE app_id = $1 ORDER BY process_type")
+        .bind(app_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Sets quantity and/or size of one process type, creating it if new.
+pub async fn upsert_formation(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    process_type: &str,
+    quantity: Option<i32>,
+    size: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO formation (app_id, process_type, quantity, size)
+         VALUES ($1, $2, coalesce($3, 0), coalesce($4, 'standard'))
+         ON CONFLICT (app_id, process_type) DO UPDATE
+         SET quantity = coalesce($3, formation.quantity), size = coalesce($4, formation.size), updated_at = now()",
+    )
+    .bind(app_id)
+    .bind(process_type)
+    .bind(quantity)
+    .bind(size)
+    .execute(db)
+    .await
+    .map(|_| ())
+}

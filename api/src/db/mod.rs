@@ -1,0 +1,31 @@
+//! The database layer: every SQL statement of the API lives in this module's
+//! children, one file per entity; handlers never build SQL.
+
+pub mod apps;
+pub mod events;
+pub mod nodes;
+pub mod releases;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::config::ServeConfig;
+
+/// The schema migrations, embedded from the workspace's `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Builds the connection pool once; it lives in the app state.
+pub async fn connect(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(config.db_acquire_timeout())
+        .connect(&config.database_url)
+        .await
+}
+
+/// Applies pending migrations; safe to run on every start.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

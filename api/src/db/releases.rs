@@ -1,0 +1,89 @@
+//! Releases: numbered, immutable pairs of a build and a config snapshot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReleaseRow {
+    pub id: Uuid,
+    pub version: i32,
+    pub build_id: Option<Uuid>,
+    pub description: String,
+    pub author: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub config: Json<BTreeMap<String, String>>,
+    pub current: bool,
+}
+
+impl From<ReleaseRow> for paas_types::Release {
+    fn from(row: ReleaseRow) -> Self {
+        paas_types::Release {
+            id: row.id,
+            version: row.version,
+            build_id: row.build_id,
+            description: row.description,
+            author: row.author,
+            created_at: row.created_at,
+            current: row.current,
+        }
+    }
+}
+
+const SELECT: &str = "
+    SELECT r.id, r.version, r.build_id, r.description, u.email AS author, r.created_at, r.config,
+           r.version = (SELECT max(version) FROM releases WHERE app_id = r.app_id) AS current
+    FROM releases r LEFT JOIN users u ON u.id = r.author_id";
+
+/// Creates the next release of an app. The caller holds the app's lock
+/// (`apps::lock`), which makes the version numbers gapless and unique.
+pub async fn create(
+    tx: &mut Transaction<'_, Postgres>,
+    app_id: Uuid,
+    build_id: Option<Uuid>,
+    config: &BTreeMap<String, String>,
+    description: &str,
+    author_id: Option<Uuid>,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO releases (id, app_id, version, build_id, config, description, author_id)
+         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6 FROM releases WHERE app_id = $2
+         RETURNING version",
+    )
+    .bind(Uuid::new_v4())
+    .bind(app_id)
+    .bind(build_id)
+    .bind(Json(config))
+    .bind(description)
+    .bind(author_id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The app's latest release, if any.
+pub async fn current(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Option<ReleaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.app_id = $1 ORDER BY r.version DESC LIMIT 1"))
+        .bind(app_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Releases, newest first.
+pub async fn list(db: impl PgExecutor<'_>, app_id: Uuid, limit: i64) -> Result<Vec<ReleaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.app_id = $1 ORDER BY r.version DESC LIMIT $2"))
+        .bind(app_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, app_id: Uuid, version: i32) -> Result<Option<ReleaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE r.app_id = $1 AND r.version = $2"))
+        .bind(app_id)
+        .bind(version)
+        .fetch_optional(db)
+        .await
+}

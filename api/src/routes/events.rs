@@ -1,0 +1,49 @@
+//! The audit log, per app and across the caller's tenants.
+
+use axum::extract::State;
+use paas_types::Event;
+use serde::Deserialize;
+
+use super::{app_for_user, page_limit};
+use crate::auth::AuthUser;
+use crate::db;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListEventsQuery {
+    /// Only events older than this event id (for paging).
+    before: Option<i64>,
+    /// Page size, 1-500 (default 100).
+    limit: Option<i64>,
+}
+
+/// Events of one app, newest first.
+#[utoipa::path(get, path = "/v1/apps/{app}/events", tag = "events", security(("bearer" = [])),
+    params(("app" = String, Path, description = "app name"), ListEventsQuery),
+    responses((status = 200, body = Vec<Event>), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn list_app_events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(app): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListEventsQuery>,
+) -> ApiResult<ApiJson<Vec<Event>>> {
+    let app = app_for_user(&state, user.id, &app).await?;
+    let limit = page_limit(query.limit, 100, 500)?;
+    let rows = db::events::list_for_user(&state.db, user.id, Some(app.id), query.before, limit).await?;
+    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Events of all the caller's tenants, newest first.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])), params(ListEventsQuery),
+    responses((status = 200, body = Vec<Event>)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ListEventsQuery>,
+) -> ApiResult<ApiJson<Vec<Event>>> {
+    let limit = page_limit(query.limit, 100, 500)?;
+    let rows = db::events::list_for_user(&state.db, user.id, None, query.before, limit).await?;
+    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+}

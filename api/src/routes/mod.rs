@@ -1,0 +1,98 @@
+//! HTTP routes: one module per resource. Every route is registered through
+//! `OpenApiRouter::routes(routes!(...))`, so the OpenAPI document is built
+//! from the same list the router serves (and the isolation tests walk it).
+
+mod apps;
+mod auth;
+mod config;
+mod domains;
+mod events;
+mod formation;
+mod health;
+mod nodes;
+mod releases;
+mod tenants;
+mod tokens;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "PaaS API", description = "Control plane of a self-hosted PaaS for Python WSGI apps."),
+    modifiers(&BearerAuth),
+    components(schemas(paas_types::ErrorBody, paas_types::ErrorDetail))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or paas_ API token").build()),
+        );
+    }
+}
+
+/// All routes with their OpenAPI description.
+pub fn router() -> (axum::Router<AppState>, OpenApiDoc) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(tenants::list_tenants))
+        .routes(routes!(tenants::list_members, tenants::add_member))
+        .routes(routes!(tenants::remove_member))
+        .routes(routes!(apps::list_apps, apps::create_app))
+        .routes(routes!(apps::show_app, apps::delete_app))
+        .routes(routes!(config::show_config, config::update_config))
+        .routes(routes!(config::unset_config_var))
+        .routes(routes!(domains::list_domains, domains::add_domain))
+        .routes(routes!(domains::remove_domain))
+        .routes(routes!(formation::show_formation, formation::update_formation))
+        .routes(routes!(releases::list_releases))
+        .routes(routes!(releases::show_release))
+        .routes(routes!(events::list_app_events))
+        .routes(routes!(events::list_events))
+        .routes(routes!(nodes::list_nodes))
+        .split_for_parts()
+}
+
+/// The app `name` if the user belongs to its tenant; otherwise 404, exactly
+/// as for an app that does not exist.
+pub(crate) async fn app_for_user(state: &AppState, user_id: uuid::Uuid, name: &str) -> ApiResult<db::apps::AppRow> {
+    db::apps::find_for_user(&state.db, user_id, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {name:?}")))
+}
+
+/// Clamps a client-supplied page size.
+pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation(format!("limit must be between 1 and {max}"))),
+    }
+}
+
+/// Creates a platform administrator with their own tenant; used by `paas-api create-admin`.
+pub(crate) async fn create_admin_user(state: &AppState, email: &str, password: String) -> ApiResult<uuid::Uuid> {
+    if !crate::validate::is_email(email) {
+        return Err(ApiError::validation("email is not a valid address"));
+    }
+    let user = auth::create_user_with_tenant(state, email, password, None, true).await?;
+    Ok(user.id)
+}

@@ -1,0 +1,51 @@
+//! Releases of an app, newest first.
+
+use axum::extract::State;
+use paas_types::{Release, ReleaseDetail};
+use serde::Deserialize;
+
+use super::{app_for_user, page_limit};
+use crate::auth::AuthUser;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListReleasesQuery {
+    /// Page size, 1-500 (default 50).
+    limit: Option<i64>,
+}
+
+/// The app's releases, newest first.
+#[utoipa::path(get, path = "/v1/apps/{app}/releases", tag = "releases", security(("bearer" = [])),
+    params(("app" = String, Path, description = "app name"), ListReleasesQuery),
+    responses((status = 200, body = Vec<Release>), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn list_releases(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(app): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListReleasesQuery>,
+) -> ApiResult<ApiJson<Vec<Release>>> {
+    let app = app_for_user(&state, user.id, &app).await?;
+    let limit = page_limit(query.limit, 50, 500)?;
+    let rows = db::releases::list(&state.db, app.id, limit).await?;
+    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+}
+
+/// One release with its config snapshot.
+#[utoipa::path(get, path = "/v1/apps/{app}/releases/{version}", tag = "releases", security(("bearer" = [])),
+    params(("app" = String, Path, description = "app name"), ("version" = i32, Path)),
+    responses((status = 200, body = ReleaseDetail), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn show_release(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((app, version)): ApiPath<(String, i32)>,
+) -> ApiResult<ApiJson<ReleaseDetail>> {
+    let app = app_for_user(&state, user.id, &app).await?;
+    let row = db::releases::find(&state.db, app.id, version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("release v{version}")))?;
+    let config = row.config.0.clone();
+    Ok(ApiJson(ReleaseDetail { release: row.into(), config }))
+}

@@ -1,0 +1,58 @@
+//! The caller's long-lived API tokens: create (secret shown once), list, revoke.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use paas_types::{ApiToken, CreateTokenRequest, CreatedToken};
+use uuid::Uuid;
+
+use crate::auth::{token, AuthUser};
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+
+/// Lists the caller's live API tokens (never their secrets).
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiToken>), (status = 401, body = paas_types::ErrorBody)))]
+pub async fn list_tokens(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<Vec<ApiToken>>> {
+    let rows = db::tokens::list(&state.db, user.id).await?;
+    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Creates an API token; the response is the only time the secret is shown.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 422, body = paas_types::ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, ApiJson<CreatedToken>)> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("token name must be 1-100 characters"));
+    }
+    let expires_at = match req.expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(chrono::Utc::now() + chrono::Duration::days(i64::from(days))),
+        Some(_) => return Err(ApiError::validation("expires_in_days must be between 1 and 3650")),
+    };
+    let (secret, prefix) = token::generate();
+    let row = db::tokens::insert(&state.db, user.id, name, &token::hash(&secret), &prefix, expires_at).await?;
+    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token: secret, info: row.into() })))
+}
+
+/// Revokes one of the caller's tokens; it stops working at once.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "token id")),
+    responses((status = 204), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    if db::tokens::revoke(&state.db, user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("token"))
+    }
+}

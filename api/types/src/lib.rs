@@ -1,0 +1,355 @@
+//! Wire types of the PaaS REST API (`/v1`).
+//!
+//! One definition per JSON shape, shared by the server (which derives the
+//! OpenAPI schemas from them with the `openapi` feature) and by every client.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+// === Errors ===
+
+/// The one error envelope every 4xx and 5xx response carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable identifier, e.g. `not_found`, `validation_failed`.
+    pub code: String,
+    pub message: String,
+    /// The request id, as in the `x-request-id` response header and the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+// === Auth and users ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+    /// Name of the tenant created for the new user; derived from the email when absent.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A session: a short-lived JWT to send as `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Session {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    /// Platform administrator (sees nodes).
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The caller and the tenants they belong to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub user: User,
+    pub tenants: Vec<Tenant>,
+}
+
+/// Role of a user inside a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant as seen by one of its members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    /// The caller's role in it.
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Email of an existing user.
+    pub email: String,
+    pub role: Role,
+}
+
+// === API tokens ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    /// Lifetime in days; the token never expires when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// An API token's metadata. The secret itself is only ever shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Returned once, at creation: `token` is the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreatedToken {
+    pub token: String,
+    pub info: ApiToken,
+}
+
+// === Apps ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppRequest {
+    /// `[a-z][a-z0-9-]{1,29}`, unique across the platform.
+    pub name: String,
+    /// Tenant that owns the app; optional when the caller belongs to exactly one.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct App {
+    pub id: Uuid,
+    pub name: String,
+    pub tenant: String,
+    /// Default hostname, `<app>.<base domain>`.
+    pub hostname: String,
+    pub web_url: String,
+    /// Version of the current release, if any.
+    pub current_release: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of apps, ordered by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AppList {
+    pub apps: Vec<App>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+// === Config vars ===
+
+/// Config vars: name -> value.
+pub type ConfigVars = BTreeMap<String, String>;
+
+/// Changes to config vars: a string sets, `null` unsets.
+pub type ConfigPatch = BTreeMap<String, Option<String>>;
+
+// === Domains ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddDomainRequest {
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Domain {
+    pub id: Uuid,
+    pub hostname: String,
+    pub created_at: DateTime<Utc>,
+}
+
+// === Formation ===
+
+/// Container size of a process type; sets its memory and CPU limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    Small,
+    Standard,
+    Large,
+}
+
+impl Size {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Standard => "standard",
+            Size::Large => "large",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Size> {
+        match s {
+            "small" => Some(Size::Small),
+            "standard" => Some(Size::Standard),
+            "large" => Some(Size::Large),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProcessFormation {
+    pub process_type: String,
+    pub quantity: i32,
+    pub size: Size,
+}
+
+/// New quantity (and optionally size) of one process type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum FormationChange {
+    Quantity(i64),
+    Spec {
+        #[serde(default)]
+        quantity: Option<i64>,
+        #[serde(default)]
+        size: Option<Size>,
+    },
+}
+
+/// Formation update: `{"web": 3, "worker": {"quantity": 1, "size": "small"}}`.
+pub type FormationPatch = BTreeMap<String, FormationChange>;
+
+// === Releases ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Release {
+    pub id: Uuid,
+    pub version: i32,
+    pub build_id: Option<Uuid>,
+    pub description: String,
+    pub author: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Whether this is the app's current release.
+    pub current: bool,
+}
+
+/// A release with its config snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReleaseDetail {
+    pub release: Release,
+    pub config: ConfigVars,
+}
+
+// === Events ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Event {
+    pub id: i64,
+    pub tenant: String,
+    pub app: Option<String>,
+    pub actor: Option<String>,
+    /// Dotted action name, e.g. `app.create`, `config.set`.
+    pub action: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+// === Nodes ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Node {
+    pub id: Uuid,
+    pub name: String,
+    pub address: String,
+    pub cpu_millis: i32,
+    pub memory_mb: i32,
+    pub labels: serde_json::Value,
+    /// `up`, `down` or `draining`.
+    pub state: String,
+    pub last_heartbeat_at: DateTime<Utc>,
+    pub instances: i64,
+}
+
+// === Health ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+}
