@@ -55,13 +55,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::Database(_) | ApiError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            ApiError::Database(_) | ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
@@ -78,9 +74,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => ApiError::NotFound("resource".into()),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                ApiError::Unavailable(err)
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => ApiError::Unavailable(err),
             sqlx::Error::Database(db) => match db.constraint() {
                 Some(constraint) => constraint_error(constraint).unwrap_or(ApiError::Database(err)),
                 None => ApiError::Database(err),
@@ -96,9 +90,7 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
     let invalid = |m: &str| Some(ApiError::Validation(m.to_string()));
     match constraint {
         "apps_name_key" => conflict("an app with this name already exists"),
-        "apps_hostname_key" | "domains_hostname_key" => {
-            conflict("this hostname is already in use by an app")
-        }
+        "apps_hostname_key" | "domains_hostname_key" => conflict("this hostname is already in use by an app"),
         "users_email_key" => conflict("a user with this email already exists"),
         "tenants_name_key" => conflict("a tenant with this name already exists"),
         "memberships_pkey" => conflict("this user is already a member of the tenant"),

@@ -30,7 +30,6 @@ use crate::config::ServeConfig;
 use crate::middleware::REQUEST_ID;
 use crate::state::{AppState, Settings};
 
-
 /// Builds the application state from config and a connected pool.
 pub fn state(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config::ConfigError> {
     config.validate()?;

@@ -24,9 +24,7 @@ pub fn is_process_type(name: &str) -> bool {
     let bytes = name.as_bytes();
     (1..=30).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
 /// Config var names: what a POSIX shell accepts as a variable name, up to 128 bytes.
@@ -51,10 +49,7 @@ pub fn is_hostname(host: &str) -> bool {
             && !l.ends_with('-')
             && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    let top_ok = labels
-        .last()
-        .and_then(|l| l.bytes().next())
-        .is_some_and(|b| b.is_ascii_lowercase());
+    let top_ok = labels.last().and_then(|l| l.bytes().next()).is_some_and(|b| b.is_ascii_lowercase());
     labels.len() >= 2 && labels.iter().all(label_ok) && top_ok
 }
 
@@ -70,10 +65,8 @@ pub fn is_email(email: &str) -> bool {
 /// Derives a tenant name from an email's local part, for signups that give none.
 pub fn tenant_name_from_email(email: &str) -> String {
     let local = email.split('@').next().unwrap_or_default().to_ascii_lowercase();
-    let mut name: String = local
-        .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
-        .collect();
+    let mut name: String =
+        local.chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' }).collect();
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         name.insert_str(0, "t-");
     }
@@ -93,7 +86,9 @@ mod tests {
         for ok in ["ab", "my-app", "a1", "abcdefghijklmnopqrstuvwxyz0123"] {
             assert!(is_app_name(ok), "{ok} should be valid");
         }
-        for bad in ["", "a", "1app", "-app", "app-", "my--app", "My-App", "my_app", "ä-app", "abcdefghijklmnopqrstuvwxyz01234"] {
+        for bad in
+            ["", "a", "1app", "-app", "app-", "my--app", "My-App", "my_app", "ä-app", "abcdefghijklmnopqrstuvwxyz01234"]
+        {
             assert!(!is_app_name(bad), "{bad} should be invalid");
         }
     }
@@ -103,7 +98,18 @@ mod tests {
         for ok in ["example.com", "www.example.co.uk", "a-b.example.io", "x1.paas.localhost"] {
             assert!(is_hostname(ok), "{ok} should be valid");
         }
-        for bad in ["", "localhost", "Example.com", "-a.com", "a-.com", "a..com", "1.2.3.4", "a.com.", "a b.com", "ex_ample.com"] {
+        for bad in [
+            "",
+            "localhost",
+            "Example.com",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "1.2.3.4",
+            "a.com.",
+            "a b.com",
+            "ex_ample.com",
+        ] {
             assert!(!is_hostname(bad), "{bad} should be invalid");
         }
     }

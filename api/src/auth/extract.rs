@@ -1,8 +1,8 @@
 //! The `AuthUser` extractor: `Authorization: Bearer <jwt | api token>`.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use uuid::Uuid;
 
 use super::token;
@@ -45,7 +45,8 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let missing = || ApiError::Unauthorized("send `Authorization: Bearer <token>`; log in or create an API token".into());
+    let missing =
+        || ApiError::Unauthorized("send `Authorization: Bearer <token>`; log in or create an API token".into());
     let value = parts.headers.get(AUTHORIZATION).ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     let (scheme, credential) = value.split_once(' ').ok_or_else(missing)?;

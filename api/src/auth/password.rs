@@ -33,7 +33,5 @@ pub async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
 /// so that login takes as long for unknown users as for known ones.
 pub async fn dummy_hash() -> &'static str {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_init(|| async { hash("not-a-real-password-0123456789".into()).await.unwrap_or_default() })
-        .await
+    DUMMY.get_or_init(|| async { hash("not-a-real-password-0123456789".into()).await.unwrap_or_default() }).await
 }

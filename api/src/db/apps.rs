@@ -38,12 +38,7 @@ const SELECT_FOR_USER: &str = "
     JOIN tenants t ON t.id = a.tenant_id
     JOIN memberships m ON m.tenant_id = a.tenant_id AND m.user_id = $1";
 
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    tenant_id: Uuid,
-    name: &str,
-    hostname: &str,
-) -> Result<Uuid, sqlx::Error> {
+pub async fn insert(db: impl PgExecutor<'_>, tenant_id: Uuid, name: &str, hostname: &str) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO apps (id, tenant_id, name, hostname) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(Uuid::new_v4())
         .bind(tenant_id)
@@ -55,11 +50,7 @@ pub async fn insert(
 
 /// The app called `name`, if the user belongs to its tenant.
 pub async fn find_for_user(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> Result<Option<AppRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT_FOR_USER} WHERE a.name = $2"))
-        .bind(user_id)
-        .bind(name)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!("{SELECT_FOR_USER} WHERE a.name = $2")).bind(user_id).bind(name).fetch_optional(db).await
 }
 
 /// One page of the user's apps ordered by name, optionally of one tenant.
@@ -95,10 +86,8 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, app_id: Uuid) -> Result<()
 // === Config vars ===
 
 pub async fn config(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM config_vars WHERE app_id = $1")
-        .bind(app_id)
-        .fetch_all(db)
-        .await?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM config_vars WHERE app_id = $1").bind(app_id).fetch_all(db).await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -157,10 +146,7 @@ pub async fn domains(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<Domain
 
 /// Whether a hostname is any app's default hostname (custom domains must not shadow one).
 pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apps WHERE hostname = $1)")
-        .bind(hostname)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apps WHERE hostname = $1)").bind(hostname).fetch_one(db).await
 }
 
 pub async fn add_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<DomainRow, sqlx::Error> {

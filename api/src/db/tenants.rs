@@ -55,10 +55,7 @@ pub async fn insert(db: impl PgExecutor<'_>, name: &str) -> Result<Uuid, sqlx::E
 }
 
 pub async fn name_taken(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)")
-        .bind(name)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)").bind(name).fetch_one(db).await
 }
 
 pub async fn add_member(
@@ -116,17 +113,12 @@ pub async fn list_members(db: impl PgExecutor<'_>, tenant_id: Uuid) -> Result<Ve
     .await
 }
 
-pub async fn member_role(
-    db: impl PgExecutor<'_>,
-    tenant_id: Uuid,
-    user_id: Uuid,
-) -> Result<Option<Role>, sqlx::Error> {
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant_id)
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
+pub async fn member_role(db: impl PgExecutor<'_>, tenant_id: Uuid, user_id: Uuid) -> Result<Option<Role>, sqlx::Error> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
     Ok(role.as_deref().and_then(Role::parse))
 }
 
@@ -142,11 +134,10 @@ pub async fn remove_member(db: impl PgExecutor<'_>, tenant_id: Uuid, user_id: Uu
 /// Number of owners, locking the tenant's owner rows so two concurrent
 /// removals cannot both see "another owner remains".
 pub async fn count_owners_for_update(db: impl PgExecutor<'_>, tenant_id: Uuid) -> Result<i64, sqlx::Error> {
-    let owners: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE",
-    )
-    .bind(tenant_id)
-    .fetch_all(db)
-    .await?;
+    let owners: Vec<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE")
+            .bind(tenant_id)
+            .fetch_all(db)
+            .await?;
     Ok(owners.len() as i64)
 }

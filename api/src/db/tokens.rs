@@ -65,13 +65,12 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<TokenRow
 
 /// Revokes a token of this user; false when there is no such live token.
 pub async fn revoke(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .bind(user_id)
-    .execute(db)
-    .await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(user_id)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -88,10 +87,7 @@ pub async fn authenticate(db: &sqlx::PgPool, token_hash: &[u8]) -> Result<Option
     .await?;
     let Some((token_id, user_id, stale)) = found else { return Ok(None) };
     if stale {
-        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1")
-            .bind(token_id)
-            .execute(db)
-            .await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1").bind(token_id).execute(db).await?;
     }
     Ok(Some(user_id))
 }

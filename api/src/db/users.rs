@@ -38,12 +38,10 @@ pub async fn insert(
 }
 
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE lower(email) = lower($1)",
-    )
-    .bind(email)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as("SELECT id, email, password_hash, is_admin, created_at FROM users WHERE lower(email) = lower($1)")
+        .bind(email)
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {

@@ -98,7 +98,11 @@ pub async fn create_app(
 #[utoipa::path(get, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = [])),
     params(("app" = String, Path, description = "app name")),
     responses((status = 200, body = App), (status = 404, body = paas_types::ErrorBody)))]
-pub async fn show_app(State(state): State<AppState>, user: AuthUser, ApiPath(app): ApiPath<String>) -> ApiResult<ApiJson<App>> {
+pub async fn show_app(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(app): ApiPath<String>,
+) -> ApiResult<ApiJson<App>> {
     let row = app_for_user(&state, user.id, &app).await?;
     Ok(ApiJson(to_dto(row, &state.settings)))
 }
@@ -107,7 +111,11 @@ pub async fn show_app(State(state): State<AppState>, user: AuthUser, ApiPath(app
 #[utoipa::path(delete, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = [])),
     params(("app" = String, Path, description = "app name")),
     responses((status = 204), (status = 403, body = paas_types::ErrorBody), (status = 404, body = paas_types::ErrorBody)))]
-pub async fn delete_app(State(state): State<AppState>, user: AuthUser, ApiPath(app): ApiPath<String>) -> ApiResult<StatusCode> {
+pub async fn delete_app(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(app): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let row = app_for_user(&state, user.id, &app).await?;
     if row.role() < Role::Admin {
         return Err(ApiError::Forbidden("only owners and admins of the tenant can delete apps".into()));

@@ -84,7 +84,11 @@ pub async fn create_user_with_tenant(
 ) -> ApiResult<db::users::UserRow> {
     let tenant_name = match tenant {
         Some(name) if validate::is_tenant_name(name) => name.to_string(),
-        Some(_) => return Err(ApiError::validation("tenant names are 2-40 characters of a-z, 0-9 and '-', starting with a letter")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "tenant names are 2-40 characters of a-z, 0-9 and '-', starting with a letter",
+            ))
+        }
         None => free_tenant_name(state, email).await?,
     };
     if db::users::find_by_email(&state.db, email).await?.is_some() {

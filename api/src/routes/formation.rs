@@ -83,7 +83,9 @@ fn validate_patch(patch: &FormationPatch) -> ApiResult<Vec<Change<'_>>> {
                     if (0..=MAX_QUANTITY).contains(&q) {
                         Ok(q as i32)
                     } else {
-                        Err(ApiError::validation(format!("quantity of {process_type} must be between 0 and {MAX_QUANTITY}")))
+                        Err(ApiError::validation(format!(
+                            "quantity of {process_type} must be between 0 and {MAX_QUANTITY}"
+                        )))
                     }
                 })
                 .transpose()?;

@@ -39,7 +39,9 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or paas_ API token").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or paas_ API token").build(),
+            ),
         );
     }
 }
@@ -74,9 +76,7 @@ pub fn router() -> (axum::Router<AppState>, OpenApiDoc) {
 /// The app `name` if the user belongs to its tenant; otherwise 404, exactly
 /// as for an app that does not exist.
 pub(crate) async fn app_for_user(state: &AppState, user_id: uuid::Uuid, name: &str) -> ApiResult<db::apps::AppRow> {
-    db::apps::find_for_user(&state.db, user_id, name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("app {name:?}")))
+    db::apps::find_for_user(&state.db, user_id, name).await?.ok_or_else(|| ApiError::not_found(format!("app {name:?}")))
 }
 
 /// Clamps a client-supplied page size.

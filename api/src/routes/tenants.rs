@@ -62,7 +62,8 @@ pub async fn add_member(
     };
     db::events::record(&mut *tx, event).await?;
     tx.commit().await?;
-    let member = Member { user_id: new_member.id, email: new_member.email, role: req.role, created_at: chrono::Utc::now() };
+    let member =
+        Member { user_id: new_member.id, email: new_member.email, role: req.role, created_at: chrono::Utc::now() };
     Ok((StatusCode::CREATED, ApiJson(member)))
 }
 

@@ -1,2 +1,10 @@
-//! Integration tests of the API: a real server on loopback, a real Postgres.
-mod smoke;
+//! Integration tests of the API: the real server on loopback HTTP, on its own
+//! database in a throwaway Postgres cluster.
+
+mod apps;
+mod auth;
+mod errors;
+mod isolation;
+mod members;
+mod openapi;
+mod resources;

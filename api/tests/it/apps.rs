@@ -1,0 +1,90 @@
+//! Apps: create, list (paged), show, delete; name rules.
+
+use serde_json::json;
+use test_support::TestApi;
+
+#[tokio::test]
+async fn create_list_show_delete() {
+    let api = TestApi::start().await;
+    let token = api.signup("gina@example.org").await;
+    let app = api.create_app(&token, "web-shop").await;
+    assert_eq!(app["hostname"], "web-shop.paas.test");
+    assert_eq!(app["web_url"], "http://web-shop.paas.test/");
+    assert_eq!(app["tenant"], "gina");
+    assert!(app["current_release"].is_null());
+
+    let (status, shown) = api.get("/v1/apps/web-shop", &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["id"], app["id"]);
+
+    // A new app runs one web process.
+    let (_, formation) = api.get("/v1/apps/web-shop/formation", &token).await;
+    assert_eq!(formation, json!([{ "process_type": "web", "quantity": 1, "size": "standard" }]));
+
+    let (status, body) = api.post("/v1/apps", &token, json!({ "name": "web-shop" })).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+
+    let (status, _) = api.delete("/v1/apps/web-shop", &token).await;
+    assert_eq!(status, 204);
+    let (status, body) = api.get("/v1/apps/web-shop", &token).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["message"], "app \"web-shop\" not found");
+    // The name is free again, and the deletion is in the audit log.
+    api.create_app(&token, "web-shop").await;
+    let (_, events) = api.get("/v1/events", &token).await;
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["app.create", "app.delete", "app.create", "user.signup"]);
+}
+
+#[tokio::test]
+async fn app_names_are_checked() {
+    let api = TestApi::start().await;
+    let token = api.signup("hal@example.org").await;
+    for bad in ["A", "a", "1abc", "my_app", "ends-", "dou--ble", "Upper", "a-very-long-name-that-exceeds-30", "", "ünï"]
+    {
+        let (status, body) = api.post("/v1/apps", &token, json!({ "name": bad })).await;
+        assert_eq!(status, 422, "{bad:?} -> {body}");
+        assert_eq!(body["error"]["code"], "validation_failed");
+    }
+    // Names rejected by the API are rejected by the database too.
+    let tenant: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants").fetch_one(&api.db).await.unwrap();
+    let err =
+        sqlx::query("INSERT INTO apps (id, tenant_id, name, hostname) VALUES ($1, $2, 'Bad_Name', 'x.paas.test')")
+            .bind(uuid::Uuid::new_v4())
+            .bind(tenant)
+            .execute(&api.db)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("apps_name_syntax"), "{err}");
+}
+
+#[tokio::test]
+async fn listing_pages_through_many_apps() {
+    let api = TestApi::start().await;
+    let token = api.signup("ivy@example.org").await;
+    for i in 0..25 {
+        api.create_app(&token, &format!("app-{i:02}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let query = match &after {
+            Some(a) => format!("/v1/apps?limit=10&after={a}"),
+            None => "/v1/apps?limit=10".into(),
+        };
+        let (status, page) = api.get(&query, &token).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["apps"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()));
+        after = page["next_after"].as_str().map(str::to_string);
+        if after.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<String> = (0..25).map(|i| format!("app-{i:02}")).collect();
+    assert_eq!(seen, expected);
+    let (status, _) = api.get("/v1/apps?limit=0", &token).await;
+    assert_eq!(status, 422);
+    let (status, _) = api.get("/v1/apps?limit=many", &token).await;
+    assert_eq!(status, 400);
+}

@@ -1,0 +1,119 @@
+//! Tenant isolation, driven from the OpenAPI document the server generates
+//! from its route list: every route that names an app or a tenant is called
+//! by a user of another tenant and must answer exactly like a missing object.
+//! A new route is covered as soon as it is registered.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use test_support::TestApi;
+
+const APP: &str = "alpha";
+const MISSING_APP: &str = "zz-missing";
+const TENANT: &str = "alice";
+const MISSING_TENANT: &str = "zz-absent";
+
+/// A concrete path for a route template, naming real objects of alice's tenant.
+fn concrete(template: &str, app: &str, tenant: &str) -> String {
+    template
+        .replace("{app}", app)
+        .replace("{tenant}", tenant)
+        .replace("{key}", "FOO")
+        .replace("{hostname}", "www.alpha.example")
+        .replace("{version}", "1")
+        .replace("{email}", "carl@example.org")
+}
+
+/// A valid body for the routes that take one.
+fn body_for(method: &Method, template: &str) -> Value {
+    match (method.as_str(), template) {
+        ("POST", "/v1/apps/{app}/domains") => json!({ "hostname": "intruder.example.com" }),
+        ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
+        ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
+        ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
+        _ => json!({}),
+    }
+}
+
+/// Every (method, template) of the API that is scoped to an app or a tenant.
+async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
+    let (_, doc) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !(path.contains("{app}") || path.contains("{tenant}")) {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            routes.push((Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), path.clone()));
+        }
+    }
+    routes
+}
+
+async fn snapshot(api: &TestApi, token: &str) -> Value {
+    let mut state = json!({});
+    for path in ["", "/config", "/domains", "/formation", "/releases"] {
+        state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
+    }
+    state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
+    state
+}
+
+#[tokio::test]
+async fn another_tenants_objects_answer_exactly_like_missing_ones() {
+    let api = TestApi::start().await;
+    let alice = api.signup("alice@example.org").await;
+    let bob = api.signup("bob@example.org").await;
+    api.signup("carl@example.org").await;
+    api.signup("dora@example.org").await;
+    api.create_app(&alice, APP).await;
+    api.patch(&format!("/v1/apps/{APP}/config"), &alice, json!({ "FOO": "bar" })).await;
+    api.post(&format!("/v1/apps/{APP}/domains"), &alice, json!({ "hostname": "www.alpha.example" })).await;
+    api.post(
+        &format!("/v1/tenants/{TENANT}/members"),
+        &alice,
+        json!({ "email": "carl@example.org", "role": "member" }),
+    )
+    .await;
+    let before = snapshot(&api, &alice).await;
+
+    let routes = scoped_routes(&api).await;
+    assert!(routes.len() >= 15, "expected the app and tenant routes, found {routes:?}");
+    for (method, template) in &routes {
+        let intruder = concrete(template, APP, TENANT);
+        let missing = concrete(template, MISSING_APP, MISSING_TENANT);
+        let body = body_for(method, template);
+        let (status, answer) = api.call(method.clone(), &intruder, Some(&bob), Some(body.clone())).await;
+        let (missing_status, missing_answer) = api.call(method.clone(), &missing, Some(&bob), Some(body)).await;
+        assert_eq!(status, 404, "{method} {intruder} by another tenant: {answer}");
+        assert_eq!(missing_status, 404, "{method} {missing}: {missing_answer}");
+        let scrub = |v: &Value, from: &[&str]| {
+            let mut text = v["error"]["message"].as_str().unwrap().to_string();
+            for name in from {
+                text = text.replace(name, "NAME");
+            }
+            (v["error"]["code"].clone(), text)
+        };
+        assert_eq!(
+            scrub(&answer, &[APP, TENANT]),
+            scrub(&missing_answer, &[MISSING_APP, MISSING_TENANT]),
+            "{method} {template}: another tenant's object is distinguishable from a missing one"
+        );
+    }
+    assert_eq!(snapshot(&api, &alice).await, before, "the intruder changed something");
+
+    // Listings never show the other tenant's objects.
+    let (_, page) = api.get("/v1/apps", &bob).await;
+    assert_eq!(page["apps"], json!([]));
+    let (_, events) = api.get("/v1/events", &bob).await;
+    assert!(events.as_array().unwrap().iter().all(|e| e["tenant"] == "bob"), "{events}");
+
+    // The owner gets a success on every one of those routes, so the 404s
+    // above were about ownership, not about wrong placeholders.
+    let mut ordered = routes.clone();
+    ordered.sort_by_key(|(m, t)| (*m == Method::DELETE, t == "/v1/apps/{app}"));
+    for (method, template) in ordered {
+        let path = concrete(&template, APP, TENANT);
+        let (status, answer) = api.call(method.clone(), &path, Some(&alice), Some(body_for(&method, &template))).await;
+        assert!(status.is_success(), "{method} {path} by the owner: {status} {answer}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Tenants and roles: owners and admins manage members; members see the tenant's apps.
+
+use serde_json::json;
+use test_support::TestApi;
+
+#[tokio::test]
+async fn members_are_added_and_removed_by_owners_and_admins() {
+    let api = TestApi::start().await;
+    let owner = api.signup("olga@example.org").await;
+    let member = api.signup("pete@example.org").await;
+    let admin = api.signup("quinn@example.org").await;
+    api.create_app(&owner, "team-app").await;
+
+    // Before joining, the app does not exist for them.
+    assert_eq!(api.get("/v1/apps/team-app", &member).await.0, 404);
+
+    let (status, added) =
+        api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
+    assert_eq!(status, 201, "{added}");
+    api.post("/v1/tenants/olga/members", &owner, json!({ "email": "quinn@example.org", "role": "admin" })).await;
+    let (status, _) =
+        api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
+    assert_eq!(status, 409, "duplicate membership");
+    let (status, _) =
+        api.post("/v1/tenants/olga/members", &owner, json!({ "email": "nobody@example.org", "role": "member" })).await;
+    assert_eq!(status, 404);
+
+    // A member works with the app but cannot delete it or manage members.
+    assert_eq!(api.get("/v1/apps/team-app", &member).await.0, 200);
+    assert_eq!(api.patch("/v1/apps/team-app/config", &member, json!({ "A": "1" })).await.0, 200);
+    let (status, body) = api.delete("/v1/apps/team-app", &member).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) =
+        api.post("/v1/tenants/olga/members", &member, json!({ "email": "quinn@example.org", "role": "owner" })).await;
+    assert_eq!(status, 403);
+
+    // An admin manages members but cannot touch owners.
+    assert_eq!(api.delete("/v1/tenants/olga/members/olga@example.org", &admin).await.0, 403);
+    let (status, _) =
+        api.post("/v1/tenants/olga/members", &admin, json!({ "email": "pete@example.org", "role": "owner" })).await;
+    assert_eq!(status, 403);
+
+    let (_, members) = api.get("/v1/tenants/olga/members", &member).await;
+    let emails: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["olga@example.org", "pete@example.org", "quinn@example.org"]);
+
+    assert_eq!(api.delete("/v1/tenants/olga/members/pete@example.org", &admin).await.0, 204);
+    assert_eq!(api.get("/v1/apps/team-app", &member).await.0, 404, "removed member lost access");
+
+    // The last owner cannot leave.
+    let (status, body) = api.delete("/v1/tenants/olga/members/olga@example.org", &owner).await;
+    assert_eq!(status, 409, "{body}");
+    // Members of one tenant do not see another's members.
+    assert_eq!(api.get("/v1/tenants/pete/members", &owner).await.0, 404);
+}
+
+#[tokio::test]
+async fn users_in_several_tenants_name_the_tenant() {
+    let api = TestApi::start().await;
+    let rita = api.signup("rita@example.org").await;
+    let sam = api.signup("sam@example.org").await;
+    api.post("/v1/tenants/sam/members", &sam, json!({ "email": "rita@example.org", "role": "member" })).await;
+    let (status, body) = api.post("/v1/apps", &rita, json!({ "name": "where" })).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, app) = api.post("/v1/apps", &rita, json!({ "name": "where", "tenant": "sam" })).await;
+    assert_eq!(status, 201);
+    assert_eq!(app["tenant"], "sam");
+    let (_, page) = api.get("/v1/apps?tenant=rita", &rita).await;
+    assert_eq!(page["apps"], json!([]));
+    let (_, page) = api.get("/v1/apps", &sam).await;
+    assert_eq!(page["apps"][0]["name"], "where");
+    let (status, _) = api.post("/v1/apps", &rita, json!({ "name": "nope", "tenant": "someone-else" })).await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,61 @@
+//! The OpenAPI document describes every route with its schemas.
+
+use reqwest::Method;
+use serde_json::Value;
+use test_support::TestApi;
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_operation_has_request_and_response_schemas() {
+    let api = TestApi::start().await;
+    let (status, doc) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} has no responses"));
+            let success = responses.iter().find(|(code, _)| code.starts_with('2'));
+            let (code, response) = success.unwrap_or_else(|| panic!("{method} {path} documents no success"));
+            if code != "204" {
+                assert!(
+                    response["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} {code} has no schema"
+                );
+            }
+            for (code, response) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {code}");
+                }
+            }
+            if method == "post" || method == "patch" {
+                assert!(
+                    op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} has no request schema"
+                );
+            }
+        }
+    }
+    assert!(operations >= 28, "only {operations} operations documented");
+    // Every schema referenced is defined.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in refs {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(doc["components"]["schemas"][name].is_object(), "{r} is not defined");
+    }
+}
