@@ -3,6 +3,8 @@
 //! One definition per JSON shape, shared by the server (which derives the
 //! OpenAPI schemas from them with the `openapi` feature) and by every client.
 
+pub mod routing;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,70 @@
+//! The route table the API serves to routers (`GET /v1/router/table`).
+//!
+//! Routers fetch it once, then long-poll with `?after=<version>`: the API
+//! answers as soon as the table's version differs from `after`, or after
+//! `wait` seconds with the same table (same version) when nothing changed.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Everything a router needs to route every app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RouteTable {
+    /// Increases whenever any route changes; compare, never do arithmetic.
+    pub version: i64,
+    pub apps: Vec<RouteApp>,
+}
+
+/// How to reach one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RouteApp {
+    pub name: String,
+    /// Lowercase hostnames without port: the default `<app>.<base domain>`
+    /// first, then custom domains.
+    pub hostnames: Vec<String>,
+    /// Current release version, if the app has one.
+    pub release: Option<i32>,
+    /// Healthy, running web instances of the current rollout, as `host:port`
+    /// (a port published on the node's address). Empty: the app is down (503).
+    pub backends: Vec<Backend>,
+    /// Static assets the router serves itself, when the release has any.
+    #[serde(default)]
+    pub statics: Option<StaticBundle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Backend {
+    pub instance_id: Uuid,
+    /// `127.0.0.1:49153`-style socket address.
+    pub address: String,
+}
+
+/// A release's static files: a gzip-compressed tarball fetched from the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StaticBundle {
+    /// The release the bundle belongs to; a new release means a new bundle.
+    pub release: i32,
+    /// API path of the tarball (`GET`, same router credentials), e.g.
+    /// `/v1/router/statics/<blob id>`.
+    pub path: String,
+    /// Hex SHA-256 of the tarball, to verify and to key a local cache.
+    pub sha256: String,
+    /// URL prefixes served from directories inside the tarball.
+    pub mappings: Vec<StaticMapping>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StaticMapping {
+    /// Request path prefix, starting and ending with `/`, e.g. `/static/`.
+    pub url_prefix: String,
+    /// Directory inside the tarball, relative, e.g. `static`.
+    pub dir: String,
+}
