@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install and start what the platform and its tests need on a Debian bookworm
+# host: git, PostgreSQL server binaries, a Docker engine and the Python base
+# image. Idempotent: a second run only checks. Run as root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+[ "$(id -u)" = 0 ] || { echo "prereqs: run as root (sudo $0)" >&2; exit 1; }
+
+missing=()
+command -v git >/dev/null || missing+=(git)
+command -v curl >/dev/null || missing+=(curl)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "prereqs: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+
+"$here/docker-up.sh"
+"$here/base-image/build.sh"
+echo "prereqs: ready"
