@@ -74,6 +74,26 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_MAX_JSON_BYTES", default_value_t = 64 * 1024)]
     pub max_json_bytes: usize,
 
+    /// Largest source tarball a build upload may have, in bytes (beyond: 413).
+    #[arg(long, env = "PAAS_MAX_SOURCE_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_source_bytes: usize,
+
+    /// Shared secret routers present to read the route table; unset disables those endpoints.
+    #[arg(long, env = "PAAS_ROUTER_TOKEN", hide_env_values = true)]
+    pub router_token: Option<String>,
+
+    /// Seconds an agent holds a claimed build without reporting progress before another may take it.
+    #[arg(long, env = "PAAS_BUILD_LEASE_SECS", default_value_t = 60)]
+    pub build_lease_secs: i64,
+
+    /// Seconds without heartbeat after which a node is down and its instances are rescheduled.
+    #[arg(long, env = "PAAS_NODE_TIMEOUT_SECS", default_value_t = 15)]
+    pub node_timeout_secs: u64,
+
+    /// Seconds between the scheduler's full sweeps over all apps.
+    #[arg(long, env = "PAAS_SCHEDULER_SWEEP_SECS", default_value_t = 5)]
+    pub scheduler_sweep_secs: u64,
+
     /// Maximum number of Postgres connections in the pool.
     #[arg(long, env = "PAAS_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod middleware;
 mod routes;
+pub mod scheduler;
 pub mod state;
 pub mod telemetry;
 pub mod validate;
@@ -30,23 +31,39 @@ use crate::config::ServeConfig;
 use crate::middleware::REQUEST_ID;
 use crate::state::{AppState, Settings};
 
-/// Builds the application state from config and a connected pool.
-pub fn state(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config::ConfigError> {
+/// Builds the application state from config and a connected pool, and
+/// starts the background tasks it relies on (route notifications, scheduler).
+pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config::ConfigError> {
     config.validate()?;
+    let (routes_tx, routes_changed) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(db::routing::listen(db.clone(), routes_tx));
+    let scheduler_config = scheduler::SchedulerConfig {
+        node_timeout: std::time::Duration::from_secs(config.node_timeout_secs),
+        sweep_every: std::time::Duration::from_secs(config.scheduler_sweep_secs),
+    };
+    tokio::spawn(scheduler::run(db.clone(), scheduler_config));
     Ok(AppState {
         db,
+        routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
-        settings: Arc::new(Settings {
-            base_domain: config.base_domain.clone(),
-            app_scheme: config.app_scheme.clone(),
-            max_json_bytes: config.max_json_bytes,
-        }),
+        settings: Arc::new(settings(config)),
     })
+}
+
+fn settings(config: &ServeConfig) -> Settings {
+    Settings {
+        base_domain: config.base_domain.clone(),
+        app_scheme: config.app_scheme.clone(),
+        max_json_bytes: config.max_json_bytes,
+        max_source_bytes: config.max_source_bytes,
+        router_token_hash: config.router_token.as_deref().map(auth::token::hash),
+        build_lease_secs: config.build_lease_secs,
+    }
 }
 
 /// The whole HTTP application: routes, OpenAPI document and middleware.
 pub fn app(state: AppState) -> axum::Router {
-    let (router, openapi) = routes::router();
+    let (router, openapi) = routes::router(state.settings.max_source_bytes);
     let openapi = Arc::new(openapi);
     let max_body = state.settings.max_json_bytes;
     router
@@ -70,7 +87,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     db::migrate(&db).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "paas-api listening");
-    serve_on(listener, state(&config, db)?, shutdown_signal()).await
+    serve_on(listener, start(&config, db)?, shutdown_signal()).await
 }
 
 /// Serves on an already bound listener until `shutdown` completes (used by tests too).
@@ -106,13 +123,10 @@ pub async fn create_admin(config: &ServeConfig, email: &str, password: String) -
     db::migrate(&db).await?;
     let state = AppState {
         db: db.clone(),
+        routes_changed: tokio::sync::watch::channel(0).1,
         // The JWT key is not needed to create a user.
         jwt: Arc::new(JwtKeys::new(b"unused-unused-unused-unused-unused", 60)),
-        settings: Arc::new(Settings {
-            base_domain: config.base_domain.clone(),
-            app_scheme: config.app_scheme.clone(),
-            max_json_bytes: config.max_json_bytes,
-        }),
+        settings: Arc::new(settings(config)),
     };
     let user = routes::create_admin_user(&state, email, password).await?;
     let (secret, prefix) = auth::token::generate();

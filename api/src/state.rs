@@ -12,6 +12,12 @@ pub struct Settings {
     pub base_domain: String,
     pub app_scheme: String,
     pub max_json_bytes: usize,
+    /// Largest source tarball accepted by `POST /v1/apps/{app}/builds`.
+    pub max_source_bytes: usize,
+    /// SHA-256 of the router token; `None` disables the router endpoints.
+    pub router_token_hash: Option<Vec<u8>>,
+    /// Lease of a claimed build; agents renew it by posting output.
+    pub build_lease_secs: i64,
 }
 
 impl Settings {
@@ -24,6 +30,8 @@ impl Settings {
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// Current route-table version, moved by Postgres notifications.
+    pub routes_changed: tokio::sync::watch::Receiver<u64>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
 }

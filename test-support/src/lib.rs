@@ -19,6 +19,8 @@ pub use pg::PgCluster;
 
 /// Secret the test API signs JWTs with (tests forge tokens with it and others).
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// Token routers present to the test API.
+pub const ROUTER_TOKEN: &str = "test-router-token";
 /// Base domain of apps in tests.
 pub const BASE_DOMAIN: &str = "paas.test";
 
@@ -50,6 +52,11 @@ impl TestApi {
             base_domain: BASE_DOMAIN.into(),
             app_scheme: "http".into(),
             max_json_bytes: 64 * 1024,
+            max_source_bytes: 20 * 1024 * 1024,
+            router_token: Some(ROUTER_TOKEN.into()),
+            build_lease_secs: 60,
+            node_timeout_secs: 15,
+            scheduler_sweep_secs: 2,
             db_max_connections: 10,
             db_acquire_timeout_secs: 5,
             log_format: "pretty".into(),
@@ -57,7 +64,7 @@ impl TestApi {
         adjust(&mut config);
         let db = api::db::connect(&config).await.expect("connect to test database");
         api::db::migrate(&db).await.expect("apply migrations");
-        let state = api::state(&config, db.clone()).expect("valid test config");
+        let state = api::start(&config, db.clone()).expect("valid test config");
         let listener = TcpListener::bind(config.listen).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -136,6 +143,43 @@ impl TestApi {
         let (status, value) = self.post("/v1/apps", token, serde_json::json!({ "name": name })).await;
         assert_eq!(status, StatusCode::CREATED, "creating app {name} failed: {value}");
         value
+    }
+}
+
+/// A gzip-compressed tarball of the files `(path, contents)`, as `paas deploy` sends.
+pub fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, contents) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, contents.as_bytes()).expect("append to tarball");
+    }
+    builder.into_inner().and_then(|gz| gz.finish()).expect("finish tarball")
+}
+
+/// A gzip-compressed tarball of a directory tree (fixture apps).
+pub fn tarball_of_dir(dir: &std::path::Path) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    builder.append_dir_all(".", dir).expect("tar the directory");
+    builder.into_inner().and_then(|gz| gz.finish()).expect("finish tarball")
+}
+
+impl TestApi {
+    /// Uploads a source tarball as a new build of `app`; returns the build.
+    pub async fn upload_build(&self, token: &str, app: &str, source: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/apps/{app}/builds", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/gzip")
+            .body(source)
+            .send()
+            .await
+            .expect("upload reaches the test API");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 }
 

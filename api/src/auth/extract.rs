@@ -55,3 +55,55 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     }
     Ok(credential.trim())
 }
+
+/// An agent, authenticated by the node token it got at registration.
+#[derive(Debug, Clone)]
+pub struct AgentNode {
+    pub id: Uuid,
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for AgentNode {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts)?;
+        let (id, name) = db::nodes::authenticate(&state.db, &token::hash(credential))
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("the node token is invalid; register the node again".into()))?;
+        Ok(AgentNode { id, name })
+    }
+}
+
+/// A router, authenticated by the shared router token of the API's config.
+#[derive(Debug, Clone)]
+pub struct RouterClient;
+
+impl FromRequestParts<AppState> for RouterClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts)?;
+        // Comparing digests keeps the comparison's timing independent of the secret.
+        match &state.settings.router_token_hash {
+            Some(expected) if *expected == token::hash(credential) => Ok(RouterClient),
+            _ => Err(ApiError::Unauthorized("the router token is invalid".into())),
+        }
+    }
+}
+
+/// Who presents a join token (to register a node).
+#[derive(Debug, Clone)]
+pub struct JoinCredential(pub String);
+
+impl FromRequestParts<AppState> for JoinCredential {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts)?.to_string();
+        if !db::nodes::join_token_valid(&state.db, &token::hash(&credential)).await? {
+            return Err(ApiError::Unauthorized("the join token is invalid or revoked".into()));
+        }
+        Ok(JoinCredential(credential))
+    }
+}

@@ -7,4 +7,4 @@ pub mod jwt;
 pub mod password;
 pub mod token;
 
-pub use extract::AuthUser;
+pub use extract::{AgentNode, AuthUser, JoinCredential, RouterClient};

@@ -2,9 +2,13 @@
 //! children, one file per entity; handlers never build SQL.
 
 pub mod apps;
+pub mod builds;
 pub mod events;
+pub mod instances;
+pub mod logs;
 pub mod nodes;
 pub mod releases;
+pub mod routing;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

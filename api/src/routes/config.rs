@@ -103,6 +103,8 @@ async fn change_config(
     };
     db::events::record(&mut *tx, event).await?;
     tx.commit().await?;
+    // A new release: instances restart with the new environment.
+    crate::scheduler::reconcile_apps(&state.db, [app.id]).await;
     Ok(config)
 }
 

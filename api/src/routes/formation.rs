@@ -56,6 +56,7 @@ pub async fn update_formation(
     };
     db::events::record(&mut *tx, event).await?;
     tx.commit().await?;
+    crate::scheduler::reconcile_apps(&state.db, [app.id]).await;
     let rows = db::apps::formation(&state.db, app.id).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }

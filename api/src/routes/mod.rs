@@ -2,18 +2,23 @@
 //! `OpenApiRouter::routes(routes!(...))`, so the OpenAPI document is built
 //! from the same list the router serves (and the isolation tests walk it).
 
+mod agent;
 mod apps;
 mod auth;
+mod builds;
 mod config;
 mod domains;
 mod events;
 mod formation;
 mod health;
+mod instances;
 mod nodes;
 mod releases;
+mod router_table;
 mod tenants;
 mod tokens;
 
+use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
@@ -46,9 +51,15 @@ impl Modify for BearerAuth {
     }
 }
 
-/// All routes with their OpenAPI description.
-pub fn router() -> (axum::Router<AppState>, OpenApiDoc) {
+/// All routes with their OpenAPI description. `max_upload` is the body
+/// limit of the routes that take tarballs; the rest keep the JSON limit.
+pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(builds::create_build, builds::list_builds))
+        .routes(routes!(agent::upload_static_bundle))
+        .layer(DefaultBodyLimit::max(max_upload));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(uploads)
         .routes(routes!(health::health))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
@@ -70,6 +81,22 @@ pub fn router() -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(events::list_app_events))
         .routes(routes!(events::list_events))
         .routes(routes!(nodes::list_nodes))
+        .routes(routes!(nodes::create_join_token))
+        .routes(routes!(builds::show_build))
+        .routes(routes!(instances::list_instances))
+        .routes(routes!(instances::show_logs))
+        .routes(routes!(instances::stream_logs))
+        .routes(routes!(agent::register_node))
+        .routes(routes!(agent::heartbeat))
+        .routes(routes!(agent::desired_state))
+        .routes(routes!(agent::report_instances))
+        .routes(routes!(agent::claim_build))
+        .routes(routes!(agent::build_source))
+        .routes(routes!(agent::append_build_log))
+        .routes(routes!(agent::finish_build))
+        .routes(routes!(agent::ship_logs))
+        .routes(routes!(router_table::route_table))
+        .routes(routes!(router_table::static_bundle))
         .split_for_parts()
 }
 
@@ -78,6 +105,11 @@ pub fn router() -> (axum::Router<AppState>, OpenApiDoc) {
 pub(crate) async fn app_for_user(state: &AppState, user_id: uuid::Uuid, name: &str) -> ApiResult<db::apps::AppRow> {
     db::apps::find_for_user(&state.db, user_id, name).await?.ok_or_else(|| ApiError::not_found(format!("app {name:?}")))
 }
+
+/// A binary body (gzip tarball) in the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct Tarball(#[allow(dead_code)] Vec<u8>);
 
 /// Clamps a client-supplied page size.
 pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {

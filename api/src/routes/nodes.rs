@@ -19,3 +19,19 @@ pub async fn list_nodes(State(state): State<AppState>, user: AuthUser) -> ApiRes
     let rows = db::nodes::list(&state.db).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }
+
+/// Issues a join token that agents use once to register a node (shown once).
+#[utoipa::path(post, path = "/v1/nodes/join-tokens", tag = "nodes", security(("bearer" = [])),
+    responses((status = 201, body = paas_types::JoinToken), (status = 403, body = paas_types::ErrorBody)))]
+pub async fn create_join_token(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<(axum::http::StatusCode, ApiJson<paas_types::JoinToken>)> {
+    if !user.is_admin {
+        return Err(ApiError::Forbidden("only platform administrators can add nodes".into()));
+    }
+    let (secret, _) = crate::auth::token::generate();
+    let token = format!("paasjoin_{}", &secret[crate::auth::token::PREFIX.len()..]);
+    let id = db::nodes::insert_join_token(&state.db, &crate::auth::token::hash(&token), user.id).await?;
+    Ok((axum::http::StatusCode::CREATED, ApiJson(paas_types::JoinToken { id, token })))
+}

@@ -3,7 +3,7 @@
 //! by a user of another tenant and must answer exactly like a missing object.
 //! A new route is covered as soon as it is registered.
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use test_support::TestApi;
 
@@ -13,8 +13,9 @@ const TENANT: &str = "alice";
 const MISSING_TENANT: &str = "zz-absent";
 
 /// A concrete path for a route template, naming real objects of alice's tenant.
-fn concrete(template: &str, app: &str, tenant: &str) -> String {
+fn concrete(template: &str, app: &str, tenant: &str, build: &str) -> String {
     template
+        .replace("{id}", build)
         .replace("{app}", app)
         .replace("{tenant}", tenant)
         .replace("{key}", "FOO")
@@ -34,6 +35,24 @@ fn body_for(method: &Method, template: &str) -> Value {
     }
 }
 
+/// Calls a route the way its clients do: tarball uploads, SSE streams
+/// (status only: the stream never ends), JSON otherwise.
+async fn call_route(api: &TestApi, method: &Method, template: &str, path: &str, token: &str) -> (StatusCode, Value) {
+    if template.ends_with("/builds") && method == Method::POST {
+        let app = path.trim_start_matches("/v1/apps/").trim_end_matches("/builds");
+        return api.upload_build(token, app, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
+    }
+    if template.ends_with("/stream") {
+        let response = api.http.get(format!("{}{path}", api.url)).bearer_auth(token).send().await.unwrap();
+        let status = response.status();
+        if status.is_success() {
+            return (status, Value::Null);
+        }
+        return (status, response.json().await.unwrap());
+    }
+    api.call(method.clone(), path, Some(token), Some(body_for(method, template))).await
+}
+
 /// Every (method, template) of the API that is scoped to an app or a tenant.
 async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
     let (_, doc) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
@@ -51,7 +70,7 @@ async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
 
 async fn snapshot(api: &TestApi, token: &str) -> Value {
     let mut state = json!({});
-    for path in ["", "/config", "/domains", "/formation", "/releases"] {
+    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds"] {
         state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
     }
     state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
@@ -74,16 +93,19 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
         json!({ "email": "carl@example.org", "role": "member" }),
     )
     .await;
+    let (status, build) =
+        api.upload_build(&alice, APP, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
+    assert_eq!(status, 202, "{build}");
+    let build_id = build["id"].as_str().unwrap().to_string();
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;
     assert!(routes.len() >= 15, "expected the app and tenant routes, found {routes:?}");
     for (method, template) in &routes {
-        let intruder = concrete(template, APP, TENANT);
-        let missing = concrete(template, MISSING_APP, MISSING_TENANT);
-        let body = body_for(method, template);
-        let (status, answer) = api.call(method.clone(), &intruder, Some(&bob), Some(body.clone())).await;
-        let (missing_status, missing_answer) = api.call(method.clone(), &missing, Some(&bob), Some(body)).await;
+        let intruder = concrete(template, APP, TENANT, &build_id);
+        let missing = concrete(template, MISSING_APP, MISSING_TENANT, &build_id);
+        let (status, answer) = call_route(&api, method, template, &intruder, &bob).await;
+        let (missing_status, missing_answer) = call_route(&api, method, template, &missing, &bob).await;
         assert_eq!(status, 404, "{method} {intruder} by another tenant: {answer}");
         assert_eq!(missing_status, 404, "{method} {missing}: {missing_answer}");
         let scrub = |v: &Value, from: &[&str]| {
@@ -112,8 +134,8 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     let mut ordered = routes.clone();
     ordered.sort_by_key(|(m, t)| (*m == Method::DELETE, t == "/v1/apps/{app}"));
     for (method, template) in ordered {
-        let path = concrete(&template, APP, TENANT);
-        let (status, answer) = api.call(method.clone(), &path, Some(&alice), Some(body_for(&method, &template))).await;
+        let path = concrete(&template, APP, TENANT, &build_id);
+        let (status, answer) = call_route(&api, &method, &template, &path, &alice).await;
         assert!(status.is_success(), "{method} {path} by the owner: {status} {answer}");
     }
 }

@@ -3,6 +3,7 @@
 //! One definition per JSON shape, shared by the server (which derives the
 //! OpenAPI schemas from them with the `openapi` feature) and by every client.
 
+pub mod agent;
 pub mod routing;
 
 use std::collections::BTreeMap;
@@ -257,6 +258,33 @@ impl Size {
         }
     }
 
+    /// Memory limit of one container of this size.
+    pub fn memory_mb(self) -> i32 {
+        match self {
+            Size::Small => 256,
+            Size::Standard => 512,
+            Size::Large => 1024,
+        }
+    }
+
+    /// CPU limit, in thousandths of a core.
+    pub fn cpu_millis(self) -> i32 {
+        match self {
+            Size::Small => 250,
+            Size::Standard => 500,
+            Size::Large => 1000,
+        }
+    }
+
+    /// Gunicorn workers that fit the size, the default `WEB_CONCURRENCY`.
+    pub fn web_concurrency(self) -> i32 {
+        match self {
+            Size::Small => 1,
+            Size::Standard => 2,
+            Size::Large => 4,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Size> {
         match s {
             "small" => Some(Size::Small),
@@ -354,4 +382,67 @@ pub struct Node {
 pub struct Health {
     pub status: String,
     pub database: String,
+}
+
+// === Builds, instances, logs ===
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Build {
+    pub id: Uuid,
+    /// `queued`, `building`, `succeeded` or `failed`.
+    pub status: String,
+    pub source_version: Option<String>,
+    pub image: Option<String>,
+    /// The release this build made, once it succeeded.
+    pub release: Option<i32>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BuildDetail {
+    pub build: Build,
+    /// The build output so far.
+    pub log: String,
+}
+
+/// One running (or wanted) process of an app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Instance {
+    pub id: Uuid,
+    pub process_type: String,
+    pub release: i32,
+    pub node: Option<String>,
+    /// `running` or `stopped`: what the scheduler wants.
+    pub desired_state: String,
+    /// `pending`, `starting`, `running`, `unhealthy`, `crashed`, `stopped`, `lost`.
+    pub state: String,
+    pub address: Option<String>,
+    pub restarts: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A line of app or build output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogLine {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Process type, or `build`.
+    pub process_type: String,
+    pub instance_id: Option<Uuid>,
+    pub line: String,
+}
+
+/// A node join token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JoinToken {
+    pub id: Uuid,
+    pub token: String,
 }

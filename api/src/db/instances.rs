@@ -1,0 +1,135 @@
+//! Instances: the scheduler's decisions (desired) and the agents' reports (actual).
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// An instance as the app's users see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InstanceRow {
+    pub id: Uuid,
+    pub process_type: String,
+    pub release: i32,
+    pub node: Option<String>,
+    pub desired_state: String,
+    pub actual_state: String,
+    pub address: Option<String>,
+    pub restarts: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<InstanceRow> for paas_types::Instance {
+    fn from(row: InstanceRow) -> Self {
+        paas_types::Instance {
+            id: row.id,
+            process_type: row.process_type,
+            release: row.release,
+            node: row.node,
+            desired_state: row.desired_state,
+            state: row.actual_state,
+            address: row.address,
+            restarts: row.restarts,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+pub async fn list_for_app(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<InstanceRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.id, i.process_type, r.version AS release, n.name AS node, i.desired_state, i.actual_state,
+                i.address, i.restarts, i.updated_at
+         FROM instances i JOIN releases r ON r.id = i.release_id LEFT JOIN nodes n ON n.id = i.node_id
+         WHERE i.app_id = $1 ORDER BY i.process_type, i.created_at",
+    )
+    .bind(app_id)
+    .fetch_all(db)
+    .await
+}
+
+/// What a node should run, with everything the agent needs to run it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DesiredRow {
+    pub id: Uuid,
+    pub app: String,
+    pub hostname: String,
+    pub release: i32,
+    pub process_type: String,
+    pub image: String,
+    pub config: Json<BTreeMap<String, String>>,
+    pub size: String,
+}
+
+pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<DesiredRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.id, a.name AS app, a.hostname, r.version AS release, i.process_type, b.image_ref AS image,
+                r.config, i.size
+         FROM instances i
+         JOIN apps a ON a.id = i.app_id
+         JOIN releases r ON r.id = i.release_id
+         JOIN builds b ON b.id = r.build_id
+         WHERE i.node_id = $1 AND i.desired_state = 'running' AND b.image_ref IS NOT NULL
+         ORDER BY i.created_at",
+    )
+    .bind(node_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Applies one agent report line to an instance of that node; returns the
+/// app id when the state changed (so the scheduler looks at the app again).
+pub async fn apply_report(
+    db: impl PgExecutor<'_>,
+    node_id: Uuid,
+    report: &paas_types::agent::InstanceReport,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH old AS (SELECT actual_state FROM instances WHERE id = $1 AND node_id = $2)
+         UPDATE instances i SET actual_state = $3, address = $4, container_id = $5, restarts = $6,
+                ready_at = CASE WHEN $3 = 'running' THEN coalesce(i.ready_at, now()) ELSE i.ready_at END,
+                updated_at = now()
+         FROM old
+         WHERE i.id = $1 AND i.node_id = $2
+         RETURNING CASE WHEN old.actual_state IS DISTINCT FROM $3 THEN i.app_id END",
+    )
+    .bind(report.instance_id)
+    .bind(node_id)
+    .bind(&report.state)
+    .bind(&report.address)
+    .bind(&report.container_id)
+    .bind(report.restarts)
+    .fetch_optional(db)
+    .await
+    .map(Option::flatten)
+}
+
+/// Instances of a node the agent no longer runs (not in its report) while
+/// they should be stopped: they are stopped now.
+pub async fn mark_unreported_stopped(
+    db: impl PgExecutor<'_>,
+    node_id: Uuid,
+    reported: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE instances SET actual_state = 'stopped', updated_at = now()
+         WHERE node_id = $1 AND desired_state = 'stopped' AND actual_state NOT IN ('stopped', 'lost')
+           AND NOT (id = ANY($2))",
+    )
+    .bind(node_id)
+    .bind(reported)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Forgets instances that have been stopped for a while.
+pub async fn delete_old_stopped(db: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM instances WHERE desired_state = 'stopped' AND actual_state IN ('stopped', 'lost')
+         AND updated_at < now() - interval '10 minutes'",
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
+}

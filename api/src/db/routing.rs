@@ -1,0 +1,117 @@
+//! The route table, assembled from apps, domains, releases and instances.
+
+use std::collections::HashMap;
+
+use paas_types::routing::{Backend, RouteApp, RouteTable, StaticBundle, StaticMapping};
+use sqlx::types::Json;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+pub async fn version(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM route_state").fetch_one(db).await
+}
+
+#[derive(sqlx::FromRow)]
+struct AppRoute {
+    id: Uuid,
+    name: String,
+    hostname: String,
+    domains: Vec<String>,
+    release: Option<i32>,
+    static_blob_id: Option<Uuid>,
+    static_sha256: Option<String>,
+    static_mappings: Option<Json<Vec<StaticMapping>>>,
+}
+
+/// A consistent snapshot of every app's routes and the version it is at.
+pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let version = version(&mut *tx).await?;
+    let apps: Vec<AppRoute> = sqlx::query_as(
+        "SELECT a.id, a.name, a.hostname,
+                coalesce((SELECT array_agg(d.hostname ORDER BY d.hostname) FROM domains d WHERE d.app_id = a.id), '{}') AS domains,
+                cur.version AS release, cur.static_blob_id, encode(bl.sha256, 'hex') AS static_sha256,
+                cur.static_mappings
+         FROM apps a
+         LEFT JOIN LATERAL (
+             SELECT r.version, b.static_blob_id, b.static_mappings FROM releases r
+             LEFT JOIN builds b ON b.id = r.build_id
+             WHERE r.app_id = a.id ORDER BY r.version DESC LIMIT 1
+         ) cur ON true
+         LEFT JOIN blobs bl ON bl.id = cur.static_blob_id
+         ORDER BY a.name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    // Every healthy web instance, whatever its release: during a rollout the
+    // old ones keep serving until the scheduler stops them.
+    let backends: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT i.app_id, i.id, i.address FROM instances i JOIN nodes n ON n.id = i.node_id
+         WHERE i.process_type = 'web' AND i.desired_state = 'running' AND i.actual_state = 'running'
+           AND i.address IS NOT NULL AND n.state = 'up'
+         ORDER BY i.created_at",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
+    for (app_id, instance_id, address) in backends {
+        by_app.entry(app_id).or_default().push(Backend { instance_id, address });
+    }
+    let apps = apps
+        .into_iter()
+        .map(|a| {
+            let statics = match (a.static_blob_id, a.static_sha256, a.release) {
+                (Some(blob), Some(sha256), Some(release)) => Some(StaticBundle {
+                    release,
+                    path: format!("/v1/router/statics/{blob}"),
+                    sha256,
+                    mappings: a.static_mappings.map(|m| m.0).unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            let mut hostnames = vec![a.hostname];
+            hostnames.extend(a.domains);
+            RouteApp {
+                name: a.name,
+                hostnames,
+                release: a.release,
+                backends: by_app.remove(&a.id).unwrap_or_default(),
+                statics,
+            }
+        })
+        .collect();
+    Ok(RouteTable { version, apps })
+}
+
+/// A blob that some build uses as its static bundle (never a source tarball).
+pub async fn static_blob(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT data FROM blobs WHERE id = $1 AND EXISTS (SELECT 1 FROM builds WHERE static_blob_id = $1)",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Forwards Postgres route notifications into a watch channel, reconnecting
+/// with backoff; the long poll re-checks every second anyway.
+pub async fn listen(db: PgPool, tx: tokio::sync::watch::Sender<u64>) {
+    let mut backoff = std::time::Duration::from_millis(250);
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&db).await {
+            Ok(mut listener) => {
+                if listener.listen("paas_routes").await.is_ok() {
+                    backoff = std::time::Duration::from_millis(250);
+                    while listener.recv().await.is_ok() {
+                        tx.send_modify(|v| *v += 1);
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(error = &error as &dyn std::error::Error, "route listener cannot connect"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,58 @@
+//! The route table for routers, long-polled, and the static bundles it names.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use paas_types::routing::RouteTable;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::RouterClient;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TableQuery {
+    /// The version the router has: the answer waits until the table differs.
+    after: Option<i64>,
+    /// Longest wait in seconds, 0-60 (default 30).
+    wait: Option<u64>,
+}
+
+/// The whole route table; with `after`, a long poll for the next version.
+#[utoipa::path(get, path = "/v1/router/table", tag = "router", security(("bearer" = [])), params(TableQuery),
+    responses((status = 200, body = RouteTable), (status = 401, body = paas_types::ErrorBody)))]
+pub async fn route_table(
+    State(state): State<AppState>,
+    _router: RouterClient,
+    ApiQuery(query): ApiQuery<TableQuery>,
+) -> ApiResult<ApiJson<RouteTable>> {
+    let wait = Duration::from_secs(query.wait.unwrap_or(30).min(60));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changed = state.routes_changed.clone();
+    loop {
+        let version = db::routing::version(&state.db).await?;
+        if query.after != Some(version) || tokio::time::Instant::now() >= deadline {
+            return Ok(ApiJson(db::routing::table(&state.db).await?));
+        }
+        // Woken by a notification, or re-check each second in case one was missed.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1).min(deadline - tokio::time::Instant::now()), changed.changed())
+                .await;
+    }
+}
+
+/// A static bundle (gzip tarball) named in the route table.
+#[utoipa::path(get, path = "/v1/router/statics/{id}", tag = "router", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "application/gzip", body = super::Tarball), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn static_bundle(
+    State(state): State<AppState>,
+    _router: RouterClient,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
+    let data = db::routing::static_blob(&state.db, id).await?.ok_or_else(|| ApiError::not_found("static bundle"))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/gzip")], data))
+}

@@ -1,0 +1,127 @@
+//! The agent <-> API protocol (`/v1/agent/...`), authenticated with the node
+//! token returned at registration. The API sends each node its full desired
+//! state; the agent converges on it and reports what actually runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+use crate::routing::StaticMapping;
+use crate::Size;
+
+/// Sent once with an operator-issued join token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNode {
+    pub join_token: String,
+    pub name: String,
+    /// Address on which this node publishes container ports, e.g. `127.0.0.1`.
+    pub address: String,
+    pub cpu_millis: i32,
+    pub memory_mb: i32,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NodeRegistered {
+    pub node_id: Uuid,
+    /// Secret the agent authenticates with from now on; shown once.
+    pub node_token: String,
+}
+
+/// A container this node should run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DesiredInstance {
+    pub instance_id: Uuid,
+    pub app: String,
+    pub release: i32,
+    pub process_type: String,
+    pub image: String,
+    /// Config vars plus the platform's own (`PORT`, `WEB_CONCURRENCY`, ...).
+    pub env: BTreeMap<String, String>,
+    pub size: Size,
+    /// Hostname to send in health checks (the app's default hostname).
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DesiredState {
+    pub instances: Vec<DesiredInstance>,
+}
+
+/// What the agent sees of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InstanceReport {
+    pub instance_id: Uuid,
+    /// `starting`, `running` (web: health check passed), `unhealthy`, `crashed`, `stopped`.
+    pub state: String,
+    /// `host:port` where a web instance answers.
+    pub address: Option<String>,
+    pub container_id: Option<String>,
+    pub restarts: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NodeReport {
+    pub instances: Vec<InstanceReport>,
+}
+
+/// A build an agent claimed; it holds a lease it must renew by posting logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BuildJob {
+    pub build_id: Uuid,
+    pub app: String,
+    pub lease_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BuildLogLines {
+    pub lines: Vec<String>,
+}
+
+/// The end of a build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BuildResult {
+    pub success: bool,
+    /// Image reference, on success.
+    pub image: Option<String>,
+    /// Process type -> command, from the Procfile or detection.
+    #[serde(default)]
+    pub process_types: BTreeMap<String, String>,
+    #[serde(default)]
+    pub static_mappings: Vec<StaticMapping>,
+    /// The Procfile's `release:` command, if any.
+    #[serde(default)]
+    pub release_command: Option<String>,
+    /// Why it failed, in one line.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Output lines of app processes, shipped in batches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogBatch {
+    pub lines: Vec<ShippedLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ShippedLine {
+    pub instance_id: Uuid,
+    pub line: String,
+}
