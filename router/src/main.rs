@@ -1,21 +1,24 @@
-//! `paas-router`: the HTTP front door. Only its command line exists so far; see issue 4.
+//! `paas-router` binary: parse config, start logging, run until SIGTERM.
+
+use std::process::ExitCode;
 
 use clap::Parser;
+use paas_router::{telemetry, Config};
 
-/// HTTP router: maps hostnames to app instances, buffers slow clients, serves static assets.
-#[derive(Debug, Parser)]
-#[command(name = "paas-router", version)]
-struct Config {
-    /// Base URL of the PaaS API (route table source).
-    #[arg(long, env = "PAAS_API_URL", default_value = "http://127.0.0.1:8080")]
-    api_url: String,
-    /// Address the router listens on.
-    #[arg(long, env = "PAAS_ROUTER_LISTEN", default_value = "127.0.0.1:8000")]
-    listen: String,
-}
-
-fn main() -> std::process::ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let config = Config::parse();
-    eprintln!("paas-router: not implemented yet (would listen on {})", config.listen);
-    std::process::ExitCode::FAILURE
+    telemetry::init(config.log_format);
+    if let Err(message) = config.validate() {
+        tracing::error!("invalid configuration: {message}");
+        return ExitCode::from(2);
+    }
+    match paas_router::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let chain = anyhow::Error::from(error);
+            tracing::error!("{chain:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,181 @@
+//! Whole-body buffering: in memory up to a limit, then in an unlinked-on-drop temp file.
+//!
+//! Both directions use it: request bodies are complete before a backend is
+//! chosen, and responses are complete before the client gets a byte, so a
+//! slow client costs the router memory or disk, never a WSGI worker.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use tempfile::NamedTempFile;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Body type of requests sent upstream.
+pub type UpBody = BoxBody<Bytes, io::Error>;
+
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// A complete body.
+#[derive(Debug, Clone)]
+pub enum Buffered {
+    Mem(Bytes),
+    File { file: Arc<NamedTempFile>, len: u64 },
+}
+
+impl Default for Buffered {
+    fn default() -> Self {
+        Buffered::Mem(Bytes::new())
+    }
+}
+
+impl Buffered {
+    pub fn len(&self) -> u64 {
+        match self {
+            Buffered::Mem(b) => b.len() as u64,
+            Buffered::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A fresh body for one upstream attempt (cheap: memory is shared, the file is reopened).
+    pub async fn to_upstream(&self) -> io::Result<UpBody> {
+        match self {
+            Buffered::Mem(b) if b.is_empty() => Ok(Empty::new().map_err(|never| match never {}).boxed()),
+            Buffered::Mem(b) => Ok(Full::new(b.clone()).map_err(|never| match never {}).boxed()),
+            Buffered::File { file, len } => {
+                let reader = tokio::fs::File::open(file.path()).await?;
+                Ok(file_body(reader, *len))
+            }
+        }
+    }
+}
+
+/// Streams `len` bytes of `file` as a body.
+pub fn file_body(file: tokio::fs::File, len: u64) -> UpBody {
+    let chunks = stream::unfold((file, len), |(mut file, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0; FILE_CHUNK.min(left as usize)];
+        match file.read_exact(&mut buf).await {
+            Ok(_) => Some((Ok(Frame::data(Bytes::from(buf))), (file, left - FILE_CHUNK.min(left as usize) as u64))),
+            Err(e) => Some((Err(e), (file, 0))),
+        }
+    });
+    BodyExt::boxed(StreamBody::new(chunks))
+}
+
+/// Why a body could not be buffered.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("body exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("writing the spill file")]
+    Io(#[source] io::Error),
+}
+
+/// Accumulates a body, spilling to `dir` past `mem_limit`, refusing past `max`.
+pub struct Spooler {
+    mem_limit: usize,
+    max: u64,
+    dir: PathBuf,
+    first: Option<Bytes>,
+    mem: BytesMut,
+    file: Option<(NamedTempFile, tokio::fs::File)>,
+    len: u64,
+}
+
+impl Spooler {
+    pub fn new(mem_limit: usize, max: u64, dir: &Path) -> Self {
+        Spooler { mem_limit, max, dir: dir.to_owned(), first: None, mem: BytesMut::new(), file: None, len: 0 }
+    }
+
+    /// Adds the next piece of the body.
+    pub async fn push(&mut self, data: Bytes) -> Result<(), SpoolError> {
+        self.len += data.len() as u64;
+        if self.len > self.max {
+            return Err(SpoolError::TooLarge { limit: self.max });
+        }
+        if let Some((_, file)) = &mut self.file {
+            return file.write_all(&data).await.map_err(SpoolError::Io);
+        }
+        if self.len as usize > self.mem_limit {
+            return self.spill(data).await;
+        }
+        // The common case is one piece: keep it without copying.
+        match self.first.take() {
+            None if self.mem.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(first) = first {
+                    self.mem.extend_from_slice(&first);
+                }
+                self.mem.extend_from_slice(&data);
+            }
+        }
+        Ok(())
+    }
+
+    async fn spill(&mut self, data: Bytes) -> Result<(), SpoolError> {
+        let named = NamedTempFile::new_in(&self.dir).map_err(SpoolError::Io)?;
+        let mut file = tokio::fs::File::from_std(named.reopen().map_err(SpoolError::Io)?);
+        if let Some(first) = self.first.take() {
+            file.write_all(&first).await.map_err(SpoolError::Io)?;
+        }
+        file.write_all(&self.mem).await.map_err(SpoolError::Io)?;
+        self.mem = BytesMut::new();
+        file.write_all(&data).await.map_err(SpoolError::Io)?;
+        self.file = Some((named, file));
+        Ok(())
+    }
+
+    /// The complete body.
+    pub async fn finish(self) -> Result<Buffered, SpoolError> {
+        match self.file {
+            Some((named, mut file)) => {
+                file.flush().await.map_err(SpoolError::Io)?;
+                Ok(Buffered::File { file: Arc::new(named), len: self.len })
+            }
+            None => Ok(Buffered::Mem(self.first.unwrap_or_else(|| self.mem.freeze()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn spills_past_the_memory_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spooler::new(4, 100, dir.path());
+        s.push(Bytes::from_static(b"ab")).await.unwrap();
+        s.push(Bytes::from_static(b"cd")).await.unwrap();
+        s.push(Bytes::from_static(b"ef")).await.unwrap();
+        let body = s.finish().await.unwrap();
+        let Buffered::File { file, len } = &body else { panic!("expected a spill file") };
+        assert_eq!(*len, 6);
+        assert_eq!(std::fs::read(file.path()).unwrap(), b"abcdef");
+        let collected = body.to_upstream().await.unwrap().collect().await.unwrap().to_bytes();
+        assert_eq!(&collected[..], b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn keeps_small_bodies_in_memory_and_refuses_huge_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spooler::new(10, 100, dir.path());
+        s.push(Bytes::from_static(b"ab")).await.unwrap();
+        s.push(Bytes::from_static(b"cd")).await.unwrap();
+        assert!(matches!(s.finish().await.unwrap(), Buffered::Mem(b) if &b[..] == b"abcd"));
+        let mut s = Spooler::new(10, 3, dir.path());
+        assert!(matches!(s.push(Bytes::from_static(b"abcd")).await, Err(SpoolError::TooLarge { limit: 3 })));
+    }
+}

@@ -1,0 +1,258 @@
+//! Router configuration: one struct, parsed once in `main` from flags and `PAAS_ROUTER_*` variables.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, ValueEnum};
+
+/// HTTP router: maps hostnames to app instances, buffers slow clients, serves static assets.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "paas-router", version)]
+pub struct Config {
+    /// Address the router accepts client HTTP/1.1 traffic on.
+    #[arg(long, env = "PAAS_ROUTER_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Internal address serving `/metrics` (Prometheus) and `/healthz`; keep it off the public network.
+    #[arg(long, env = "PAAS_ROUTER_ADMIN_LISTEN", default_value = "127.0.0.1:9100")]
+    pub admin_listen: SocketAddr,
+    /// Directory for the cached route table, unpacked static bundles and spilled bodies.
+    #[arg(long, env = "PAAS_ROUTER_STATE_DIR", default_value = "/var/lib/paas-router")]
+    pub state_dir: PathBuf,
+    /// Log format: `text` for people, `json` for log shippers.
+    #[arg(long, env = "PAAS_ROUTER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Emit one access log line per request (target `access`).
+    #[arg(long, env = "PAAS_ROUTER_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub access_log: bool,
+    /// Clients whose `X-Forwarded-*` and `X-Request-Id` headers are believed (IPs or CIDRs, comma-separated),
+    /// e.g. a load balancer in front of the router. Everyone else's values are replaced.
+    #[arg(long, env = "PAAS_ROUTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Grace period for in-flight requests on SIGTERM / Ctrl-C, in seconds.
+    #[arg(long, env = "PAAS_ROUTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub api: ApiConfig,
+    #[command(flatten)]
+    pub limits: Limits,
+    #[command(flatten)]
+    pub upstream: UpstreamConfig,
+    #[command(flatten)]
+    pub statics: StaticConfig,
+}
+
+/// Where the route table and static bundles come from.
+#[derive(Debug, Clone, Args)]
+pub struct ApiConfig {
+    /// Base URL of the PaaS API (route table source).
+    #[arg(long, env = "PAAS_API_URL", default_value = "http://127.0.0.1:8080")]
+    pub api_url: String,
+    /// Bearer token the API issued to routers.
+    #[arg(long, env = "PAAS_ROUTER_TOKEN", hide_env_values = true)]
+    pub router_token: Option<String>,
+    /// File holding the router token (wins over `--router-token`); keeps the secret out of the environment.
+    #[arg(long, env = "PAAS_ROUTER_TOKEN_FILE")]
+    pub router_token_file: Option<PathBuf>,
+    /// Seconds the API may hold a long-poll open before answering "unchanged".
+    #[arg(long, env = "PAAS_ROUTER_POLL_WAIT_SECS", default_value_t = 30)]
+    pub poll_wait_secs: u64,
+}
+
+/// What a client may send, and how slowly.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest request head (request line + headers) in bytes; larger answers 431.
+    #[arg(long, env = "PAAS_ROUTER_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Most header lines in a request head; more answers 431.
+    #[arg(long, env = "PAAS_ROUTER_MAX_HEADERS", default_value_t = 100)]
+    pub max_headers: usize,
+    /// Request bodies up to this many bytes are buffered in memory; larger ones spill to a temp file.
+    #[arg(long, env = "PAAS_ROUTER_BODY_MEMORY_BYTES", default_value_t = 1024 * 1024)]
+    pub body_memory_bytes: usize,
+    /// Largest request body accepted, in bytes; larger answers 413.
+    #[arg(long, env = "PAAS_ROUTER_MAX_BODY_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_body_bytes: u64,
+    /// Seconds a client has to send a whole request head once its first byte arrived; then 408.
+    #[arg(long, env = "PAAS_ROUTER_CLIENT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub client_header_timeout_secs: u64,
+    /// Longest pause between two reads of a request body, in seconds; then 408.
+    #[arg(long, env = "PAAS_ROUTER_CLIENT_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    pub client_body_timeout_secs: u64,
+    /// Seconds an idle client keep-alive connection stays open.
+    #[arg(long, env = "PAAS_ROUTER_KEEPALIVE_TIMEOUT_SECS", default_value_t = 75)]
+    pub keepalive_timeout_secs: u64,
+    /// Longest pause while writing a response to a client, in seconds; then the connection is dropped.
+    #[arg(long, env = "PAAS_ROUTER_CLIENT_SEND_TIMEOUT_SECS", default_value_t = 60)]
+    pub client_send_timeout_secs: u64,
+}
+
+/// How the router talks to app instances.
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamConfig {
+    /// Milliseconds to establish a TCP connection to an instance; then it is marked down and another is tried.
+    #[arg(
+        long = "upstream-connect-timeout-ms",
+        env = "PAAS_ROUTER_UPSTREAM_CONNECT_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub connect_timeout_ms: u64,
+    /// Seconds an instance has to send its whole response; then 504.
+    #[arg(
+        long = "upstream-response-timeout-secs",
+        env = "PAAS_ROUTER_UPSTREAM_RESPONSE_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub response_timeout_secs: u64,
+    /// Idle pooled connections older than this (ms) are not reused: WSGI servers close idle keep-alive
+    /// connections after a few seconds (gunicorn: 2 s), and a reused dead connection costs a retry.
+    #[arg(long = "upstream-idle-timeout-ms", env = "PAAS_ROUTER_UPSTREAM_IDLE_TIMEOUT_MS", default_value_t = 1500)]
+    pub idle_timeout_ms: u64,
+    /// Most idle keep-alive connections kept per instance.
+    #[arg(long = "upstream-max-idle", env = "PAAS_ROUTER_UPSTREAM_MAX_IDLE", default_value_t = 64)]
+    pub max_idle: usize,
+    /// Response bodies up to this many bytes are buffered in memory; larger ones spill to a temp file.
+    #[arg(long = "response-memory-bytes", env = "PAAS_ROUTER_RESPONSE_MEMORY_BYTES", default_value_t = 1024 * 1024)]
+    pub response_memory_bytes: usize,
+    /// Largest response body buffered, in bytes; a larger one answers 502.
+    #[arg(long = "max-response-bytes", env = "PAAS_ROUTER_MAX_RESPONSE_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_response_bytes: u64,
+    /// How often instances marked down are probed with a TCP connect, in milliseconds.
+    #[arg(long = "health-interval-ms", env = "PAAS_ROUTER_HEALTH_INTERVAL_MS", default_value_t = 1000)]
+    pub health_interval_ms: u64,
+}
+
+/// Static assets served from release bundles.
+#[derive(Debug, Clone, Args)]
+pub struct StaticConfig {
+    /// `Cache-Control` sent with static files.
+    #[arg(long, env = "PAAS_ROUTER_STATIC_CACHE_CONTROL", default_value = "public, max-age=3600")]
+    pub static_cache_control: String,
+    /// Bytes of static files held in memory across all bundles; the rest is read from disk per request.
+    #[arg(long, env = "PAAS_ROUTER_STATIC_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub static_memory_bytes: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Values a test or a small deployment needs: listens on ephemeral loopback ports.
+    pub fn for_tests(api_url: &str, state_dir: PathBuf) -> Config {
+        let mut config = Config::parse_from(["paas-router", "--api-url", api_url]);
+        config.listen = "127.0.0.1:0".parse().expect("literal address");
+        config.admin_listen = "127.0.0.1:0".parse().expect("literal address");
+        config.state_dir = state_dir;
+        config
+    }
+
+    /// Checks what clap cannot: relations between values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.limits.max_header_bytes < 1024 {
+            return Err("--max-header-bytes must be at least 1024".into());
+        }
+        if self.limits.max_headers == 0 {
+            return Err("--max-headers must be at least 1".into());
+        }
+        if !(self.api.api_url.starts_with("http://") || self.api.api_url.starts_with("https://")) {
+            return Err("--api-url must start with http:// or https://".into());
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_header_timeout_secs)
+    }
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_body_timeout_secs)
+    }
+    pub fn keepalive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keepalive_timeout_secs)
+    }
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_send_timeout_secs)
+    }
+}
+
+// === Cidr ===
+
+/// An IP network such as `10.0.0.0/8` or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 peers count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("bad prefix in `{s}`"))?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_matching() {
+        let net: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let one: Cidr = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("192.0.2.1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nope".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let config = Config::for_tests("http://127.0.0.1:1", "/tmp/x".into());
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.limits.max_headers, 100);
+    }
+}

@@ -1,0 +1,173 @@
+//! Why a request failed, which side is to blame, and the page the client gets.
+//!
+//! Every failure maps to one status in [`ProxyError::status`]; 5xx pages say which
+//! of "the app refused", "the app timed out", "the app has no instance" happened,
+//! because an operator reading a screenshot should not need the logs to tell.
+
+use std::io;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+/// Which party a failure is attributed to (for logs and metrics, per style B8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+    Router,
+}
+
+/// A request that could not be proxied.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("malformed request: {reason}")]
+    BadRequest { reason: &'static str },
+    #[error("request head larger than the limit")]
+    HeadTooLarge,
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("client sent the request too slowly")]
+    ClientTimeout,
+    #[error("expectation not supported")]
+    ExpectationFailed,
+    #[error("no app serves host `{host}`")]
+    UnknownHost { host: String },
+    #[error("static files accept only GET and HEAD")]
+    MethodNotAllowed,
+    #[error("no such static file")]
+    StaticNotFound,
+    #[error("requested range not satisfiable")]
+    RangeNotSatisfiable { len: u64 },
+    #[error("app `{app}` has no healthy instance")]
+    NoBackend { app: String },
+    #[error("connecting to instance {backend}")]
+    UpstreamConnect {
+        backend: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("instance {backend} broke the exchange")]
+    UpstreamBroken {
+        backend: String,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("instance {backend} did not answer within {secs} s")]
+    UpstreamTimeout { backend: String, secs: u64 },
+    #[error("response from {backend} larger than {limit} bytes")]
+    ResponseTooLarge { backend: String, limit: u64 },
+    #[error("buffering a body in a temp file")]
+    Spill {
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ProxyError {
+    /// The one place failures become status codes.
+    pub fn status(&self) -> StatusCode {
+        use ProxyError::*;
+        match self {
+            BadRequest { .. } => StatusCode::BAD_REQUEST,
+            HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ClientTimeout => StatusCode::REQUEST_TIMEOUT,
+            ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            UnknownHost { .. } | StaticNotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamConnect { .. } | UpstreamBroken { .. } | ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
+            UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Spill { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who is to blame.
+    pub fn side(&self) -> Side {
+        use ProxyError::*;
+        match self {
+            BadRequest { .. } | HeadTooLarge | BodyTooLarge { .. } | ClientTimeout | ExpectationFailed => Side::Client,
+            UnknownHost { .. } | MethodNotAllowed | StaticNotFound | RangeNotSatisfiable { .. } => Side::Client,
+            NoBackend { .. } | UpstreamConnect { .. } | UpstreamBroken { .. } | UpstreamTimeout { .. } => {
+                Side::Upstream
+            }
+            ResponseTooLarge { .. } => Side::Upstream,
+            Spill { .. } => Side::Router,
+        }
+    }
+
+    /// A short HTML page naming what went wrong, without internal details (addresses stay in the log).
+    pub fn page(&self) -> Bytes {
+        let status = self.status();
+        let text = match self {
+            ProxyError::BadRequest { reason } => format!("The request was malformed or ambiguous ({reason})."),
+            ProxyError::UnknownHost { .. } => "No app is configured for this hostname.".to_owned(),
+            ProxyError::NoBackend { .. } => "The app has no running instance right now. Try again shortly.".to_owned(),
+            ProxyError::UpstreamConnect { .. } => "The app's instance refused the connection.".to_owned(),
+            ProxyError::UpstreamBroken { .. } => {
+                "The app's instance closed the connection without a valid response.".to_owned()
+            }
+            ProxyError::UpstreamTimeout { .. } => "The app did not answer in time.".to_owned(),
+            ProxyError::ResponseTooLarge { .. } => "The app's response was too large to relay.".to_owned(),
+            other => format!("{other}."),
+        };
+        let code = status.as_u16();
+        let reason = status.canonical_reason().unwrap_or("Error");
+        Bytes::from(format!(
+            "<!doctype html>\n<html><head><title>{code} {reason}</title></head>\
+             <body><h1>{code} {reason}</h1><p>{text}</p><hr><p>paas-router</p></body></html>\n"
+        ))
+    }
+
+    /// A stable short name for the access log and metrics (`error=upstream_connect`).
+    pub fn kind(&self) -> &'static str {
+        use ProxyError::*;
+        match self {
+            BadRequest { .. } => "bad_request",
+            HeadTooLarge => "head_too_large",
+            BodyTooLarge { .. } => "body_too_large",
+            ClientTimeout => "client_timeout",
+            ExpectationFailed => "expectation_failed",
+            UnknownHost { .. } => "unknown_host",
+            MethodNotAllowed => "method_not_allowed",
+            StaticNotFound => "static_not_found",
+            RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            NoBackend { .. } => "no_backend",
+            UpstreamConnect { .. } => "upstream_connect",
+            UpstreamBroken { .. } => "upstream_broken",
+            UpstreamTimeout { .. } => "upstream_timeout",
+            ResponseTooLarge { .. } => "response_too_large",
+            Spill { .. } => "spill",
+        }
+    }
+}
+
+/// Errors that stop the router as a whole (startup, listeners).
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("binding {what} listener on {addr}")]
+    Bind {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("preparing state directory {path}")]
+    StateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading router token file {path}")]
+    TokenFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("building the API client")]
+    HttpClient {
+        #[source]
+        source: reqwest::Error,
+    },
+}

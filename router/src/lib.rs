@@ -1,0 +1,193 @@
+//! `paas-router`: the HTTP front door of the platform.
+//!
+//! Maps `Host` to the healthy instances of an app, reads whole requests before
+//! touching a backend and whole responses before answering (so slow clients
+//! never hold a WSGI worker), balances and retries, and serves each release's
+//! static assets itself. See `README.md` in this crate for operation and the
+//! benchmark.
+//!
+//! Module map: [`server`] speaks HTTP/1.1 to clients, [`proxy`] runs the
+//! request phases, [`upstream`] pools backend connections, [`table`] and
+//! [`source`] keep the route table, [`statics`] serves bundles, [`admin`] and
+//! [`metrics`] expose Prometheus metrics.
+
+pub mod admin;
+pub mod buffer;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod proxy;
+pub mod server;
+pub mod source;
+pub mod statics;
+pub mod table;
+pub mod telemetry;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use crate::config::Config;
+use crate::error::RouterError;
+use crate::metrics::Metrics;
+use crate::server::conn::{self, ConnSettings, Handler};
+use crate::source::{ApiClient, TableSource};
+use crate::statics::MemoryBudget;
+use crate::table::Table;
+
+/// State shared by every connection and background task.
+pub struct State {
+    pub config: Config,
+    pub table: ArcSwap<Table>,
+    pub metrics: Metrics,
+    /// Where request and response bodies spill.
+    pub tmp_dir: PathBuf,
+    pub cache_control: HeaderValue,
+    pub static_budget: Arc<MemoryBudget>,
+}
+
+/// A started router; dropping it does not stop it, call [`Running::shutdown`].
+pub struct Running {
+    /// The bound client address (useful with port 0).
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Binds the listeners, loads the cached table and starts every task.
+pub async fn start(config: Config) -> Result<Running, RouterError> {
+    let tmp_dir = config.state_dir.join("tmp");
+    let state_err = |source| RouterError::StateDir { path: config.state_dir.clone(), source };
+    // Leftover spill files of a previous run are garbage.
+    let _ = tokio::fs::remove_dir_all(&tmp_dir).await;
+    tokio::fs::create_dir_all(&tmp_dir).await.map_err(state_err)?;
+    let listener = bind("client", config.listen).await?;
+    let admin = bind("admin", config.admin_listen).await?;
+    let cache_control = HeaderValue::from_str(&config.statics.static_cache_control)
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=3600"));
+    let api = ApiClient::new(&config.api)?;
+    let state = Arc::new(State {
+        static_budget: MemoryBudget::new(config.statics.static_memory_bytes),
+        table: ArcSwap::from_pointee(Table::default()),
+        metrics: Metrics::default(),
+        tmp_dir,
+        cache_control,
+        config,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut source = TableSource::new(api, state.clone());
+    source.load_cache().await;
+    tokio::spawn(source.run(shutdown_rx.clone()));
+    tokio::spawn(health_loop(state.clone(), shutdown_rx.clone()));
+    let settings = Arc::new(ConnSettings { limits: state.config.limits.clone(), access_log: state.config.access_log });
+    let admin_settings = Arc::new(ConnSettings { limits: state.config.limits.clone(), access_log: false });
+    let running = Running {
+        addr: listener.local_addr().map_err(|source| RouterError::Bind {
+            what: "client",
+            addr: state.config.listen,
+            source,
+        })?,
+        admin_addr: admin.local_addr().map_err(|source| RouterError::Bind {
+            what: "admin",
+            addr: state.config.admin_listen,
+            source,
+        })?,
+        state: state.clone(),
+        shutdown,
+    };
+    let proxy = Arc::new(proxy::Proxy::new(state.clone()));
+    tokio::spawn(accept_loop(listener, proxy, settings, state.clone(), shutdown_rx.clone(), true));
+    let admin_handler = Arc::new(admin::Admin::new(state.clone()));
+    tokio::spawn(accept_loop(admin, admin_handler, admin_settings, state, shutdown_rx, false));
+    tracing::info!(listen = %running.addr, admin = %running.admin_addr, "router started");
+    Ok(running)
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish within the grace period.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let step = Duration::from_millis(50);
+        for _ in 0..(grace.as_millis() / step.as_millis()).max(1) {
+            if self.state.metrics.open_connections.load(Ordering::Relaxed) <= 0 {
+                break;
+            }
+            tokio::time::sleep(step).await;
+        }
+        tracing::info!(open = self.state.metrics.open_connections.load(Ordering::Relaxed), "router stopped");
+    }
+}
+
+/// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn run(config: Config) -> Result<(), RouterError> {
+    let running = start(config).await?;
+    telemetry::shutdown_signal().await;
+    tracing::info!("shutdown requested");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, RouterError> {
+    TcpListener::bind(addr).await.map_err(|source| RouterError::Bind { what, addr, source })
+}
+
+async fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    settings: Arc<ConnSettings>,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+    counted: bool,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // Usually EMFILE: back off instead of spinning.
+                tracing::warn!(error = %error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (handler, settings, state, shutdown) = (handler.clone(), settings.clone(), state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if counted {
+                state.metrics.open_connections.fetch_add(1, Ordering::Relaxed);
+                state.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+            }
+            conn::serve(handler, stream, peer, settings, shutdown).await;
+            if counted {
+                state.metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
+    }
+}
+
+/// Probes instances marked down and puts them back when they accept connections.
+async fn health_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(state.config.upstream.health_interval_ms.max(50));
+    let timeout = Duration::from_millis(state.config.upstream.connect_timeout_ms);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        let table = state.table.load_full();
+        let down = table.apps.iter().flat_map(|a| a.backends.iter()).filter(|b| b.is_down());
+        futures_util::future::join_all(down.map(|b| b.probe(timeout))).await;
+    }
+}

@@ -1,0 +1,192 @@
+//! Prometheus metrics, kept in atomics and rendered as text on the admin port.
+//!
+//! Labels are bounded: the app name (from the route table, `-` for unrouted
+//! requests) and the status code. Never paths or addresses.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the upstream latency histogram buckets.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// Counters of one app.
+#[derive(Debug)]
+pub struct AppMetrics {
+    /// Requests by status code (index = status - 100).
+    statuses: Vec<AtomicU64>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    upstream_count: AtomicU64,
+    upstream_sum_micros: AtomicU64,
+}
+
+impl AppMetrics {
+    fn new() -> Self {
+        AppMetrics {
+            statuses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+            buckets: Default::default(),
+            upstream_count: AtomicU64::new(0),
+            upstream_sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, status: u16) {
+        if let Some(counter) = self.statuses.get(usize::from(status).wrapping_sub(100)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records the time an instance took to answer in full.
+    pub fn upstream(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            if secs <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.upstream_count.fetch_add(1, Ordering::Relaxed);
+        self.upstream_sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// All router metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    apps: Mutex<BTreeMap<String, Arc<AppMetrics>>>,
+    unrouted: Arc<AppMetrics>,
+    pub open_connections: AtomicI64,
+    pub connections_total: AtomicU64,
+    pub table_version: AtomicI64,
+    pub table_updates_total: AtomicU64,
+    pub table_fetch_errors_total: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            apps: Mutex::new(BTreeMap::new()),
+            unrouted: Arc::new(AppMetrics::new()),
+            open_connections: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+            table_version: AtomicI64::new(-1),
+            table_updates_total: AtomicU64::new(0),
+            table_fetch_errors_total: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// The counters of `app`, created on first use (apps are few; entries are never dropped).
+    pub fn app(&self, app: &str) -> Arc<AppMetrics> {
+        let mut apps = self.apps.lock().expect("metrics lock");
+        apps.entry(app.to_owned()).or_insert_with(|| Arc::new(AppMetrics::new())).clone()
+    }
+
+    /// Counters for requests that matched no app.
+    pub fn unrouted(&self) -> &AppMetrics {
+        &self.unrouted
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let apps: Vec<(String, Arc<AppMetrics>)> = {
+            let apps = self.apps.lock().expect("metrics lock");
+            apps.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let all = apps.iter().map(|(k, v)| (k.as_str(), v.as_ref())).chain([("-", self.unrouted.as_ref())]);
+        let all: Vec<_> = all.collect();
+        out.push_str("# HELP paas_router_requests_total Requests answered, by app and status.\n");
+        out.push_str("# TYPE paas_router_requests_total counter\n");
+        for (app, m) in &all {
+            for (i, counter) in m.statuses.iter().enumerate() {
+                let n = counter.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(out, "paas_router_requests_total{{app=\"{app}\",status=\"{}\"}} {n}", i + 100);
+                }
+            }
+        }
+        out.push_str("# HELP paas_router_upstream_duration_seconds Time from sending a request to an instance to its full response.\n");
+        out.push_str("# TYPE paas_router_upstream_duration_seconds histogram\n");
+        for (app, m) in &all {
+            let count = m.upstream_count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
+                let n = bucket.load(Ordering::Relaxed);
+                let _ =
+                    writeln!(out, "paas_router_upstream_duration_seconds_bucket{{app=\"{app}\",le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(out, "paas_router_upstream_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} {count}");
+            let sum = m.upstream_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "paas_router_upstream_duration_seconds_sum{{app=\"{app}\"}} {sum}");
+            let _ = writeln!(out, "paas_router_upstream_duration_seconds_count{{app=\"{app}\"}} {count}");
+        }
+        gauge(
+            &mut out,
+            "paas_router_open_connections",
+            "Client connections open now.",
+            self.open_connections.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "paas_router_connections_total",
+            "Client connections accepted.",
+            self.connections_total.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "paas_router_route_table_version",
+            "Version of the route table in use (-1: none yet).",
+            self.table_version.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "paas_router_route_table_updates_total",
+            "Route tables applied.",
+            self.table_updates_total.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "paas_router_route_table_fetch_errors_total",
+            "Failed route table fetches.",
+            self.table_fetch_errors_total.load(Ordering::Relaxed),
+        );
+        out
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: i64) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let metrics = Metrics::default();
+        let app = metrics.app("shop");
+        app.request(200);
+        app.request(200);
+        app.request(502);
+        app.upstream(Duration::from_millis(3));
+        metrics.unrouted().request(404);
+        let text = metrics.render();
+        assert!(text.contains("paas_router_requests_total{app=\"shop\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("paas_router_requests_total{app=\"shop\",status=\"502\"} 1"));
+        assert!(text.contains("paas_router_requests_total{app=\"-\",status=\"404\"} 1"));
+        assert!(text.contains("paas_router_upstream_duration_seconds_bucket{app=\"shop\",le=\"0.005\"} 1"));
+        assert!(text.contains("paas_router_upstream_duration_seconds_bucket{app=\"shop\",le=\"0.0025\"} 0"));
+        assert!(text.contains("paas_router_upstream_duration_seconds_count{app=\"shop\"} 1"));
+    }
+}

@@ -1,0 +1,349 @@
+//! Request handling as named phases over a per-request context:
+//! route (Host -> app) -> static files -> buffer the request body -> pick an
+//! instance and send -> buffer the response -> filter headers.
+//!
+//! The body is read completely *before* an instance is chosen, and the
+//! response is read completely before the client gets a byte: WSGI workers
+//! only ever see whole requests at loopback speed.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::buffer::{Buffered, SpoolError, Spooler};
+use crate::error::{ProxyError, Side};
+use crate::server::body::{BodyError, BodyReader};
+use crate::server::conn::Handler;
+use crate::server::head::RequestHead;
+use crate::server::reply::{Reply, ReplyBody};
+use crate::statics::serve;
+use crate::table::{normalize_host, AppRoute};
+use crate::upstream::{self, Lease};
+use crate::State;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Headers that describe one connection, never the message (RFC 9110 7.6.1), plus our framing headers.
+const HOP_BY_HOP: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::EXPECT,
+];
+
+/// The client-facing request handler.
+pub struct Proxy {
+    state: Arc<State>,
+    ids: RequestIds,
+}
+
+/// What the phases learn about one request.
+#[derive(Default)]
+struct RequestCtx {
+    app: Option<Arc<AppRoute>>,
+    request_id: Option<HeaderValue>,
+    backend: Option<String>,
+    upstream: Option<Duration>,
+}
+
+impl Handler for Proxy {
+    async fn handle(&self, head: &RequestHead, body: &mut BodyReader<'_>, peer: SocketAddr) -> Reply {
+        let mut ctx = RequestCtx::default();
+        let mut reply = match self.phases(&mut ctx, head, body, peer).await {
+            Ok(reply) => reply,
+            Err(err) => {
+                if err.side() != Side::Client {
+                    let app = ctx.app.as_ref().map(|a| a.name.as_str()).unwrap_or("-");
+                    tracing::warn!(app, error = %err, source = ?std::error::Error::source(&err), "request failed");
+                }
+                Reply::error(&err)
+            }
+        };
+        match &ctx.app {
+            Some(app) => app.metrics.request(reply.status.as_u16()),
+            None => self.state.metrics.unrouted().request(reply.status.as_u16()),
+        }
+        if let Some(id) = &ctx.request_id {
+            reply.headers.entry(&X_REQUEST_ID).or_insert_with(|| id.clone());
+        }
+        reply.info.app = ctx.app.map(|a| a.name.clone());
+        reply.info.request_id = ctx.request_id;
+        reply.info.backend = ctx.backend;
+        reply.info.upstream = ctx.upstream;
+        reply
+    }
+}
+
+impl Proxy {
+    pub fn new(state: Arc<State>) -> Proxy {
+        Proxy { state, ids: RequestIds::new() }
+    }
+
+    async fn phases(
+        &self,
+        ctx: &mut RequestCtx,
+        head: &RequestHead,
+        body: &mut BodyReader<'_>,
+        peer: SocketAddr,
+    ) -> Result<Reply, ProxyError> {
+        let app = self.route(head)?;
+        ctx.app = Some(app.clone());
+        if let Some(site) = &app.statics {
+            if let Ok(found) = site.find(head.uri.path()) {
+                let file = found.ok_or(ProxyError::StaticNotFound)?;
+                return serve::respond(&file, head, &self.state.cache_control);
+            }
+        }
+        let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));
+        let request_id = head.headers.get(&X_REQUEST_ID).filter(|v| trusted && !v.is_empty() && v.len() <= 200);
+        ctx.request_id = Some(request_id.cloned().unwrap_or_else(|| self.ids.next()));
+        let headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
+        let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
+        self.forward(ctx, &app, head, headers, buffered).await
+    }
+
+    /// Phase 1: the app serving the request's host.
+    fn route(&self, head: &RequestHead) -> Result<Arc<AppRoute>, ProxyError> {
+        // An absolute-form target's authority overrides Host (RFC 9112 3.2.2).
+        let host = match head.uri.authority() {
+            Some(authority) => authority.as_str(),
+            None => head.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        };
+        normalize_host(host).ok_or(ProxyError::BadRequest { reason: "invalid Host" })?;
+        let table = self.state.table.load();
+        table.lookup(host).cloned().ok_or_else(|| ProxyError::UnknownHost { host: host.to_ascii_lowercase() })
+    }
+
+    /// Phase 3: the whole request body, in memory or spilled to disk.
+    async fn buffer_request(&self, body: &mut BodyReader<'_>) -> Result<Buffered, ProxyError> {
+        let limits = &self.state.config.limits;
+        if body.declared_len().is_some_and(|n| n > limits.max_body_bytes) {
+            return Err(ProxyError::BodyTooLarge { limit: limits.max_body_bytes });
+        }
+        let mut spool = Spooler::new(limits.body_memory_bytes, limits.max_body_bytes, &self.state.tmp_dir);
+        loop {
+            match body.next().await {
+                Ok(Some(data)) => spool.push(data).await.map_err(spool_error)?,
+                Ok(None) => return spool.finish().await.map_err(spool_error),
+                Err(BodyError::Malformed(reason)) => return Err(ProxyError::BadRequest { reason }),
+                Err(BodyError::Timeout) => return Err(ProxyError::ClientTimeout),
+                Err(BodyError::Closed | BodyError::Io(_)) => {
+                    return Err(ProxyError::BadRequest { reason: "client closed the connection mid-body" })
+                }
+            }
+        }
+    }
+
+    /// Phases 4-6: send to an instance, buffer its response, filter it.
+    async fn forward(
+        &self,
+        ctx: &mut RequestCtx,
+        app: &AppRoute,
+        head: &RequestHead,
+        headers: HeaderMap,
+        body: Buffered,
+    ) -> Result<Reply, ProxyError> {
+        let settings = &self.state.config.upstream;
+        let started = Instant::now();
+        let start = app.next.fetch_add(1, Ordering::Relaxed);
+        let target = head.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let uri: Uri = target.parse().map_err(|_| ProxyError::BadRequest { reason: "invalid request target" })?;
+        let make = || async {
+            let upstream_body = body.to_upstream().await.map_err(|source| ProxyError::Spill { source })?;
+            let mut request = Request::new(upstream_body);
+            *request.method_mut() = head.method.clone();
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = headers.clone();
+            request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Ok(request)
+        };
+        let limit = Duration::from_secs(settings.response_timeout_secs);
+        let mut backend = None;
+        let exchange = async {
+            let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, make).await?;
+            backend = Some(lease.backend.address.clone());
+            self.read_response(response, lease, head.wants_upgrade).await
+        };
+        let result = tokio::time::timeout(limit, exchange).await;
+        ctx.backend = backend;
+        ctx.upstream = Some(started.elapsed());
+        let reply = match result {
+            Ok(reply) => reply?,
+            Err(_) => {
+                let backend = ctx.backend.clone().unwrap_or_else(|| "-".into());
+                return Err(ProxyError::UpstreamTimeout { backend, secs: settings.response_timeout_secs });
+            }
+        };
+        app.metrics.upstream(started.elapsed());
+        Ok(reply)
+    }
+
+    /// Reads the whole response body (or hands over the upgrade), then returns the connection to its pool.
+    async fn read_response(
+        &self,
+        mut response: http::Response<Incoming>,
+        lease: Lease,
+        upgrade: bool,
+    ) -> Result<Reply, ProxyError> {
+        let status = response.status();
+        let reusable = !wants_close(response.headers());
+        let mut headers = std::mem::take(response.headers_mut());
+        if upgrade && status == StatusCode::SWITCHING_PROTOCOLS {
+            let on_upgrade = hyper::upgrade::on(&mut response);
+            let upgrade_value = headers.get(header::UPGRADE).cloned();
+            strip_hop_by_hop(&mut headers);
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(value) = upgrade_value {
+                headers.insert(header::UPGRADE, value);
+            }
+            let mut reply = Reply::new(status, headers, ReplyBody::Buffered(Buffered::default()));
+            reply.upgrade = Some(on_upgrade);
+            return Ok(reply);
+        }
+        strip_hop_by_hop(&mut headers);
+        let settings = &self.state.config.upstream;
+        let mut spool = Spooler::new(settings.response_memory_bytes, settings.max_response_bytes, &self.state.tmp_dir);
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|source| ProxyError::UpstreamBroken { backend: lease.backend.address.clone(), source })?;
+            if let Ok(data) = frame.into_data() {
+                spool.push(data).await.map_err(|e| match e {
+                    SpoolError::TooLarge { limit } => {
+                        ProxyError::ResponseTooLarge { backend: lease.backend.address.clone(), limit }
+                    }
+                    SpoolError::Io(source) => ProxyError::Spill { source },
+                })?;
+            }
+        }
+        let buffered = spool.finish().await.map_err(spool_error)?;
+        lease.release(reusable, settings);
+        Ok(Reply::new(status, headers, ReplyBody::Buffered(buffered)))
+    }
+}
+
+fn spool_error(e: SpoolError) -> ProxyError {
+    match e {
+        SpoolError::TooLarge { limit } => ProxyError::BodyTooLarge { limit },
+        SpoolError::Io(source) => ProxyError::Spill { source },
+    }
+}
+
+/// Phase 2b: end-to-end request headers plus `X-Forwarded-*` and `X-Request-Id`.
+fn upstream_headers(head: &RequestHead, peer: SocketAddr, trusted: bool, request_id: HeaderValue) -> HeaderMap {
+    let mut headers = head.headers.clone();
+    let upgrade = head.wants_upgrade.then(|| headers.get(header::UPGRADE).cloned()).flatten();
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::CONTENT_LENGTH);
+    if let Some(value) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, value);
+    }
+    if let Some(authority) = head.uri.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            headers.insert(header::HOST, host);
+        }
+    }
+    let peer_ip = peer.ip().to_string();
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).filter(|_| trusted) {
+        Some(chain) => format!("{chain}, {peer_ip}"),
+        None => peer_ip,
+    };
+    headers.insert(&X_FORWARDED_FOR, HeaderValue::from_str(&forwarded_for).expect("ip text is a valid header"));
+    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !trusted || !headers.contains_key(&X_FORWARDED_HOST) {
+        match headers.get(header::HOST).cloned() {
+            Some(host) => headers.insert(&X_FORWARDED_HOST, host),
+            None => headers.remove(&X_FORWARDED_HOST),
+        };
+    }
+    if !trusted {
+        headers.remove(header::FORWARDED);
+    }
+    headers.insert(&X_REQUEST_ID, request_id);
+    headers
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+fn wants_close(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.as_bytes().split(|b| *b == b',').any(|t| crate::server::head::trim(t).eq_ignore_ascii_case(b"close"))
+    })
+}
+
+/// Request ids: a random per-process prefix and a counter, unique without a syscall per request.
+struct RequestIds {
+    prefix: u64,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> RequestIds {
+        let prefix = uuid::Uuid::new_v4().as_u64_pair().0;
+        RequestIds { prefix, counter: AtomicU64::new(0) }
+    }
+
+    fn next(&self) -> HeaderValue {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:016x}{n:016x}", self.prefix)).expect("hex is a valid header")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::head::parse;
+
+    fn head(raw: &str) -> RequestHead {
+        parse(raw.as_bytes(), 100).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_replaces_forwarding_headers() {
+        let h = head(
+            "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\n\
+             X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Request-Id: evil\r\nForwarded: for=x\r\n\r\n",
+        );
+        let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
+        let out = upstream_headers(&h, peer, false, HeaderValue::from_static("rid"));
+        assert!(out.get("x-secret").is_none() && out.get("keep-alive").is_none() && out.get("connection").is_none());
+        assert_eq!(out[&X_FORWARDED_FOR], "127.0.0.9");
+        assert_eq!(out[&X_FORWARDED_PROTO], "http");
+        assert_eq!(out[&X_FORWARDED_HOST], "a.test");
+        assert_eq!(out[&X_REQUEST_ID], "rid");
+        assert!(out.get(header::FORWARDED).is_none());
+        let out = upstream_headers(&h, peer, true, HeaderValue::from_static("rid"));
+        assert_eq!(out[&X_FORWARDED_FOR], "6.6.6.6, 127.0.0.9");
+        assert_eq!(out[&X_FORWARDED_PROTO], "https");
+    }
+}

@@ -1,0 +1,220 @@
+//! Reads a request body off the client connection: fixed length or strictly decoded chunks.
+//!
+//! The chunk decoder is strict on purpose (hex digits only, CRLF everywhere, no
+//! obs-fold in trailers): a lenient decoder in front of a differently lenient
+//! backend is how request smuggling happens. Trailers are read and dropped.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::server::head::Framing;
+
+/// Longest chunk-size line or trailer section accepted.
+const MAX_LINE: usize = 4096;
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// The client socket plus the bytes read from it but not yet consumed.
+pub struct ClientIo {
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+}
+
+impl ClientIo {
+    /// Reads more bytes into `buf`; `Ok(0)` is end of stream.
+    pub async fn read_more(&mut self, timeout: Duration) -> Result<usize, BodyError> {
+        if self.buf.capacity() - self.buf.len() < 8192 {
+            self.buf.reserve(16 * 1024);
+        }
+        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(BodyError::Io(e)),
+            Err(_) => Err(BodyError::Timeout),
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("malformed chunked body: {0}")]
+    Malformed(&'static str),
+    #[error("client paused too long while sending the body")]
+    Timeout,
+    #[error("client closed the connection mid-body")]
+    Closed,
+    #[error("reading the request body")]
+    Io(#[source] io::Error),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Length(u64),
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers(usize),
+    Done,
+}
+
+/// Yields the body of one request, then leaves the connection positioned at the next request.
+pub struct BodyReader<'a> {
+    io: &'a mut ClientIo,
+    state: State,
+    timeout: Duration,
+    /// `100 Continue` still owed before the first socket read.
+    continue_pending: bool,
+}
+
+impl<'a> BodyReader<'a> {
+    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Duration, expect_continue: bool) -> Self {
+        let state = match framing {
+            Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::Size,
+        };
+        BodyReader { io, state, timeout, continue_pending: expect_continue }
+    }
+
+    /// Whether the whole body (and trailers) has been consumed.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// The declared length, when the body is not chunked.
+    pub fn declared_len(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The next piece of body data, `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, BodyError> {
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Length(n) | State::Data(n) => {
+                    if self.io.buf.is_empty() {
+                        self.fill().await?;
+                    }
+                    let take = n.min(self.io.buf.len() as u64);
+                    let chunk = self.io.buf.split_to(take as usize).freeze();
+                    let left = n - take;
+                    self.state = match self.state {
+                        State::Length(_) if left == 0 => State::Done,
+                        State::Length(_) => State::Length(left),
+                        _ if left == 0 => State::DataEnd,
+                        _ => State::Data(left),
+                    };
+                    return Ok(Some(chunk));
+                }
+                State::Size => {
+                    let Some(line) = self.line(MAX_LINE).await? else { continue };
+                    let size = chunk_size(&line)?;
+                    self.state = if size == 0 { State::Trailers(0) } else { State::Data(size) };
+                }
+                State::DataEnd => {
+                    while self.io.buf.len() < 2 {
+                        self.fill().await?;
+                    }
+                    if &self.io.buf[..2] != b"\r\n" {
+                        return Err(BodyError::Malformed("missing CRLF after chunk data"));
+                    }
+                    self.io.buf.advance(2);
+                    self.state = State::Size;
+                }
+                State::Trailers(seen) => {
+                    let Some(line) = self.line(MAX_LINE).await? else { continue };
+                    self.state = trailer(&line, seen)?;
+                }
+            }
+        }
+    }
+
+    /// Takes one CRLF-terminated line (without the CRLF) from the buffer, reading more if needed.
+    async fn line(&mut self, max: usize) -> Result<Option<Bytes>, BodyError> {
+        match self.io.buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                let mut line = self.io.buf.split_to(i + 1);
+                if i == 0 || line[i - 1] != b'\r' {
+                    return Err(BodyError::Malformed("bare LF"));
+                }
+                line.truncate(i - 1);
+                Ok(Some(line.freeze()))
+            }
+            None if self.io.buf.len() > max => Err(BodyError::Malformed("line too long")),
+            None => self.fill().await.map(|_| None),
+        }
+    }
+
+    async fn fill(&mut self) -> Result<(), BodyError> {
+        if self.continue_pending {
+            self.continue_pending = false;
+            self.io.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(BodyError::Io)?;
+        }
+        match self.io.read_more(self.timeout).await? {
+            0 => Err(BodyError::Closed),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses `1*HEXDIG [ ";" chunk-ext ]`.
+fn chunk_size(line: &[u8]) -> Result<u64, BodyError> {
+    let (digits, ext) = match line.iter().position(|b| *b == b';') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => (line, &b""[..]),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(BodyError::Malformed("invalid chunk size"));
+    }
+    if ext.iter().any(|b| b.is_ascii_control() && *b != b'\t') {
+        return Err(BodyError::Malformed("invalid chunk extension"));
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| BodyError::Malformed("invalid chunk size"))?;
+    u64::from_str_radix(text, 16).map_err(|_| BodyError::Malformed("invalid chunk size"))
+}
+
+/// Checks one trailer line; an empty line ends the body.
+fn trailer(line: &[u8], seen: usize) -> Result<State, BodyError> {
+    if line.is_empty() {
+        return Ok(State::Done);
+    }
+    let seen = seen + line.len();
+    let folded = matches!(line.first(), Some(b' ' | b'\t'));
+    let bad_bytes = line.iter().any(|b| b.is_ascii_control() && *b != b'\t');
+    if folded || bad_bytes || !line.contains(&b':') || seen > MAX_TRAILERS {
+        return Err(BodyError::Malformed("invalid trailer"));
+    }
+    Ok(State::Trailers(seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(chunk_size(b"1a").unwrap(), 26);
+        assert_eq!(chunk_size(b"0;name=value").unwrap(), 0);
+        assert!(chunk_size(b"").is_err());
+        assert!(chunk_size(b" 5").is_err());
+        assert!(chunk_size(b"5 ").is_err());
+        assert!(chunk_size(b"-1").is_err());
+        assert!(chunk_size(b"0x5").is_err());
+        assert!(chunk_size(b"ffffffffffffffffff").is_err());
+    }
+
+    #[test]
+    fn trailers() {
+        assert!(matches!(trailer(b"", 0), Ok(State::Done)));
+        assert!(matches!(trailer(b"X-A: b", 0), Ok(State::Trailers(6))));
+        assert!(trailer(b" folded", 0).is_err());
+        assert!(trailer(b"nocolon", 0).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! One client connection: read a head, let the handler answer, write the reply, repeat.
+//!
+//! Timeouts: the first byte of a request must come within the keep-alive
+//! timeout, the rest of its head within the header timeout; body pauses are
+//! bounded by the body timeout (inside the handler) and each write by the send
+//! timeout.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use http::header;
+use http::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::config::Limits;
+use crate::error::ProxyError;
+use crate::server::body::{BodyError, BodyReader, ClientIo};
+use crate::server::head::{self, RequestHead};
+use crate::server::reply::{self, Reply};
+
+/// Bodies left unread by a handler (a 404 for a small POST) are drained up to this size to keep the connection.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// Answers one request. The body is read through `body` (or not at all).
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        head: &RequestHead,
+        body: &mut BodyReader<'_>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Reply> + Send;
+}
+
+/// Per-listener settings.
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    pub limits: Limits,
+    pub access_log: bool,
+}
+
+/// Serves requests on `stream` until the client leaves, an error closes it, or shutdown starts.
+pub async fn serve<H: Handler>(
+    handler: Arc<H>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    settings: Arc<ConnSettings>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut io = ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) };
+    loop {
+        let head = match read_head(&mut io, &settings.limits, &mut shutdown).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(err) => {
+                let reply = Reply::error(&err);
+                tracing::debug!(peer = %peer, error = %err, "rejected request head");
+                let _ = reply::write(&mut io.stream, &Method::GET, &reply, false, settings.limits.send_timeout()).await;
+                return;
+            }
+        };
+        let started = Instant::now();
+        let mut body = BodyReader::new(&mut io, head.framing, settings.limits.body_timeout(), head.expect_continue);
+        let mut reply = handler.handle(&head, &mut body, peer).await;
+        let body_done = body.is_done() || drain(&mut body, reply.status).await;
+        let keep_alive = head.keep_alive && body_done && !reply.close && !*shutdown.borrow();
+        let sent = reply::write(&mut io.stream, &head.method, &reply, keep_alive, settings.limits.send_timeout()).await;
+        if settings.access_log {
+            access_log(&head, &reply, peer, started, sent.as_ref().ok().copied());
+        }
+        if sent.is_err() {
+            return;
+        }
+        if let Some(upgrade) = reply.upgrade.take().filter(|_| reply.status == StatusCode::SWITCHING_PROTOCOLS) {
+            tunnel(io, upgrade, peer).await;
+            return;
+        }
+        if !keep_alive {
+            let _ = io.stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Reads and parses the next request head; `Ok(None)` closes quietly (idle, EOF, shutdown).
+async fn read_head(
+    io: &mut ClientIo,
+    limits: &Limits,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<RequestHead>, ProxyError> {
+    let mut deadline = None;
+    loop {
+        if !io.buf.is_empty() {
+            match head::parse(&io.buf, limits.max_headers)? {
+                Some((_, len)) if len > limits.max_header_bytes => return Err(ProxyError::HeadTooLarge),
+                Some((head, len)) => {
+                    io.buf.advance(len);
+                    return Ok(Some(head));
+                }
+                None if io.buf.len() > limits.max_header_bytes => return Err(ProxyError::HeadTooLarge),
+                None => {}
+            }
+        }
+        // The head timeout runs from the first byte; before that the connection is merely idle.
+        let idle = io.buf.is_empty();
+        let wait = if idle {
+            limits.keepalive_timeout()
+        } else {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout());
+            deadline.saturating_duration_since(Instant::now())
+        };
+        tokio::select! {
+            read = io.read_more(wait) => match read {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(BodyError::Timeout) if !idle => return Err(ProxyError::ClientTimeout),
+                Err(_) => return Ok(None),
+            },
+            _ = shutdown.changed(), if idle => return Ok(None),
+        }
+    }
+}
+
+/// Consumes a small unread body so the connection can be reused; `false` means close instead.
+async fn drain(body: &mut BodyReader<'_>, status: StatusCode) -> bool {
+    let small = body.declared_len().is_some_and(|n| n <= DRAIN_LIMIT);
+    if !small || status == StatusCode::PAYLOAD_TOO_LARGE {
+        return false;
+    }
+    for _ in 0..1024 {
+        match body.next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Relays bytes both ways after `101 Switching Protocols` until either side closes.
+async fn tunnel(mut io: ClientIo, upgrade: hyper::upgrade::OnUpgrade, peer: SocketAddr) {
+    let upstream = match upgrade.await {
+        Ok(up) => up,
+        Err(error) => {
+            tracing::warn!(peer = %peer, error = %error, "upstream upgrade failed");
+            return;
+        }
+    };
+    let mut upstream = TokioIo::new(upstream);
+    if !io.buf.is_empty() && upstream.write_all(&io.buf).await.is_err() {
+        return;
+    }
+    match tokio::io::copy_bidirectional(&mut io.stream, &mut upstream).await {
+        Ok((up, down)) => tracing::debug!(peer = %peer, bytes_up = up, bytes_down = down, "tunnel closed"),
+        Err(error) => tracing::debug!(peer = %peer, error = %error, "tunnel broke"),
+    }
+}
+
+fn access_log(head: &RequestHead, reply: &Reply, peer: SocketAddr, started: Instant, sent: Option<u64>) {
+    let info = &reply.info;
+    let host = head.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    tracing::info!(
+        target: "access",
+        method = %head.method,
+        host,
+        path = head.uri.path(),
+        status = reply.status.as_u16(),
+        bytes = sent.unwrap_or(0),
+        complete = sent.is_some(),
+        app = info.app.as_deref().unwrap_or("-"),
+        backend = info.backend.as_deref().unwrap_or("-"),
+        upstream_ms = info.upstream.map(|d| d.as_secs_f64() * 1000.0),
+        total_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = info.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+        peer = %peer.ip(),
+        error = info.error,
+        "request"
+    );
+}

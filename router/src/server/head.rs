@@ -1,0 +1,213 @@
+//! Parses and strictly validates a client's request head.
+//!
+//! The router owns this parser (rather than using hyper's server) because a
+//! front door must refuse every message two parsers could frame differently,
+//! and hyper's server quietly accepts `Content-Length` + `Transfer-Encoding`
+//! (it drops the length). Everything ambiguous is a 400 here, before any
+//! backend is chosen: both framing headers, differing or malformed lengths,
+//! transfer codings other than a single `chunked`, obs-fold, bytes outside
+//! the grammar (httparse rejects those), duplicate `Host`.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri, Version};
+
+use crate::error::ProxyError;
+
+/// How the request body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+/// A validated request head.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// The client allows the connection to stay open after this exchange.
+    pub keep_alive: bool,
+    /// The client waits for `100 Continue` before sending its body.
+    pub expect_continue: bool,
+    /// `Connection: upgrade` with an `Upgrade` header (WebSocket).
+    pub wants_upgrade: bool,
+}
+
+/// Parses `buf`; `Ok(None)` means the head is incomplete, `Ok(Some((head, len)))` consumed `len` bytes.
+pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, ProxyError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut slots);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(ProxyError::HeadTooLarge),
+        Err(_) => return Err(bad("unparsable request head")),
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes()).map_err(|_| bad("invalid method"))?;
+    let version = if req.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    let uri = parse_target(&method, req.path.unwrap_or_default())?;
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    let head = validate(method, uri, version, headers)?;
+    Ok(Some((head, len)))
+}
+
+fn parse_target(method: &Method, target: &str) -> Result<Uri, ProxyError> {
+    if method == Method::CONNECT {
+        return Err(bad("CONNECT is not supported"));
+    }
+    let ok = target.starts_with('/')
+        || (target == "*" && method == Method::OPTIONS)
+        || target.starts_with("http://")
+        || target.starts_with("https://");
+    if !ok {
+        return Err(bad("invalid request target"));
+    }
+    Uri::from_maybe_shared(Bytes::copy_from_slice(target.as_bytes())).map_err(|_| bad("invalid request target"))
+}
+
+fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Result<RequestHead, ProxyError> {
+    let framing = framing(version, &headers)?;
+    let hosts = headers.get_all(header::HOST).iter().count();
+    if hosts > 1 {
+        return Err(bad("more than one Host header"));
+    }
+    if hosts == 0 && version == Version::HTTP_11 {
+        return Err(bad("missing Host header"));
+    }
+    let (close, keep_alive_token, upgrade_token) = connection_tokens(&headers);
+    let keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
+    let expect_continue = match headers.get(header::EXPECT) {
+        None => false,
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => true,
+        Some(_) => return Err(ProxyError::ExpectationFailed),
+    };
+    let wants_upgrade = upgrade_token && version == Version::HTTP_11 && headers.contains_key(header::UPGRADE);
+    Ok(RequestHead { method, uri, version, headers, framing, keep_alive, expect_continue, wants_upgrade })
+}
+
+/// Decides the body framing, refusing every ambiguous combination.
+fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, ProxyError> {
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value.as_bytes().split(|b| *b == b',') {
+            let n = parse_length(trim(part)).ok_or_else(|| bad("invalid Content-Length"))?;
+            if length.is_some_and(|prev| prev != n) {
+                return Err(bad("conflicting Content-Length values"));
+            }
+            length = Some(n);
+        }
+    }
+    let mut codings = 0;
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        for part in value.as_bytes().split(|b| *b == b',') {
+            codings += 1;
+            if !trim(part).eq_ignore_ascii_case(b"chunked") || codings > 1 {
+                return Err(bad("unsupported Transfer-Encoding"));
+            }
+        }
+    }
+    match (length, codings) {
+        (Some(_), 1) => Err(bad("both Content-Length and Transfer-Encoding")),
+        (None, 1) if version == Version::HTTP_10 => Err(bad("Transfer-Encoding in HTTP/1.0")),
+        (None, 1) => Ok(Framing::Chunked),
+        (Some(n), _) => Ok(Framing::Length(n)),
+        (None, _) => Ok(Framing::Length(0)),
+    }
+}
+
+fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// `(close, keep-alive, upgrade)` tokens of all `Connection` headers.
+fn connection_tokens(headers: &HeaderMap) -> (bool, bool, bool) {
+    let (mut close, mut keep_alive, mut upgrade) = (false, false, false);
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|b| *b == b',').map(trim) {
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            upgrade |= token.eq_ignore_ascii_case(b"upgrade");
+        }
+    }
+    (close, keep_alive, upgrade)
+}
+
+/// Strips optional whitespace (SP / HTAB) from both ends.
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn bad(reason: &'static str) -> ProxyError {
+    ProxyError::BadRequest { reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Result<RequestHead, ProxyError> {
+        parse(raw.as_bytes(), 100).map(|h| h.expect("complete").0)
+    }
+
+    fn is_bad(raw: &str) -> bool {
+        matches!(head(raw), Err(ProxyError::BadRequest { .. }))
+    }
+
+    #[test]
+    fn accepts_plain_requests() {
+        let h = head("GET /a?b HTTP/1.1\r\nHost: X.example:80\r\n\r\n").unwrap();
+        assert_eq!(h.framing, Framing::Length(0));
+        assert!(h.keep_alive);
+        let h = head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").unwrap();
+        assert_eq!(h.framing, Framing::Length(5));
+        let h = head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").unwrap();
+        assert_eq!(h.framing, Framing::Chunked);
+        let h = head("GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert!(!h.keep_alive);
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n", 100).unwrap().is_none());
+    }
+
+    #[test]
+    fn rejects_ambiguous_framing() {
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\n"));
+        assert!(is_bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"));
+        assert!(is_bad(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+        assert!(is_bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert!(is_bad("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"));
+        assert!(is_bad("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"));
+        assert!(is_bad("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"));
+        assert!(is_bad("GET / HTTP/1.1\r\n\r\n"));
+        assert!(is_bad("GET x HTTP/1.1\r\nHost: x\r\n\r\n"));
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(3));
+        assert!(matches!(parse(raw.as_bytes(), 3), Err(ProxyError::HeadTooLarge)));
+    }
+}

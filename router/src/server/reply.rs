@@ -1,0 +1,227 @@
+//! A complete response ready to be written to a client, and how it is written.
+
+use std::cell::RefCell;
+use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::buffer::Buffered;
+use crate::error::ProxyError;
+
+/// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
+const WRITE_SLICE: usize = 256 * 1024;
+
+/// Body of a reply; every variant has a known length.
+#[derive(Debug)]
+pub enum ReplyBody {
+    Buffered(Buffered),
+    /// A byte range of a file on disk (large static files).
+    Disk {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl ReplyBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            ReplyBody::Buffered(b) => b.len(),
+            ReplyBody::Disk { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the access log needs to know beyond the request and status.
+#[derive(Debug, Default)]
+pub struct AccessInfo {
+    pub request_id: Option<HeaderValue>,
+    pub app: Option<String>,
+    pub backend: Option<String>,
+    pub upstream: Option<Duration>,
+    pub error: Option<&'static str>,
+}
+
+/// A response the connection writes in one go.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    /// End-to-end headers only; the writer sets `Content-Length`, `Date` and `Connection`.
+    pub headers: HeaderMap,
+    pub body: ReplyBody,
+    /// For `101 Switching Protocols`: the upstream side of the tunnel.
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// The connection must close after this reply (client errors that leave framing in doubt).
+    pub close: bool,
+    pub info: AccessInfo,
+}
+
+impl Reply {
+    pub fn new(status: StatusCode, headers: HeaderMap, body: ReplyBody) -> Reply {
+        Reply { status, headers, body, upgrade: None, close: false, info: AccessInfo::default() }
+    }
+
+    /// The error page for `err`; client-side framing errors also close the connection.
+    pub fn error(err: &ProxyError) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let ProxyError::RangeNotSatisfiable { len } = err {
+            headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"));
+        }
+        if matches!(err, ProxyError::MethodNotAllowed) {
+            headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        let mut reply = Reply::new(err.status(), headers, ReplyBody::Buffered(Buffered::Mem(err.page())));
+        reply.close = matches!(
+            err,
+            ProxyError::BadRequest { .. }
+                | ProxyError::HeadTooLarge
+                | ProxyError::BodyTooLarge { .. }
+                | ProxyError::ClientTimeout
+                | ProxyError::ExpectationFailed
+        );
+        reply.info.error = Some(err.kind());
+        reply
+    }
+}
+
+/// Writes `reply` (head, then body unless `HEAD`); returns the body bytes sent.
+pub async fn write(
+    stream: &mut TcpStream,
+    method: &Method,
+    reply: &Reply,
+    keep_alive: bool,
+    timeout: Duration,
+) -> std::io::Result<u64> {
+    let mut out = Vec::with_capacity(512);
+    head_bytes(&mut out, method, reply, keep_alive);
+    let send_body = *method != Method::HEAD && has_body(reply.status);
+    match &reply.body {
+        ReplyBody::Buffered(Buffered::Mem(b)) if send_body && b.len() <= 16 * 1024 => {
+            out.extend_from_slice(b);
+            timed(timeout, stream.write_all(&out)).await?;
+            return Ok(b.len() as u64);
+        }
+        _ => timed(timeout, stream.write_all(&out)).await?,
+    }
+    if !send_body {
+        return Ok(0);
+    }
+    match &reply.body {
+        ReplyBody::Buffered(Buffered::Mem(b)) => write_bytes(stream, b, timeout).await?,
+        ReplyBody::Buffered(Buffered::File { file, len }) => {
+            write_file(stream, file.path().into(), 0, *len, timeout).await?
+        }
+        ReplyBody::Disk { path, offset, len } => write_file(stream, path.clone(), *offset, *len, timeout).await?,
+    }
+    Ok(reply.body.len())
+}
+
+fn has_body(status: StatusCode) -> bool {
+    !(status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED)
+}
+
+fn head_bytes(out: &mut Vec<u8>, method: &Method, reply: &Reply, keep_alive: bool) {
+    let status = reply.status;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let upgrading = status == StatusCode::SWITCHING_PROTOCOLS;
+    for (name, value) in &reply.headers {
+        let framing = name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING;
+        if framing || name == header::DATE || (name == header::CONNECTION && !upgrading) {
+            continue;
+        }
+        line(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    DATE.with(|d| line(out, b"date", d.borrow_mut().now().as_bytes()));
+    if has_body(status) {
+        // A HEAD reply relays the length the app declared for the GET.
+        let declared = reply.headers.get(header::CONTENT_LENGTH).filter(|_| *method == Method::HEAD);
+        match declared {
+            Some(v) => line(out, b"content-length", v.as_bytes()),
+            None => line(out, b"content-length", reply.body.len().to_string().as_bytes()),
+        }
+    }
+    if !upgrading {
+        line(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+async fn write_bytes(stream: &mut TcpStream, body: &Bytes, timeout: Duration) -> std::io::Result<()> {
+    for slice in body.chunks(WRITE_SLICE) {
+        timed(timeout, stream.write_all(slice)).await?;
+    }
+    Ok(())
+}
+
+async fn write_file(
+    stream: &mut TcpStream,
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(SeekFrom::Start(offset)).await?;
+    let mut left = len;
+    let mut buf = vec![0u8; WRITE_SLICE.min(len as usize).max(1)];
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        file.read_exact(&mut buf[..n]).await?;
+        timed(timeout, stream.write_all(&buf[..n])).await?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+async fn timed<T>(timeout: Duration, f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    tokio::time::timeout(timeout, f)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client too slow to read")))
+}
+
+// === Date header cache ===
+
+/// Formatting a date per response is measurable at proxy rates; the value only changes once a second.
+struct DateCache {
+    second: u64,
+    value: String,
+}
+
+impl DateCache {
+    fn now(&mut self) -> &str {
+        let now = SystemTime::now();
+        let second = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if second != self.second || self.value.is_empty() {
+            self.second = second;
+            self.value = httpdate::fmt_http_date(now);
+        }
+        &self.value
+    }
+}
+
+thread_local! {
+    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: 0, value: String::new() }) };
+}

@@ -1,0 +1,148 @@
+//! The compiled route table: hostname -> app, swapped atomically as a whole.
+//!
+//! Compiling reuses the [`Backend`]s of the previous table by address, so
+//! connection pools and health marks survive a table update.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use paas_types::routing::RouteTable;
+
+use crate::metrics::{AppMetrics, Metrics};
+use crate::statics::StaticSite;
+use crate::upstream::Backend;
+
+/// One app as the proxy sees it.
+#[derive(Debug)]
+pub struct AppRoute {
+    pub name: String,
+    pub release: Option<i32>,
+    pub backends: Vec<Arc<Backend>>,
+    pub statics: Option<Arc<StaticSite>>,
+    pub metrics: Arc<AppMetrics>,
+    /// Rotating start index for balancing ties.
+    pub next: AtomicUsize,
+}
+
+/// Everything the proxy routes by, immutable once built.
+#[derive(Debug, Default)]
+pub struct Table {
+    /// `None` until a table was loaded (from disk or the API).
+    pub version: Option<i64>,
+    hosts: HashMap<String, Arc<AppRoute>>,
+    pub apps: Vec<Arc<AppRoute>>,
+}
+
+impl Table {
+    /// Builds the lookup structures for `raw`, reusing `previous` backends and the given bundles.
+    pub fn compile(
+        raw: &RouteTable,
+        previous: &Table,
+        sites: &HashMap<String, Arc<StaticSite>>,
+        metrics: &Metrics,
+    ) -> Table {
+        let known: HashMap<&str, &Arc<Backend>> =
+            previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
+        let mut hosts = HashMap::new();
+        let mut apps = Vec::with_capacity(raw.apps.len());
+        for app in &raw.apps {
+            let backends = app
+                .backends
+                .iter()
+                .map(|b| {
+                    known
+                        .get(b.address.as_str())
+                        .map(|k| (*k).clone())
+                        .unwrap_or_else(|| Backend::new(b.address.clone()))
+                })
+                .collect();
+            let route = Arc::new(AppRoute {
+                name: app.name.clone(),
+                release: app.release,
+                backends,
+                statics: app.statics.as_ref().and_then(|s| sites.get(&s.sha256)).cloned(),
+                metrics: metrics.app(&app.name),
+                next: AtomicUsize::new(0),
+            });
+            for hostname in &app.hostnames {
+                let key = hostname.trim_end_matches('.').to_ascii_lowercase();
+                if let Some(other) = hosts.get(&key).map(|r: &Arc<AppRoute>| r.name.clone()) {
+                    tracing::warn!(hostname = %key, app = %app.name, other = %other, "hostname listed twice; first wins");
+                    continue;
+                }
+                hosts.insert(key, route.clone());
+            }
+            apps.push(route);
+        }
+        Table { version: Some(raw.version), hosts, apps }
+    }
+
+    /// The app serving `host` (a `Host` header value: any case, optional port, optional trailing dot).
+    pub fn lookup(&self, host: &str) -> Option<&Arc<AppRoute>> {
+        let name = normalize_host(host)?;
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.hosts.get(&name.to_ascii_lowercase())
+        } else {
+            self.hosts.get(name)
+        }
+    }
+}
+
+/// Strips the port and a trailing dot; `None` for values that are not a hostname.
+pub fn normalize_host(host: &str) -> Option<&str> {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // IPv6 literal: `[::1]:8000`.
+        &host[..rest.find(']')? + 2]
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            Some(_) => return None,
+            None => host,
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+    valid.then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paas_types::routing::{Backend as RawBackend, RouteApp};
+    use uuid::Uuid;
+
+    fn raw(version: i64, address: &str) -> RouteTable {
+        RouteTable {
+            version,
+            apps: vec![RouteApp {
+                name: "shop".into(),
+                hostnames: vec!["shop.paas.test".into(), "www.shop.example".into()],
+                release: Some(3),
+                backends: vec![RawBackend { instance_id: Uuid::nil(), address: address.into() }],
+                statics: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn host_normalization() {
+        assert_eq!(normalize_host("Shop.Paas.Test:8000"), Some("Shop.Paas.Test"));
+        assert_eq!(normalize_host("shop.paas.test."), Some("shop.paas.test"));
+        assert_eq!(normalize_host("[::1]:80"), Some("[::1]"));
+        assert_eq!(normalize_host("a:b"), None);
+        assert_eq!(normalize_host("a/b"), None);
+        assert_eq!(normalize_host(""), None);
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_reuses_backends() {
+        let metrics = Metrics::default();
+        let first = Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), &metrics);
+        assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
+        assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
+        assert!(first.lookup("other.paas.test").is_none());
+        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), &metrics);
+        assert!(Arc::ptr_eq(&first.apps[0].backends[0], &second.apps[0].backends[0]));
+    }
+}
