@@ -13,12 +13,11 @@ use utoipa::ToSchema;
 use crate::routing::StaticMapping;
 use crate::Size;
 
-/// Sent once with an operator-issued join token.
+/// Sent once, with an operator-issued join token as the bearer credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterNode {
-    pub join_token: String,
     pub name: String,
     /// Address on which this node publishes container ports, e.g. `127.0.0.1`.
     pub address: String,

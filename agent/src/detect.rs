@@ -1,0 +1,205 @@
+//! What an app's source says about how to run it: the Procfile, or a WSGI
+//! entry point found by convention, and which directories hold static files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use paas_types::routing::StaticMapping;
+
+/// How to run an app, as read from its source tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    /// Process type -> shell command (the `release` type excluded).
+    pub processes: BTreeMap<String, String>,
+    /// The Procfile's `release:` command, run once before a rollout.
+    pub release_command: Option<String>,
+    pub has_requirements: bool,
+    pub statics: Vec<StaticMapping>,
+}
+
+/// Why a source tree cannot be run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DetectError {
+    #[error("Procfile line {line}: {reason}")]
+    Procfile { line: usize, reason: String },
+    #[error(
+        "no Procfile and no WSGI entry point found: add a Procfile with a `web:` line, or a wsgi.py/app.py \
+         exposing `application` or `app`"
+    )]
+    NoEntryPoint,
+    #[error("paas.json is invalid: {0}")]
+    Manifest(String),
+}
+
+/// Reads the source tree at `root`.
+pub fn detect(root: &Path) -> Result<AppSpec, DetectError> {
+    let (mut processes, release_command) = match std::fs::read_to_string(root.join("Procfile")) {
+        Ok(text) => parse_procfile(&text)?,
+        Err(_) => (BTreeMap::new(), None),
+    };
+    if !processes.contains_key("web") {
+        if let Some(entry) = find_wsgi_entry(root) {
+            processes.insert("web".into(), format!("gunicorn {entry}"));
+        } else if processes.is_empty() {
+            return Err(DetectError::NoEntryPoint);
+        }
+    }
+    Ok(AppSpec {
+        processes,
+        release_command,
+        has_requirements: root.join("requirements.txt").is_file(),
+        statics: static_mappings(root)?,
+    })
+}
+
+/// Parses `type: command` lines; `#` comments and blank lines are skipped.
+pub fn parse_procfile(text: &str) -> Result<(BTreeMap<String, String>, Option<String>), DetectError> {
+    let mut processes = BTreeMap::new();
+    let mut release = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |reason: &str| DetectError::Procfile { line: index + 1, reason: reason.into() };
+        let (name, command) = line.split_once(':').ok_or_else(|| err("expected `type: command`"))?;
+        let (name, command) = (name.trim(), command.trim());
+        let name_ok = !name.is_empty()
+            && name.len() <= 30
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(err("process types are a-z, 0-9, '_' and '-', starting with a letter"));
+        }
+        if command.is_empty() {
+            return Err(err("the command is empty"));
+        }
+        if name == "release" {
+            release = Some(command.to_string());
+        } else if processes.insert(name.to_string(), command.to_string()).is_some() {
+            return Err(err("this process type is defined twice"));
+        }
+    }
+    Ok((processes, release))
+}
+
+/// `module:variable` of a WSGI app: `wsgi.py` or `app.py` exposing
+/// `application` or `app`, or a Django project's `<project>/wsgi.py`.
+pub fn find_wsgi_entry(root: &Path) -> Option<String> {
+    for module in ["wsgi", "app"] {
+        if let Ok(source) = std::fs::read_to_string(root.join(format!("{module}.py"))) {
+            if let Some(var) = exposed_variable(&source) {
+                return Some(format!("{module}:{var}"));
+            }
+        }
+    }
+    let mut dirs: Vec<_> = std::fs::read_dir(root).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    dirs.sort();
+    dirs.into_iter()
+        .filter(|d| d.join("wsgi.py").is_file() && d.join("settings.py").is_file())
+        .find_map(|d| d.file_name()?.to_str().map(|project| format!("{project}.wsgi:application")))
+}
+
+/// `application` or `app`, if assigned or defined at the top level.
+fn exposed_variable(source: &str) -> Option<&'static str> {
+    ["application", "app"].into_iter().find(|var| {
+        source.lines().any(|line| {
+            let assigned = line
+                .strip_prefix(var)
+                .is_some_and(|rest| rest.trim_start().starts_with('=') && !rest.trim_start().starts_with("=="));
+            let defined = line.strip_prefix("def ").is_some_and(|rest| rest.starts_with(&format!("{var}(")));
+            assigned || defined
+        })
+    })
+}
+
+/// Static directories: from `paas.json` (`{"static": {"/static/": "static"}}`),
+/// else `static/` at `/static/` when that directory exists.
+fn static_mappings(root: &Path) -> Result<Vec<StaticMapping>, DetectError> {
+    let manifest = std::fs::read_to_string(root.join("paas.json")).ok();
+    let declared: BTreeMap<String, String> = match manifest {
+        Some(text) => {
+            #[derive(serde::Deserialize)]
+            struct Manifest {
+                #[serde(default)]
+                r#static: BTreeMap<String, String>,
+            }
+            serde_json::from_str::<Manifest>(&text).map_err(|e| DetectError::Manifest(e.to_string()))?.r#static
+        }
+        None if root.join("static").is_dir() => BTreeMap::from([("/static/".into(), "static".into())]),
+        None => BTreeMap::new(),
+    };
+    declared
+        .into_iter()
+        .map(|(prefix, dir)| {
+            let dir_ok = !dir.is_empty()
+                && !dir.starts_with('/')
+                && dir.split('/').all(|part| !part.is_empty() && part != "..")
+                && root.join(&dir).is_dir();
+            if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() < 3 || !dir_ok {
+                return Err(DetectError::Manifest(format!(
+                    "static {prefix:?} -> {dir:?}: the prefix must look like /static/ and the directory must exist in the app"
+                )));
+            }
+            Ok(StaticMapping { url_prefix: prefix, dir: dir.trim_end_matches('/').to_string() })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn procfile_types_and_release() {
+        let (p, release) =
+            parse_procfile("# comment\nweb: gunicorn app:app\n\nworker: python3 worker.py\nrelease: ./migrate\n")
+                .unwrap();
+        assert_eq!(p["web"], "gunicorn app:app");
+        assert_eq!(p["worker"], "python3 worker.py");
+        assert_eq!(release.as_deref(), Some("./migrate"));
+        assert!(!p.contains_key("release"));
+        assert!(parse_procfile("web gunicorn").is_err());
+        assert!(parse_procfile("Web: x").is_err());
+        assert!(parse_procfile("web:").is_err());
+        assert!(parse_procfile("web: a\nweb: b").is_err());
+        // Colons inside the command are kept.
+        assert_eq!(parse_procfile("web: gunicorn -b :5000 a:b").unwrap().0["web"], "gunicorn -b :5000 a:b");
+    }
+
+    #[test]
+    fn wsgi_entry_points() {
+        let t = tree(&[("wsgi.py", "def application(environ, start_response):\n    pass\n")]);
+        assert_eq!(find_wsgi_entry(t.path()).as_deref(), Some("wsgi:application"));
+        let t = tree(&[("app.py", "from flask import Flask\napp = Flask(__name__)\n")]);
+        assert_eq!(find_wsgi_entry(t.path()).as_deref(), Some("app:app"));
+        let t = tree(&[("mysite/wsgi.py", "application = get_wsgi_application()\n"), ("mysite/settings.py", "")]);
+        assert_eq!(find_wsgi_entry(t.path()).as_deref(), Some("mysite.wsgi:application"));
+        let t = tree(&[("app.py", "if app == 3: pass\n")]);
+        assert_eq!(find_wsgi_entry(t.path()), None);
+        let t = tree(&[("README", "")]);
+        assert_eq!(detect(t.path()), Err(DetectError::NoEntryPoint));
+    }
+
+    #[test]
+    fn detection_prefers_the_procfile_and_finds_statics() {
+        let t = tree(&[("Procfile", "worker: python3 w.py\n"), ("wsgi.py", "application = 1\n"), ("static/a.css", "")]);
+        let spec = detect(t.path()).unwrap();
+        assert_eq!(spec.processes["web"], "gunicorn wsgi:application");
+        assert_eq!(spec.processes["worker"], "python3 w.py");
+        assert_eq!(spec.statics, vec![StaticMapping { url_prefix: "/static/".into(), dir: "static".into() }]);
+        assert!(!spec.has_requirements);
+        let t = tree(&[("wsgi.py", "application = 1\n"), ("paas.json", r#"{"static": {"/assets/": "../etc"}}"#)]);
+        assert!(matches!(detect(t.path()), Err(DetectError::Manifest(_))));
+    }
+}

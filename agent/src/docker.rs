@@ -1,0 +1,238 @@
+//! The Docker engine, through bollard: the containers this node owns (found
+//! by labels, so a restarted agent adopts them), image builds, and logs.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::container::{
+    Config as ContainerConfig, CreateContainerOptions, ListContainersOptions, LogOutput, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::image::BuildImageOptions;
+use bollard::models::{HostConfig, PortBinding};
+use bollard::Docker;
+use futures::StreamExt;
+use paas_types::agent::{DesiredInstance, ShippedLine};
+use uuid::Uuid;
+
+/// Label keys on every container the agent creates.
+pub mod label {
+    pub const MANAGED: &str = "paas.managed";
+    pub const NODE: &str = "paas.node";
+    pub const APP: &str = "paas.app";
+    pub const RELEASE: &str = "paas.release";
+    pub const PROCESS_TYPE: &str = "paas.process_type";
+    pub const INSTANCE: &str = "paas.instance";
+}
+
+/// Port a web process listens on inside its container (`$PORT`).
+pub const WEB_PORT: u16 = 5000;
+/// The app user of the base image.
+pub const APP_USER: &str = "10000:10000";
+
+/// A failed engine call, naming the operation.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("docker {op} failed")]
+    Docker {
+        op: &'static str,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("image build failed: {0}")]
+    Build(String),
+}
+
+fn docker_err(op: &'static str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
+    move |source| EngineError::Docker { op, source }
+}
+
+/// One of this node's containers as the engine reports it.
+#[derive(Debug, Clone)]
+pub struct ManagedContainer {
+    pub id: String,
+    pub instance_id: Uuid,
+    pub running: bool,
+    /// Host port the web port is published on.
+    pub host_port: Option<u16>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    node: String,
+    address: String,
+}
+
+impl Engine {
+    /// Connects to the local engine (`DOCKER_HOST` or the default socket),
+    /// speaking the highest API version both sides know.
+    pub async fn connect(node: &str, address: &str) -> Result<Engine, EngineError> {
+        let docker = Docker::connect_with_local_defaults().map_err(docker_err("connect"))?;
+        let docker = docker.negotiate_version().await.map_err(docker_err("version negotiation"))?;
+        Ok(Engine { docker, node: node.to_string(), address: address.to_string() })
+    }
+
+    /// Containers labelled as this node's, running or not.
+    pub async fn list(&self) -> Result<Vec<ManagedContainer>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
+        let options = ListContainersOptions { all: true, filters, ..Default::default() };
+        let containers = self.docker.list_containers(Some(options)).await.map_err(docker_err("list containers"))?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let instance_id = labels.get(label::INSTANCE).and_then(|v| v.parse().ok())?;
+                let host_port = c
+                    .ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|p| p.private_port == WEB_PORT && p.public_port.is_some())
+                    .and_then(|p| p.public_port);
+                Some(ManagedContainer {
+                    id: c.id?,
+                    instance_id,
+                    running: c.state.as_deref() == Some("running"),
+                    host_port,
+                })
+            })
+            .collect())
+    }
+
+    /// Creates and starts the container of an instance: supervisord as PID 1
+    /// running the process type, as the app user, with the size's limits,
+    /// no capabilities and no privilege escalation.
+    pub async fn run(&self, instance: &DesiredInstance) -> Result<String, EngineError> {
+        let web = instance.process_type == "web";
+        let port_key = format!("{WEB_PORT}/tcp");
+        let labels = HashMap::from([
+            (label::MANAGED.to_string(), "true".to_string()),
+            (label::NODE.to_string(), self.node.clone()),
+            (label::APP.to_string(), instance.app.clone()),
+            (label::RELEASE.to_string(), instance.release.to_string()),
+            (label::PROCESS_TYPE.to_string(), instance.process_type.clone()),
+            (label::INSTANCE.to_string(), instance.instance_id.to_string()),
+        ]);
+        let memory = i64::from(instance.size.memory_mb()) * 1024 * 1024;
+        let host_config = HostConfig {
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            nano_cpus: Some(i64::from(instance.size.cpu_millis()) * 1_000_000),
+            pids_limit: Some(256),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            port_bindings: web.then(|| {
+                HashMap::from([(
+                    port_key.clone(),
+                    Some(vec![PortBinding { host_ip: Some(self.address.clone()), host_port: Some(String::new()) }]),
+                )])
+            }),
+            ..Default::default()
+        };
+        let config = ContainerConfig {
+            image: Some(instance.image.clone()),
+            user: Some(APP_USER.to_string()),
+            cmd: Some(vec![
+                "supervisord".to_string(),
+                "-c".to_string(),
+                format!("/etc/paas/supervisor/{}.conf", instance.process_type),
+            ]),
+            env: Some(instance.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            exposed_ports: web.then(|| HashMap::from([(port_key.clone(), HashMap::new())])),
+            stop_signal: Some("SIGTERM".to_string()),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let name = format!(
+            "paas-{}-{}-{}-{}",
+            self.node,
+            instance.app,
+            instance.process_type,
+            &instance.instance_id.simple().to_string()[..8]
+        );
+        let created = self
+            .docker
+            .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
+            .await
+            .map_err(docker_err("create container"))?;
+        self.start(&created.id).await?;
+        Ok(created.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.docker.start_container::<String>(id, None).await.map_err(docker_err("start container"))
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; then the container is removed.
+    pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
+        let stop = StopContainerOptions { t: grace.as_secs() as i64 };
+        if let Err(error) = self.docker.stop_container(id, Some(stop)).await {
+            tracing::debug!(container.id = id, error = %error, "stop failed (removing anyway)");
+        }
+        let remove = RemoveContainerOptions { force: true, ..Default::default() };
+        self.docker.remove_container(id, Some(remove)).await.map_err(docker_err("remove container"))
+    }
+
+    pub async fn image_exists(&self, image: &str) -> bool {
+        self.docker.inspect_image(image).await.is_ok()
+    }
+
+    /// Builds an image from a tar build context, handing each output line to
+    /// `on_line` as it arrives.
+    pub async fn build(
+        &self,
+        context: Vec<u8>,
+        tag: &str,
+        build_args: HashMap<String, String>,
+        mut on_line: impl FnMut(String),
+    ) -> Result<(), EngineError> {
+        let options = BuildImageOptions {
+            t: tag.to_string(),
+            rm: true,
+            forcerm: true,
+            pull: false,
+            buildargs: build_args,
+            ..Default::default()
+        };
+        let mut stream = self.docker.build_image(options, None, Some(context.into()));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| EngineError::Build(e.to_string()))?;
+            if let Some(error) = info.error {
+                return Err(EngineError::Build(error.trim().to_string()));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    on_line(line.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows a container's output from now on, sending each line to
+    /// `lines` tagged with the instance, until the container stops.
+    pub async fn forward_logs(&self, id: &str, instance_id: Uuid, lines: tokio::sync::mpsc::Sender<ShippedLine>) {
+        let options = LogsOptions::<String> {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            since: chrono::Utc::now().timestamp(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(id, Some(options));
+        while let Some(Ok(output)) = stream.next().await {
+            let message = match output {
+                LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } => {
+                    message
+                }
+                LogOutput::StdIn { .. } => continue,
+            };
+            for line in String::from_utf8_lossy(&message).lines() {
+                if lines.send(ShippedLine { instance_id, line: line.to_string() }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The node agent: registers its node, heartbeats, builds images from queued
+//! builds, and runs the node's share of app instances on the Docker engine.
+//!
+//! Four independent loops share one API client: heartbeat, reconcile,
+//! builds, and log shipping. Stopping the agent leaves containers running;
+//! the next agent adopts them.
+
+pub mod build;
+pub mod client;
+pub mod config;
+pub mod detect;
+pub mod docker;
+pub mod health;
+pub mod node;
+pub mod reconcile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::client::{ApiClient, ClientError};
+use crate::config::Config;
+use crate::docker::Engine;
+
+/// Runs the agent until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let engine = Engine::connect(&config.node_name, &config.node_address).await?;
+    let api = Arc::new(ApiClient::new(&config.api_url));
+    register_with_retry(&api, &config, false).await?;
+    let (log_tx, log_rx) = mpsc::channel(10_000);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(heartbeat_loop(api.clone(), config.clone()));
+    tasks.spawn(reconcile::ship_logs(api.clone(), log_rx));
+    tasks.spawn(reconcile_loop(api.clone(), engine.clone(), config.clone(), log_tx));
+    if config.builds {
+        let settings = build::BuildSettings {
+            base_image: config.base_image.clone(),
+            ca_bundle: match &config.build_ca_bundle {
+                Some(path) => Some(std::fs::read(path)?),
+                None => None,
+            },
+            pip_index_url: config.build_pip_index_url.clone(),
+            https_proxy: config.build_https_proxy.clone(),
+        };
+        tasks.spawn(build_loop(api.clone(), engine.clone(), settings));
+    }
+    tracing::info!(node = %config.node_name, api = %config.api_url, "paas-agent running");
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("stopping; containers keep running"),
+        _ = tasks.join_next() => anyhow::bail!("an agent loop stopped unexpectedly"),
+    }
+    Ok(())
+}
+
+/// Registers (or loads the saved token), retrying while the API is unreachable.
+async fn register_with_retry(api: &ApiClient, config: &Config, force: bool) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match node::ensure_registered(api, config, force).await {
+            Ok(()) => return Ok(()),
+            Err(node::IdentityError::Register(ClientError::Unreachable(error))) => {
+                tracing::warn!(error = %error, "API unreachable; retrying registration");
+            }
+            Err(other) => return Err(other.into()),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn heartbeat_loop(api: Arc<ApiClient>, config: Config) {
+    let mut tick = tokio::time::interval(config.heartbeat_every());
+    loop {
+        tick.tick().await;
+        match api.heartbeat().await {
+            Ok(()) => {}
+            Err(ClientError::Unauthorized(message)) => {
+                tracing::warn!(%message, "node token refused; registering again");
+                if let Err(error) = register_with_retry(&api, &config, true).await {
+                    tracing::error!(error = %error, "cannot register again");
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "heartbeat failed"),
+        }
+    }
+}
+
+async fn reconcile_loop(
+    api: Arc<ApiClient>,
+    engine: Engine,
+    config: Config,
+    log_tx: mpsc::Sender<paas_types::agent::ShippedLine>,
+) {
+    let drain = Duration::from_secs(config.drain_secs);
+    let grace = Duration::from_secs(config.stop_grace_secs);
+    let mut reconciler = reconcile::Reconciler::new(api, engine, &config.node_address, drain, grace, log_tx);
+    let mut tick = tokio::time::interval(config.reconcile_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(error) = reconciler.pass().await {
+            tracing::warn!(error = %error, "reconcile pass failed; retrying");
+        }
+    }
+}
+
+async fn build_loop(api: Arc<ApiClient>, engine: Engine, settings: build::BuildSettings) {
+    loop {
+        match api.claim_build().await {
+            Ok(Some(job)) => {
+                let build_id = job.build_id;
+                tracing::info!(build.id = %build_id, app = %job.app, "building");
+                if let Err(error) = build::run(api.clone(), engine.clone(), &settings, job).await {
+                    tracing::warn!(build.id = %build_id, error = %error, "cannot report the build result");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::debug!(error = %error, "cannot claim builds"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
+}
+
+/// Installs the log subscriber.
+pub fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "pretty" { builder.try_init() } else { builder.json().flatten_event(true).try_init() };
+}

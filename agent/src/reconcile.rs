@@ -1,0 +1,224 @@
+//! The reconcile loop: the API's desired instances for this node against the
+//! containers the engine has (found by labels) -> start, restart, drain and
+//! stop; then report what actually runs. Every pass starts from what the
+//! engine says, so an agent restart or a lost message changes nothing, and
+//! running containers are adopted, never restarted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use paas_types::agent::{DesiredInstance, InstanceReport, NodeReport, ShippedLine};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::client::{ApiClient, ClientError};
+use crate::docker::{Engine, EngineError, ManagedContainer};
+use crate::health;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("cannot talk to the API")]
+    Api(#[from] ClientError),
+    #[error("cannot talk to the Docker engine")]
+    Engine(#[from] EngineError),
+}
+
+pub struct Reconciler {
+    api: Arc<ApiClient>,
+    engine: Engine,
+    address: String,
+    drain: Duration,
+    grace: Duration,
+    /// Web instances that passed a health check since this agent started.
+    healthy: HashSet<Uuid>,
+    restarts: HashMap<Uuid, i32>,
+    /// When each unwanted container was first seen (drain starts then).
+    unwanted_since: HashMap<String, Instant>,
+    stopping: Arc<Mutex<HashSet<String>>>,
+    log_followers: HashMap<String, tokio::task::JoinHandle<()>>,
+    log_lines: mpsc::Sender<ShippedLine>,
+}
+
+impl Reconciler {
+    pub fn new(
+        api: Arc<ApiClient>,
+        engine: Engine,
+        address: &str,
+        drain: Duration,
+        grace: Duration,
+        log_lines: mpsc::Sender<ShippedLine>,
+    ) -> Self {
+        Reconciler {
+            api,
+            engine,
+            address: address.to_string(),
+            drain,
+            grace,
+            healthy: HashSet::new(),
+            restarts: HashMap::new(),
+            unwanted_since: HashMap::new(),
+            stopping: Arc::new(Mutex::new(HashSet::new())),
+            log_followers: HashMap::new(),
+            log_lines,
+        }
+    }
+
+    /// One pass: converge, then report.
+    pub async fn pass(&mut self) -> Result<(), ReconcileError> {
+        let desired = self.api.desired().await?;
+        let containers = self.engine.list().await?;
+        let by_instance: HashMap<Uuid, &ManagedContainer> = containers.iter().map(|c| (c.instance_id, c)).collect();
+        let wanted: HashSet<Uuid> = desired.instances.iter().map(|i| i.instance_id).collect();
+        let mut reports = Vec::new();
+        for instance in &desired.instances {
+            let report = self.converge(instance, by_instance.get(&instance.instance_id).copied()).await;
+            reports.push(report);
+        }
+        for container in containers.iter().filter(|c| !wanted.contains(&c.instance_id)) {
+            reports.push(self.retire(container));
+        }
+        self.forget_gone(&containers);
+        self.api.report(&NodeReport { instances: reports }).await?;
+        Ok(())
+    }
+
+    /// Makes one wanted instance run and says how it is doing.
+    async fn converge(&mut self, instance: &DesiredInstance, container: Option<&ManagedContainer>) -> InstanceReport {
+        let id = instance.instance_id;
+        let mut report = InstanceReport {
+            instance_id: id,
+            state: "starting".into(),
+            address: None,
+            container_id: container.map(|c| c.id.clone()),
+            restarts: *self.restarts.get(&id).unwrap_or(&0),
+        };
+        let Some(container) = container else {
+            match self.engine.run(instance).await {
+                Ok(container_id) => {
+                    tracing::info!(instance.id = %id, app = %instance.app, process_type = %instance.process_type, "container started");
+                    report.container_id = Some(container_id);
+                }
+                Err(error) => {
+                    tracing::warn!(instance.id = %id, error = %error_chain(&error), "cannot start container");
+                    report.state = "crashed".into();
+                }
+            }
+            return report;
+        };
+        if !container.running {
+            // supervisord (PID 1) itself exited: start the container again.
+            self.healthy.remove(&id);
+            let count = self.restarts.entry(id).or_insert(0);
+            *count += 1;
+            report.restarts = *count;
+            report.state = "crashed".into();
+            if let Err(error) = self.engine.start(&container.id).await {
+                tracing::warn!(instance.id = %id, error = %error_chain(&error), "cannot restart container");
+            }
+            return report;
+        }
+        self.follow_logs(container);
+        if instance.process_type != "web" {
+            report.state = "running".into();
+            return report;
+        }
+        let Some(port) = container.host_port else {
+            report.state = "crashed".into();
+            return report;
+        };
+        let address = format!("{}:{port}", self.address);
+        report.address = Some(address.clone());
+        if self.healthy.contains(&id) || health::check(&address, &instance.hostname, Duration::from_secs(2)).await {
+            if self.healthy.insert(id) {
+                tracing::info!(instance.id = %id, %address, "web instance passed its health check");
+            }
+            report.state = "running".into();
+        }
+        report
+    }
+
+    /// An instance no longer wanted: keep it serving for the drain period
+    /// (routers drop it meanwhile), then stop it gracefully in the background.
+    fn retire(&mut self, container: &ManagedContainer) -> InstanceReport {
+        let since = *self.unwanted_since.entry(container.id.clone()).or_insert_with(Instant::now);
+        let already = self.stopping.lock().unwrap_or_else(|e| e.into_inner()).contains(&container.id);
+        if !already && (since.elapsed() >= self.drain || !container.running) {
+            self.stopping.lock().unwrap_or_else(|e| e.into_inner()).insert(container.id.clone());
+            let (engine, stopping, id, grace) =
+                (self.engine.clone(), self.stopping.clone(), container.id.clone(), self.grace);
+            let instance_id = container.instance_id;
+            tokio::spawn(async move {
+                match engine.stop_and_remove(&id, grace).await {
+                    Ok(()) => tracing::info!(instance.id = %instance_id, "container stopped"),
+                    Err(error) => {
+                        tracing::warn!(instance.id = %instance_id, error = %error_chain(&error), "cannot stop container")
+                    }
+                }
+                stopping.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            });
+        }
+        InstanceReport {
+            instance_id: container.instance_id,
+            state: "stopping".into(),
+            address: None,
+            container_id: Some(container.id.clone()),
+            restarts: 0,
+        }
+    }
+
+    fn follow_logs(&mut self, container: &ManagedContainer) {
+        let alive = self.log_followers.get(&container.id).is_some_and(|task| !task.is_finished());
+        if alive {
+            return;
+        }
+        let (engine, id, instance_id, lines) =
+            (self.engine.clone(), container.id.clone(), container.instance_id, self.log_lines.clone());
+        let task = tokio::spawn(async move { engine.forward_logs(&id, instance_id, lines).await });
+        self.log_followers.insert(container.id.clone(), task);
+    }
+
+    /// Drops bookkeeping of containers that no longer exist.
+    fn forget_gone(&mut self, containers: &[ManagedContainer]) {
+        let ids: HashSet<&String> = containers.iter().map(|c| &c.id).collect();
+        let instances: HashSet<Uuid> = containers.iter().map(|c| c.instance_id).collect();
+        self.unwanted_since.retain(|id, _| ids.contains(id));
+        self.log_followers.retain(|id, task| {
+            let keep = ids.contains(id);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        self.healthy.retain(|id| instances.contains(id));
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Ships log lines to the API in batches (at most every 500 ms).
+pub async fn ship_logs(api: Arc<ApiClient>, mut lines: mpsc::Receiver<ShippedLine>) {
+    while let Some(first) = lines.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(deadline);
+        while batch.len() < 1000 {
+            tokio::select! {
+                line = lines.recv() => match line { Some(l) => batch.push(l), None => break },
+                _ = &mut deadline => break,
+            }
+        }
+        if let Err(error) = api.ship_logs(&paas_types::agent::LogBatch { lines: batch }).await {
+            tracing::debug!(error = %error, "dropping a batch of log lines");
+        }
+    }
+}
