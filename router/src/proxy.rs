@@ -22,7 +22,7 @@ use crate::server::body::{BodyError, BodyReader};
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
-use crate::statics::serve;
+use crate::statics::{serve, Found};
 use crate::table::{normalize_host, AppRoute};
 use crate::upstream::{self, Lease};
 use crate::State;
@@ -104,9 +104,10 @@ impl Proxy {
         let app = self.route(head)?;
         ctx.app = Some(app.clone());
         if let Some(site) = &app.statics {
-            if let Ok(found) = site.find(head.uri.path()) {
-                let file = found.ok_or(ProxyError::StaticNotFound)?;
-                return serve::respond(&file, head, &self.state.cache_control);
+            match site.find(head.uri.path()) {
+                Found::File(file) => return serve::respond(&file, head, &self.state.cache_control),
+                Found::Missing => return Err(ProxyError::StaticNotFound),
+                Found::Unmapped => {}
             }
         }
         let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));

@@ -76,7 +76,9 @@ impl<'a> BodyReader<'a> {
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Size,
         };
-        BodyReader { io, state, timeout, continue_pending: expect_continue }
+        // A client that already started sending its body needs no invitation.
+        let continue_pending = expect_continue && io.buf.is_empty() && !matches!(state, State::Done);
+        BodyReader { io, state, timeout, continue_pending }
     }
 
     /// Whether the whole body (and trailers) has been consumed.

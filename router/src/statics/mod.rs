@@ -89,7 +89,7 @@ impl StaticSite {
             site.mappings.push(Mapping { prefix: mapping.url_prefix.clone(), files });
         }
         // Longest prefix wins when mappings nest.
-        site.mappings.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        site.mappings.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         Ok(site)
     }
 
@@ -139,13 +139,27 @@ impl StaticSite {
         })
     }
 
-    /// The file a request path names: `Ok(None)` when a mapping matched but no file did,
-    /// `Err(())` when no mapping matched (the request belongs to the app).
-    pub fn find(&self, path: &str) -> Result<Option<Arc<StaticFile>>, ()> {
-        let mapping = self.mappings.iter().find(|m| path.starts_with(&m.prefix)).ok_or(())?;
+    /// What a request path names in this bundle.
+    pub fn find(&self, path: &str) -> Found {
+        let Some(mapping) = self.mappings.iter().find(|m| path.starts_with(&m.prefix)) else {
+            return Found::Unmapped;
+        };
         let rest = &path[mapping.prefix.len()..];
-        Ok(decode_path(rest).and_then(|rel| mapping.files.get(&rel).cloned()))
+        match decode_path(rest).and_then(|rel| mapping.files.get(&rel).cloned()) {
+            Some(file) => Found::File(file),
+            None => Found::Missing,
+        }
     }
+}
+
+/// Result of looking a path up in a bundle.
+#[derive(Debug)]
+pub enum Found {
+    File(Arc<StaticFile>),
+    /// Under a static prefix, but no such file: 404 from the router.
+    Missing,
+    /// Outside every static prefix: the request belongs to the app.
+    Unmapped,
 }
 
 impl StaticFile {
@@ -285,13 +299,13 @@ mod tests {
         };
         let budget = MemoryBudget::new(1 << 20);
         let site = StaticSite::load(root, &bundle, budget.clone()).unwrap();
-        let css = site.find("/static/css/app.css").unwrap().unwrap();
+        let Found::File(css) = site.find("/static/css/app.css") else { panic!("css not found") };
         assert_eq!(css.data.as_deref(), Some(&b"body{}"[..]));
         assert_eq!(css.content_type, "text/css; charset=utf-8");
         assert_eq!(css.gzip.as_ref().unwrap().content_type, "text/css; charset=utf-8");
-        assert!(site.find("/static/link.txt").unwrap().is_none());
-        assert!(site.find("/static/../secret.txt").unwrap().is_none());
-        assert!(site.find("/other").is_err());
+        assert!(matches!(site.find("/static/link.txt"), Found::Missing));
+        assert!(matches!(site.find("/static/../secret.txt"), Found::Missing));
+        assert!(matches!(site.find("/other"), Found::Unmapped));
         drop(site);
         assert_eq!(budget.0.load(Ordering::Relaxed), 1 << 20);
     }
