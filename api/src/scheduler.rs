@@ -88,8 +88,8 @@ pub async fn reconcile_app(db: &PgPool, app_id: Uuid) -> Result<(), sqlx::Error>
                 place(&mut tx, app_id, release_id, &row.process_type, size).await?;
             }
         }
-        // Too many: stop the extra ones, those not yet running first.
-        let mut surplus: Vec<&&InstanceState> = new.iter().collect();
+        // Too many: stop the extra ones, those not yet running first, then the newest.
+        let mut surplus: Vec<&&InstanceState> = new.iter().rev().collect();
         surplus.sort_by_key(|i| i.actual_state == "running");
         to_stop.extend(surplus.iter().take(new.len().saturating_sub(quantity)).map(|i| i.id));
         let new_running = new.iter().filter(|i| i.actual_state == "running").count();

@@ -1,0 +1,174 @@
+//! Upload deploys on the real engine: build, run, scale, fail safely,
+//! survive process crashes and agent restarts.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use test_support::TestApi;
+
+use crate::support::*;
+
+const HELLO_HOST: &str = "hello.paas.test";
+
+/// (a) a dependency-free WSGI app, (d) scaling, (e) a failed build that
+/// leaves the release serving, (f) supervisord restarting a killed process,
+/// (g) an agent restart that adopts its containers.
+#[tokio::test]
+async fn hello_wsgi_lifecycle() {
+    let api = TestApi::start().await;
+    let token = admin(&api, "ops@example.org").await;
+    let mut agent = TestAgent::start(&api, &token).await;
+    api.create_app(&token, "hello").await;
+    api.patch("/v1/apps/hello/config", &token, json!({ "GREETING": "configured" })).await;
+
+    // (a) upload -> build -> release -> running instance answering HTTP.
+    let started = Instant::now();
+    let (status, build) = api.upload_build(&token, "hello", fixture("hello-wsgi")).await;
+    assert_eq!(status, 202, "{build}");
+    let build_id = build["id"].as_str().unwrap().to_string();
+    let detail = wait_build(&api, &token, "hello", &build_id).await;
+    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    assert!(detail["log"].as_str().unwrap().contains("Process type web: gunicorn wsgi:application"));
+    let web = wait_for("a running web instance", Duration::from_secs(60), || async {
+        running(&api, &token, "hello", "web").await.pop()
+    })
+    .await;
+    let address = web["address"].as_str().unwrap().to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    let (status, body) = http_get(&address, HELLO_HOST, "/").await.expect("the instance answers");
+    println!("(a) hello-wsgi upload to first 200: {:?}", started.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(body, "hello from hello-wsgi\nconfigured\n", "config vars arrive as env");
+    let release_before: i64 = api.get("/v1/apps/hello", &token).await.1["current_release"].as_i64().unwrap();
+
+    // The container runs unprivileged and limited.
+    let web_ids = containers(&agent.node, "web");
+    assert_eq!(web_ids.len(), 1);
+    let id = &web_ids[0];
+    assert_eq!(inspect(id, "{{.Config.User}}"), "10000:10000");
+    assert_eq!(inspect(id, "{{.HostConfig.CapDrop}}"), "[ALL]");
+    assert!(inspect(id, "{{.HostConfig.SecurityOpt}}").contains("no-new-privileges"));
+    assert_eq!(inspect(id, "{{.HostConfig.Memory}}"), (512 * 1024 * 1024).to_string());
+    assert_eq!(inspect(id, "{{.HostConfig.PidsLimit}}"), "256");
+    let pid1 = docker_exec(id, &["cat", "/proc/1/cmdline"]);
+    assert!(pid1.starts_with("/usr/bin/python3\0/usr/bin/supervisord") || pid1.contains("supervisord"), "{pid1:?}");
+
+    // (f) kill gunicorn inside the container: supervisord starts it again,
+    // in the same container.
+    let started_at = inspect(id, "{{.State.StartedAt}}");
+    docker_exec(id, &["pkill", "-KILL", "-f", "gunicorn"]);
+    wait_for("gunicorn to come back", Duration::from_secs(30), || async {
+        let ps = docker_exec(id, &["pgrep", "-f", "gunicorn"]);
+        let back = !ps.trim().is_empty();
+        let ok = matches!(http_get(&address, HELLO_HOST, "/").await, Some((200, _)));
+        (back && ok).then_some(())
+    })
+    .await;
+    assert_eq!(inspect(id, "{{.State.StartedAt}}"), started_at, "the container itself was not restarted");
+
+    // (d) scale web 1 -> 3 -> 1: containers follow.
+    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 3 })).await;
+    wait_for("3 running web instances", Duration::from_secs(60), || async {
+        (running(&api, &token, "hello", "web").await.len() == 3 && containers(&agent.node, "web").len() == 3)
+            .then_some(())
+    })
+    .await;
+    for instance in running(&api, &token, "hello", "web").await {
+        let (status, _) = http_get(instance["address"].as_str().unwrap(), HELLO_HOST, "/").await.unwrap();
+        assert_eq!(status, 200);
+    }
+    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 1 })).await;
+    wait_for("back to 1 web container", Duration::from_secs(60), || async {
+        (containers(&agent.node, "web").len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(containers(&agent.node, "web"), web_ids, "scaling down kept the original, running instance");
+
+    // (g) restart the agent: the running container is adopted, not restarted.
+    agent.restart(&api).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(containers(&agent.node, "web"), web_ids);
+    assert_eq!(inspect(id, "{{.State.StartedAt}}"), started_at);
+    let still = wait_for("the adopted instance reported running", Duration::from_secs(30), || async {
+        running(&api, &token, "hello", "web").await.pop()
+    })
+    .await;
+    assert_eq!(still["address"], json!(address));
+
+    // (e) a build with a requirement that does not exist fails with its log,
+    // and the previous release keeps answering.
+    let (_, bad) = api.upload_build(&token, "hello", fixture("bad-requirements")).await;
+    let detail = wait_build(&api, &token, "hello", bad["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "failed");
+    let log = detail["log"].as_str().unwrap();
+    assert!(log.contains("this-package-does-not-exist-paas-test"), "{log}");
+    assert!(log.contains("Build failed"), "{log}");
+    assert!(detail["build"]["error"].is_string());
+    let release_after: i64 = api.get("/v1/apps/hello", &token).await.1["current_release"].as_i64().unwrap();
+    assert_eq!(release_after, release_before, "a failed build makes no release");
+    assert_eq!(http_get(&address, HELLO_HOST, "/").await.unwrap().0, 200);
+    assert_eq!(containers(&agent.node, "web"), web_ids);
+
+    // Logs: the app's output reached the API, tagged with process and instance.
+    let (_, logs) = api.get("/v1/apps/hello/logs?process=web", &token).await;
+    let lines = logs.as_array().unwrap();
+    assert!(lines.iter().any(|l| l["line"].as_str().unwrap().contains("Booting worker")), "{logs}");
+    assert!(lines.iter().all(|l| l["process_type"] == "web" && l["instance_id"].is_string()));
+    agent.cleanup();
+}
+
+/// (b) a Flask app with requirements from PyPI, (c) a worker process beside web.
+#[tokio::test]
+async fn flask_app_with_requirements_and_worker() {
+    let api = TestApi::start().await;
+    let token = admin(&api, "flask@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    api.create_app(&token, "flasky").await;
+
+    let started = Instant::now();
+    let (_, build) = api.upload_build(&token, "flasky", fixture("flask-app")).await;
+    let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    let log = detail["log"].as_str().unwrap();
+    assert!(log.contains("Successfully installed") && log.contains("flask"), "{log}");
+    let web = wait_for("flask web instance", Duration::from_secs(60), || async {
+        running(&api, &token, "flasky", "web").await.pop()
+    })
+    .await;
+    let address = web["address"].as_str().unwrap();
+    let (status, body) = http_get(address, "flasky.paas.test", "/health").await.unwrap();
+    println!("(b) flask upload to first 200 (cold): {:?}", started.elapsed());
+    assert_eq!((status, body.trim()), (200, r#"{"status":"ok"}"#));
+
+    // (c) the Procfile's worker type appears at 0; scale it to 1.
+    let (_, formation) = api.get("/v1/apps/flasky/formation", &token).await;
+    assert!(formation.as_array().unwrap().iter().any(|f| f["process_type"] == "worker" && f["quantity"] == 0));
+    api.patch("/v1/apps/flasky/formation", &token, json!({ "worker": 1 })).await;
+    wait_for("worker heartbeats in the logs", Duration::from_secs(60), || async {
+        let (_, logs) = api.get("/v1/apps/flasky/logs?process=worker", &token).await;
+        logs.as_array().unwrap().iter().any(|l| l["line"].as_str().unwrap().contains("worker heartbeat")).then_some(())
+    })
+    .await;
+    assert_eq!(containers(&agent.node, "worker").len(), 1);
+    assert_eq!(containers(&agent.node, "web").len(), 1);
+
+    // A second push of the same code reuses the cached dependency layer.
+    let started = Instant::now();
+    let (_, build) = api.upload_build(&token, "flasky", fixture("flask-app")).await;
+    let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded");
+    let log = detail["log"].as_str().unwrap();
+    assert!(log.contains("Using cache") && !log.contains("Successfully installed"), "{log}");
+    wait_for("the new release's web instance", Duration::from_secs(60), || async {
+        let web = running(&api, &token, "flasky", "web").await;
+        (web.len() == 1 && web[0]["release"] == 2).then_some(())
+    })
+    .await;
+    println!("(b) flask upload to new release running (cached layers): {:?}", started.elapsed());
+    agent.cleanup();
+}
+
+fn docker_exec(id: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("docker").arg("exec").arg(id).args(args).output().expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests on the real Docker engine: the real API (throwaway
+//! Postgres) and real agents in this process, the fixture apps in
+//! `fixtures/apps/`, containers reached on ports published on 127.0.0.1.
+//! Needs `dockerd` and the base image (`deploy/prereqs.sh`).
+
+mod deploy;
+mod support;

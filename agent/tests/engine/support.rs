@@ -1,0 +1,170 @@
+//! Helpers: a running agent, fixture tarballs, polling, HTTP to instances.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use test_support::TestApi;
+
+/// An agent running in this process; dropping it leaves its containers
+/// running (like a killed agent), `cleanup` removes them.
+pub struct TestAgent {
+    pub node: String,
+    pub state_dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestAgent {
+    /// Registers a new node (a fresh join token) and starts its agent.
+    pub async fn start(api: &TestApi, admin_token: &str) -> TestAgent {
+        let (status, join) = api.post("/v1/nodes/join-tokens", admin_token, json!({})).await;
+        assert_eq!(status, 201, "{join}");
+        let node = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let state_dir = tempfile::tempdir().unwrap();
+        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(join["token"].as_str().unwrap()));
+        TestAgent { node, state_dir, task }
+    }
+
+    /// Kills the agent (its containers keep running) and starts a new one for the same node.
+    pub async fn restart(&mut self, api: &TestApi) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        self.task = spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None);
+    }
+
+    /// Stops the agent and removes every container of its node.
+    pub fn cleanup(&self) {
+        self.task.abort();
+        remove_node_containers(&self.node);
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn spawn_agent(
+    api: &TestApi,
+    node: &str,
+    state_dir: PathBuf,
+    join_token: Option<&str>,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let ca = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let config = agent::config::Config {
+        api_url: api.url.clone(),
+        join_token: join_token.map(str::to_string),
+        node_name: node.to_string(),
+        node_address: "127.0.0.1".into(),
+        state_dir,
+        cpu_millis: Some(4000),
+        memory_mb: Some(8192),
+        base_image: "paas/python-base:bookworm".into(),
+        build_ca_bundle: ca.exists().then_some(ca),
+        build_pip_index_url: None,
+        build_https_proxy: None,
+        heartbeat_secs: 1,
+        reconcile_secs: 1,
+        drain_secs: 1,
+        stop_grace_secs: 5,
+        builds: true,
+        log_format: "pretty".into(),
+    };
+    tokio::spawn(agent::run(config))
+}
+
+/// `docker rm -f` of every container labelled with this node.
+pub fn remove_node_containers(node: &str) {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=paas.node={node}")])
+        .output()
+        .expect("docker CLI");
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    if !ids.is_empty() {
+        let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+    }
+}
+
+/// `docker inspect -f <format> <id>`.
+pub fn inspect(id: &str, format: &str) -> String {
+    let out = std::process::Command::new("docker").args(["inspect", "-f", format, id]).output().expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Container ids of a node, per process type.
+pub fn containers(node: &str, process_type: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=paas.node={node}"),
+            "--filter",
+            &format!("label=paas.process_type={process_type}"),
+        ])
+        .output()
+        .expect("docker CLI");
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(name);
+    test_support::tarball_of_dir(&dir)
+}
+
+/// Polls `probe` every 250 ms until it yields `Some`, or panics after `limit`.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits for a build to end; returns its detail (status and log).
+pub async fn wait_build(api: &TestApi, token: &str, app: &str, build_id: &str) -> Value {
+    wait_for(&format!("build {build_id}"), Duration::from_secs(300), || async {
+        let (_, detail) = api.get(&format!("/v1/apps/{app}/builds/{build_id}"), token).await;
+        let status = detail["build"]["status"].as_str().unwrap_or("").to_string();
+        (status == "succeeded" || status == "failed").then_some(detail)
+    })
+    .await
+}
+
+/// Running instances of a process type (desired running, health-checked).
+pub async fn running(api: &TestApi, token: &str, app: &str, process_type: &str) -> Vec<Value> {
+    let (_, instances) = api.get(&format!("/v1/apps/{app}/instances"), token).await;
+    instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["process_type"] == process_type && i["desired_state"] == "running" && i["state"] == "running")
+        .cloned()
+        .collect()
+}
+
+/// GET `path` at an instance address with the app's Host; (status, body).
+pub async fn http_get(address: &str, host: &str, path: &str) -> Option<(u16, String)> {
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
+    let response = client.get(format!("http://{address}{path}")).header("host", host).send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// A platform admin's session token.
+pub async fn admin(api: &TestApi, email: &str) -> String {
+    let token = api.signup(email).await;
+    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
+    token
+}
