@@ -78,6 +78,7 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(formation::show_formation, formation::update_formation))
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::show_release))
+        .routes(routes!(releases::rollback_release))
         .routes(routes!(events::list_app_events))
         .routes(routes!(events::list_events))
         .routes(routes!(nodes::list_nodes))

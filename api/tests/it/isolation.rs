@@ -20,7 +20,7 @@ fn concrete(template: &str, app: &str, tenant: &str, build: &str) -> String {
         .replace("{tenant}", tenant)
         .replace("{key}", "FOO")
         .replace("{hostname}", "www.alpha.example")
-        .replace("{version}", "1")
+        .replace("{version}", "2")
         .replace("{email}", "carl@example.org")
 }
 
@@ -97,6 +97,18 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
         api.upload_build(&alice, APP, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
     assert_eq!(status, 202, "{build}");
     let build_id = build["id"].as_str().unwrap().to_string();
+    // Pretend an agent built it: release v2 carries the build (rollback needs one).
+    sqlx::query("UPDATE builds SET status = 'succeeded', image_ref = 'paas-app/alpha:test', process_types = '{\"web\": \"gunicorn wsgi:application\"}'")
+        .execute(&api.db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO releases (id, app_id, version, build_id, config, description)
+         SELECT gen_random_uuid(), app_id, 2, id, '{\"FOO\": \"bar\"}', 'Deploy' FROM builds",
+    )
+    .execute(&api.db)
+    .await
+    .unwrap();
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;
