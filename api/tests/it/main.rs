@@ -7,4 +7,5 @@ mod errors;
 mod isolation;
 mod members;
 mod openapi;
+mod protocol;
 mod resources;
