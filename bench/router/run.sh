@@ -17,9 +17,10 @@ SLOW_CLIENTS=${SLOW_CLIENTS:-40}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d /tmp/paas-router-bench.XXXXXX)
+chmod 755 "$work" # nginx workers run unprivileged and must read the static files
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
 }

@@ -52,7 +52,11 @@ async fn api(addr: &str, table: PathBuf, blobs: PathBuf) -> anyhow::Result<()> {
     }
 }
 
-async fn api_request(req: Request<Incoming>, table: PathBuf, blobs: PathBuf) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn api_request(
+    req: Request<Incoming>,
+    table: PathBuf,
+    blobs: PathBuf,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path();
     let body = if let Some(name) = path.strip_prefix("/v1/router/statics/") {
         std::fs::read(blobs.join(name.replace(['/', '\\'], ""))).ok()

@@ -70,7 +70,6 @@ pub async fn start(config: Config) -> Result<Running, RouterError> {
     // Leftover spill files of a previous run are garbage.
     let _ = tokio::fs::remove_dir_all(&tmp_dir).await;
     tokio::fs::create_dir_all(&tmp_dir).await.map_err(state_err)?;
-    let listener = bind("client", config.listen).await?;
     let admin = bind("admin", config.admin_listen).await?;
     let cache_control = HeaderValue::from_str(&config.statics.static_cache_control)
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=3600"));
@@ -90,22 +89,14 @@ pub async fn start(config: Config) -> Result<Running, RouterError> {
     tokio::spawn(health_loop(state.clone(), shutdown_rx.clone()));
     let settings = Arc::new(ConnSettings { limits: state.config.limits.clone(), access_log: state.config.access_log });
     let admin_settings = Arc::new(ConnSettings { limits: state.config.limits.clone(), access_log: false });
-    let running = Running {
-        addr: listener.local_addr().map_err(|source| RouterError::Bind {
-            what: "client",
-            addr: state.config.listen,
-            source,
-        })?,
-        admin_addr: admin.local_addr().map_err(|source| RouterError::Bind {
-            what: "admin",
-            addr: state.config.admin_listen,
-            source,
-        })?,
-        state: state.clone(),
-        shutdown,
-    };
     let proxy = Arc::new(proxy::Proxy::new(state.clone()));
-    tokio::spawn(accept_loop(listener, proxy, settings, state.clone(), shutdown_rx.clone(), true));
+    let addr = spawn_workers(proxy, settings, &state, &shutdown_rx)?;
+    let admin_addr = admin.local_addr().map_err(|source| RouterError::Bind {
+        what: "admin",
+        addr: state.config.admin_listen,
+        source,
+    })?;
+    let running = Running { addr, admin_addr, state: state.clone(), shutdown };
     let admin_handler = Arc::new(admin::Admin::new(state.clone()));
     tokio::spawn(accept_loop(admin, admin_handler, admin_settings, state, shutdown_rx, false));
     tracing::info!(listen = %running.addr, admin = %running.admin_addr, "router started");
@@ -139,6 +130,64 @@ pub async fn run(config: Config) -> Result<(), RouterError> {
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, RouterError> {
     TcpListener::bind(addr).await.map_err(|source| RouterError::Bind { what, addr, source })
+}
+
+/// Starts the client-serving threads. Each runs its own single-threaded event loop on its own
+/// `SO_REUSEPORT` socket (the kernel spreads connections), so a connection, its upstream
+/// connections and their tasks stay on one thread, as in nginx's worker model.
+fn spawn_workers(
+    proxy: Arc<proxy::Proxy>,
+    settings: Arc<ConnSettings>,
+    state: &Arc<State>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<SocketAddr, RouterError> {
+    let requested = state.config.listen;
+    let bind_err = |source| RouterError::Bind { what: "client", addr: requested, source };
+    let workers = match state.config.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let first = reuseport_listener(requested).map_err(bind_err)?;
+    // With port 0 the first socket picks the port; the others join it.
+    let addr = first.local_addr().map_err(bind_err)?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        sockets.push(reuseport_listener(addr).map_err(bind_err)?);
+    }
+    for (index, socket) in sockets.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(bind_err)?;
+        let (proxy, settings, state, shutdown) = (proxy.clone(), settings.clone(), state.clone(), shutdown.clone());
+        let work = move || {
+            upstream::set_worker_index(index + 1);
+            runtime.block_on(async move {
+                match TcpListener::from_std(socket) {
+                    Ok(listener) => accept_loop(listener, proxy, settings, state.clone(), shutdown, true).await,
+                    Err(error) => return tracing::error!(error = %error, "worker cannot use the listener"),
+                }
+                // In-flight exchanges on this thread finish before its event loop is dropped.
+                let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+                let _ = tokio::time::timeout(grace, async {
+                    while state.metrics.open_connections.load(Ordering::Relaxed) > 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+                .await;
+            });
+        };
+        std::thread::Builder::new().name(format!("router-worker-{}", index + 1)).spawn(work).map_err(bind_err)?;
+    }
+    Ok(addr)
+}
+
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 async fn accept_loop<H: Handler>(

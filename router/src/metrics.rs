@@ -41,11 +41,10 @@ impl AppMetrics {
 
     /// Records the time an instance took to answer in full.
     pub fn upstream(&self, took: Duration) {
+        // One increment per observation; the exposition sums buckets into Prometheus' cumulative form.
         let secs = took.as_secs_f64();
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            if secs <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.upstream_count.fetch_add(1, Ordering::Relaxed);
         self.upstream_sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
@@ -116,8 +115,9 @@ impl Metrics {
             if count == 0 {
                 continue;
             }
+            let mut n = 0;
             for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
-                let n = bucket.load(Ordering::Relaxed);
+                n += bucket.load(Ordering::Relaxed);
                 let _ =
                     writeln!(out, "paas_router_upstream_duration_seconds_bucket{{app=\"{app}\",le=\"{bound}\"}} {n}");
             }

@@ -11,6 +11,7 @@
 //! when it provably never reached the first: the connect failed, or hyper
 //! handed the unsent request back (a pooled connection closed under us).
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,12 +29,28 @@ use crate::error::ProxyError;
 
 /// Most attempts for one request across instances.
 const MAX_ATTEMPTS: usize = 4;
+/// Idle pools per backend, one per worker thread (modulo), so a pooled connection is reused on
+/// the thread whose event loop drives it.
+const POOL_SLOTS: usize = 16;
+
+thread_local! {
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as worker `index` (1-based; 0 is any other thread).
+pub fn set_worker_index(index: usize) {
+    WORKER.with(|w| w.set(index));
+}
+
+fn pool_slot() -> usize {
+    WORKER.with(|w| w.get()) % POOL_SLOTS
+}
 
 /// One app instance (`host:port`), shared by every table version that lists it.
 #[derive(Debug)]
 pub struct Backend {
     pub address: String,
-    idle: Mutex<Vec<Idle>>,
+    idle: Vec<Mutex<Vec<Idle>>>,
     outstanding: AtomicUsize,
     down: AtomicBool,
 }
@@ -60,7 +77,7 @@ impl Lease {
     /// Returns the connection to the pool once the response has been read in full.
     pub fn release(mut self, reusable: bool, settings: &UpstreamConfig) {
         if let Some(sender) = self.sender.take().filter(|s| reusable && s.is_ready()) {
-            let mut idle = self.backend.idle.lock().expect("pool lock");
+            let mut idle = self.backend.idle[pool_slot()].lock().expect("pool lock");
             if idle.len() < settings.max_idle {
                 idle.push(Idle { sender, since: Instant::now() });
             }
@@ -72,7 +89,7 @@ impl Backend {
     pub fn new(address: String) -> Arc<Backend> {
         Arc::new(Backend {
             address,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..POOL_SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
             outstanding: AtomicUsize::new(0),
             down: AtomicBool::new(false),
         })
@@ -90,12 +107,14 @@ impl Backend {
         if !self.down.swap(true, Ordering::Relaxed) {
             tracing::warn!(backend = %self.address, error = %error, "instance marked down");
         }
-        self.idle.lock().expect("pool lock").clear();
+        for slot in &self.idle {
+            slot.lock().expect("pool lock").clear();
+        }
     }
 
     /// A pooled connection still fresh enough to trust, if any.
     fn take_idle(&self, max_age: Duration) -> Option<SendRequest<UpBody>> {
-        let mut idle = self.idle.lock().expect("pool lock");
+        let mut idle = self.idle[pool_slot()].lock().expect("pool lock");
         while let Some(conn) = idle.pop() {
             if conn.since.elapsed() < max_age && conn.sender.is_ready() {
                 return Some(conn.sender);

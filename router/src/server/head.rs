@@ -8,11 +8,16 @@
 //! transfer codings other than a single `chunked`, obs-fold, bytes outside
 //! the grammar (httparse rejects those), duplicate `Host`.
 
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
 
 use crate::error::ProxyError;
+
+/// Upper bound of `--max-headers`.
+pub const MAX_HEADER_SLOTS: usize = 256;
 
 /// How the request body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +44,10 @@ pub struct RequestHead {
 
 /// Parses `buf`; `Ok(None)` means the head is incomplete, `Ok(Some((head, len)))` consumed `len` bytes.
 pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, ProxyError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut slots);
-    let len = match req.parse(buf) {
+    // Uninitialised stack slots: no allocation or zeroing per parse.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADER_SLOTS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut slots[..max_headers.min(MAX_HEADER_SLOTS)]) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(ProxyError::HeadTooLarge),
