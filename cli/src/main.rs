@@ -1,18 +1,15 @@
-//! `paas`: the command line client. Only its command line exists so far; see issue 5.
+//! `paas`: parse arguments, run, print errors as one line.
 
 use clap::Parser;
 
-/// Command line client of the PaaS.
-#[derive(Debug, Parser)]
-#[command(name = "paas", version)]
-struct Cli {
-    /// Base URL of the PaaS API.
-    #[arg(long, global = true, env = "PAAS_API_URL", default_value = "http://127.0.0.1:8080")]
-    api_url: String,
-}
-
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    eprintln!("paas: no commands yet (API at {})", cli.api_url);
-    std::process::ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

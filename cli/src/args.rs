@@ -1,0 +1,206 @@
+//! The command tree of `paas`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Deploy and run Python WSGI apps on your own PaaS.
+#[derive(Debug, Parser)]
+#[command(name = "paas", version, propagate_version = true)]
+pub struct Cli {
+    /// API base URL (default: the one saved by `paas login`, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "PAAS_API_URL")]
+    pub api_url: Option<String>,
+
+    /// API token to use instead of the saved one.
+    #[arg(long, global = true, env = "PAAS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The app (default: from the `paas` git remote of the current directory).
+    #[arg(short, long, global = true, env = "PAAS_APP")]
+    pub app: Option<String>,
+
+    /// Print JSON, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in and save an API token in your config directory (mode 0600).
+    Login(LoginArgs),
+    /// Forget the saved token.
+    Logout,
+    /// Create, list, inspect and destroy apps.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Show, set and unset config vars (each change restarts the app).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Set how many processes of each type run: `paas scale web=3 worker=1`.
+    Scale {
+        /// TYPE=QUANTITY pairs, optionally TYPE=QUANTITY:SIZE (small, standard, large).
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+    /// List the app's processes.
+    Ps,
+    /// Show the app's output.
+    Logs {
+        /// Keep following new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only this process type.
+        #[arg(short, long)]
+        process: Option<String>,
+        /// How many recent lines.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: i64,
+    },
+    /// List releases.
+    Releases,
+    /// Roll back to a release (default: the one before the current).
+    Rollback {
+        /// Version to return to, like `v3` or `3`.
+        version: Option<String>,
+    },
+    /// Manage custom domains.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+    /// Deploy the current directory (or DIR) without git: upload, build, release.
+    Deploy {
+        /// Source directory.
+        #[arg(default_value = ".")]
+        dir: std::path::PathBuf,
+    },
+    /// Open the app in a browser (prints the URL).
+    Open,
+    /// Git integration.
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// Manage your API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Manage the members of a tenant.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Your email.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Read the password from standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// List your apps.
+    List,
+    /// Create an app.
+    Create {
+        name: String,
+        /// Tenant that owns it (when you belong to several).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show an app.
+    Info,
+    /// Delete an app and everything it runs.
+    Destroy {
+        /// Type the app's name to confirm without a prompt.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show all config vars, or one.
+    Get { key: Option<String> },
+    /// Set config vars: KEY=VALUE...
+    Set {
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
+    /// Unset config vars.
+    Unset {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// List custom domains.
+    List,
+    /// Add a custom domain.
+    Add { hostname: String },
+    /// Remove a custom domain.
+    Remove { hostname: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Add (or update) the git remote that deploys to the app on `git push`.
+    Remote {
+        /// Remote name.
+        #[arg(short, long, default_value = "paas")]
+        remote: String,
+    },
+    /// Git credential helper (used by git, not by people).
+    #[command(hide = true)]
+    Credential { operation: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// List your API tokens.
+    List,
+    /// Create an API token (shown once).
+    Create {
+        name: String,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke an API token.
+    Revoke { id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// List members.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Add an existing user.
+    Add {
+        email: String,
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a member.
+    Remove {
+        email: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

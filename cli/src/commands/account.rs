@@ -1,0 +1,61 @@
+//! `login` and `logout`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use paas_types::{CreateTokenRequest, CreatedToken, LoginRequest, Session};
+
+use crate::args::LoginArgs;
+use crate::client::Client;
+use crate::{settings, CliError, Context};
+
+/// Exchanges email and password for a session, then creates a long-lived
+/// API token for this machine and saves it (the password is not kept).
+pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
+    let email = match args.email {
+        Some(email) => email,
+        None => prompt("Email: ")?,
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(CliError::io("cannot read the password"))?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        rpassword::prompt_password("Password: ").map_err(CliError::io("cannot read the password"))?
+    };
+    let base = ctx.client.base().to_string();
+    let anonymous = Client::new(&base, None);
+    let session: Session = anonymous.post("/v1/auth/login", &LoginRequest { email: email.clone(), password }).await?;
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "cli".into());
+    let with_session = Client::new(&base, Some(session.token));
+    let request = CreateTokenRequest { name: format!("paas CLI on {host}"), expires_in_days: None };
+    let created: CreatedToken = with_session.post("/v1/tokens", &request).await?;
+    let path = settings::save(&settings::Credentials { api_url: base, email: email.clone(), token: created.token })
+        .map_err(CliError::io("cannot save the token"))?;
+    eprintln!("Logged in as {email}; token saved in {}", path.display());
+    Ok(())
+}
+
+pub fn logout() -> Result<(), CliError> {
+    if settings::remove().map_err(CliError::io("cannot remove the saved token"))? {
+        eprintln!("Logged out (the token still exists on the server: `paas tokens revoke` it if it leaked)");
+    } else {
+        eprintln!("Not logged in");
+    }
+    Ok(())
+}
+
+fn prompt(label: &str) -> Result<String, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!("{} is required when not on a terminal", label.trim_end_matches(": "))));
+    }
+    eprint!("{label}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(CliError::io("cannot read input"))?;
+    Ok(line.trim().to_string())
+}
+
+/// Asks a yes/no-style question on a terminal; returns the typed answer.
+pub fn ask(label: &str) -> Result<String, CliError> {
+    prompt(label)
+}

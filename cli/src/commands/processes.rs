@@ -1,0 +1,125 @@
+//! `scale`, `ps` and `logs`.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use paas_types::{FormationChange, Instance, LogLine, ProcessFormation, Size};
+use reqwest::Method;
+
+use crate::{output, CliError, Context};
+
+/// `web=3 worker=1:small` -> a formation patch.
+pub fn parse_changes(changes: &[String]) -> Result<BTreeMap<String, FormationChange>, CliError> {
+    let mut patch = BTreeMap::new();
+    for change in changes {
+        let bad = || CliError::Usage(format!("{change:?} is not TYPE=QUANTITY or TYPE=QUANTITY:SIZE"));
+        let (process, spec) = change.split_once('=').ok_or_else(bad)?;
+        let (quantity, size) = match spec.split_once(':') {
+            Some((q, s)) => (q, Some(Size::parse(s).ok_or_else(bad)?)),
+            None => (spec, None),
+        };
+        let quantity: i64 = quantity.parse().map_err(|_| bad())?;
+        let value = match size {
+            None => FormationChange::Quantity(quantity),
+            Some(size) => FormationChange::Spec { quantity: Some(quantity), size: Some(size) },
+        };
+        patch.insert(process.to_string(), value);
+    }
+    Ok(patch)
+}
+
+pub async fn scale(ctx: &Context, changes: &[String]) -> Result<(), CliError> {
+    let patch = parse_changes(changes)?;
+    let app = ctx.app()?;
+    let formation: Vec<ProcessFormation> = ctx.client()?.patch(&format!("/v1/apps/{app}/formation"), &patch).await?;
+    if ctx.json {
+        output::json(&formation);
+    } else {
+        let summary: Vec<String> =
+            formation.iter().map(|f| format!("{}={}:{}", f.process_type, f.quantity, f.size.as_str())).collect();
+        println!("Scaled {app}: {}", summary.join(" "));
+    }
+    Ok(())
+}
+
+pub async fn ps(ctx: &Context) -> Result<(), CliError> {
+    let app = ctx.app()?;
+    let instances: Vec<Instance> = ctx.client()?.get(&format!("/v1/apps/{app}/instances")).await?;
+    if ctx.json {
+        output::json(&instances);
+        return Ok(());
+    }
+    let rows = instances
+        .iter()
+        .filter(|i| i.desired_state == "running" || i.state != "stopped")
+        .map(|i| {
+            vec![
+                format!("{}.{}", i.process_type, &i.id.simple().to_string()[..8]),
+                format!("v{}", i.release),
+                i.state.clone(),
+                i.node.clone().unwrap_or_else(|| "-".into()),
+                i.address.clone().unwrap_or_else(|| "-".into()),
+                i.restarts.to_string(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["process", "release", "state", "node", "address", "restarts"], &rows);
+    Ok(())
+}
+
+fn print_line(line: &LogLine, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(line).unwrap_or_default());
+    } else {
+        let instance = line.instance_id.map(|i| i.simple().to_string()[..8].to_string()).unwrap_or_default();
+        println!("{} {}.{}: {}", line.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), line.process_type, instance, line.line);
+    }
+}
+
+pub async fn logs(ctx: &Context, follow: bool, process: Option<String>, lines: i64) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let app = ctx.app()?;
+    let mut query = format!("lines={lines}");
+    if let Some(process) = &process {
+        query.push_str(&format!("&process={process}"));
+    }
+    if !follow {
+        let lines: Vec<LogLine> = client.get(&format!("/v1/apps/{app}/logs?{query}")).await?;
+        for line in &lines {
+            print_line(line, ctx.json);
+        }
+        return Ok(());
+    }
+    // Server-sent events: one `data: <LogLine JSON>` per event.
+    let response = client.send(client.request(Method::GET, &format!("/v1/apps/{app}/logs/stream?{query}"))).await?;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(CliError::Decode)?;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                if let Ok(log) = serde_json::from_str::<LogLine>(data.trim()) {
+                    print_line(&log, ctx.json);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_arguments() {
+        let patch = parse_changes(&["web=3".into(), "worker=1:small".into()]).unwrap();
+        assert!(matches!(patch["web"], FormationChange::Quantity(3)));
+        assert!(matches!(patch["worker"], FormationChange::Spec { quantity: Some(1), size: Some(Size::Small) }));
+        for bad in ["web", "web=x", "web=1:huge", "=1x"] {
+            assert!(parse_changes(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
+}
