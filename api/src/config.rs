@@ -102,6 +102,10 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub db_acquire_timeout_secs: u64,
 
+    /// Mark the dashboard's session cookie `Secure` (set it when the API is served over HTTPS).
+    #[arg(long, env = "PAAS_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
     /// Log format: `json` (production) or `pretty`.
     #[arg(long, env = "PAAS_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
@@ -122,6 +126,8 @@ pub enum ConfigError {
     BaseDomain(String),
     #[error("PAAS_APP_SCHEME must be http or https, not {0:?}")]
     Scheme(String),
+    #[error("the dashboard templates do not compile")]
+    Templates(#[source] Box<tera::Error>),
 }
 
 impl ServeConfig {

@@ -14,6 +14,7 @@ pub mod scheduler;
 pub mod state;
 pub mod telemetry;
 pub mod validate;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config:
         routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
         settings: Arc::new(settings(config)),
+        web: Arc::new(web::Web::new(&config.jwt_secret()?, config.cookie_secure)?),
     })
 }
 
@@ -68,6 +70,7 @@ pub fn app(state: AppState) -> axum::Router {
     let max_body = state.settings.max_json_bytes;
     router
         .route("/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .merge(web::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(
@@ -127,6 +130,7 @@ pub async fn create_admin(config: &ServeConfig, email: &str, password: String) -
         // The JWT key is not needed to create a user.
         jwt: Arc::new(JwtKeys::new(b"unused-unused-unused-unused-unused", 60)),
         settings: Arc::new(settings(config)),
+        web: Arc::new(web::Web::new(b"unused-unused-unused-unused-unused", false)?),
     };
     let user = routes::create_admin_user(&state, email, password).await?;
     let (secret, prefix) = auth::token::generate();

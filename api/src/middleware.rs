@@ -30,7 +30,9 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    // The dashboard renders its own HTML error pages.
+    let is_html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_html {
         return response;
     }
     let detail = match response.extensions().get::<ErrorMarker>() {

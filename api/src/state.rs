@@ -34,4 +34,6 @@ pub struct AppState {
     pub routes_changed: tokio::sync::watch::Receiver<u64>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    /// The dashboard: templates (compiled once) and cookie settings.
+    pub web: Arc<crate::web::Web>,
 }

@@ -20,7 +20,10 @@ work=$(mktemp -d /tmp/paas-router-bench.XXXXXX)
 chmod 755 "$work" # nginx workers run unprivileged and must read the static files
 pids=()
 cleanup() {
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[$i]}" 2>/dev/null || true
+        wait "${pids[$i]}" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -113,16 +116,17 @@ wait_ok "http://$NGINX/" slow.bench
 to_ms() { # wrk latency like 850.00us / 1.23ms / 1.02s -> ms
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
-run_wrk() { # name conns duration url host -> appends "rps p50 p99 errors" to $work/res/name
+run_wrk() { # name conns duration url host -> appends "rps p50 p99 errors requests" to $work/res/name
     local out
     out=$(wrk -t1 -c"$2" -d"$3"s --timeout 5s --latency -H "Host: $5" "$4")
-    local rps p50 p99 errs
+    local rps p50 p99 errs reqs
+    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
     rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
     p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
     p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
     errs=$(awk '/Non-2xx/ { e += $NF } /Socket errors/ { gsub(",", ""); e += $4 + $6 + $8 + $10 } END { print e + 0 }' <<<"$out")
     mkdir -p "$work/res"
-    echo "$rps $p50 $p99 $errs" >>"$work/res/$1"
+    echo "$rps $p50 $p99 $errs $reqs" >>"$work/res/$1"
 }
 median() { # file column
     sort -g -k"$2","$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -169,11 +173,13 @@ for pair in "hello (proxied):_hello" "static 4 KiB:_s4k" "static 1 MiB:_s1m"; do
 done
 echo
 echo "slow clients: $SLOW_CLIENTS x 10 KB POST at ~100 B/s to gunicorn -w 2 (sync); one client GETs (wrk -c1)"
-printf '%-8s %10s %10s %12s %12s %12s %9s %10s\n' target "idle p50" "idle p99" "loaded p50" "loaded p99" "loaded req/s" errors "p99 ratio"
+printf '%-8s %10s %10s %12s %12s %12s %9s %10s\n' target "idle p50" "idle p99" "loaded p50" "loaded p99" "loaded GETs" errors "p99 ratio"
 for target in direct nginx router; do
     i=$work/res/idle_$target l=$work/res/loaded_$target
-    ip99=$(median "$i" 3) lp99=$(median "$l" 3)
-    printf '%-8s %8sms %8sms %10sms %10sms %12s %9s %10s\n' "$target" "$(median "$i" 2)" "$ip99" "$(median "$l" 2)" \
-        "$lp99" "$(median "$l" 1)" "$(sum_col "$l" 4)" "$(ratio "$lp99" "$ip99")"
+    ip99=$(median "$i" 3) lp99=$(median "$l" 3) lp50=$(median "$l" 2) done_=$(sum_col "$l" 5)
+    if [ "$done_" = 0 ]; then lp50=- lp99=-; fi
+    printf '%-8s %8sms %8sms %10sms %10sms %12s %9s %10s\n' "$target" "$(median "$i" 2)" "$ip99" "$lp50" \
+        "$lp99" "$done_" "$(sum_col "$l" 4)" "$(ratio "$lp99" "$ip99")"
 done
-echo "(errors = wrk timeouts (5 s), socket errors and non-2xx; p99 ratio = loaded / idle)"
+echo "(loaded GETs = requests completed in ${SLOW_DURATION} s; errors = wrk timeouts (5 s), socket errors, non-2xx;"
+echo " p99 ratio = loaded / idle; '-' = no GET completed)"

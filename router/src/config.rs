@@ -173,6 +173,18 @@ impl Config {
     }
 }
 
+/// Names of `PAAS_ROUTER_*` variables in `vars` that no option reads (likely typos), for a startup warning.
+pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    use clap::CommandFactory;
+    let command = Config::command();
+    let known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .collect();
+    vars.into_iter().filter(|name| name.starts_with("PAAS_ROUTER_") && !known.contains(name)).collect()
+}
+
 impl Limits {
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.client_header_timeout_secs)
@@ -253,6 +265,12 @@ mod tests {
         assert!(all.contains("192.0.2.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("nope".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn unknown_variables_are_reported() {
+        let vars = ["PAAS_ROUTER_LISTEN", "PAAS_ROUTER_LISTN", "PAAS_API_URL", "HOME"].map(String::from);
+        assert_eq!(unknown_env_vars(vars), ["PAAS_ROUTER_LISTN"]);
     }
 
     #[test]

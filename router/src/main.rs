@@ -9,6 +9,10 @@ use paas_router::{telemetry, Config};
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
+    let env_names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for name in paas_router::config::unknown_env_vars(env_names) {
+        tracing::warn!(variable = %name, "unknown PAAS_ROUTER_* variable ignored");
+    }
     if let Err(message) = config.validate() {
         tracing::error!("invalid configuration: {message}");
         return ExitCode::from(2);

@@ -60,6 +60,7 @@ impl TestApi {
             db_max_connections: 10,
             db_acquire_timeout_secs: 5,
             log_format: "pretty".into(),
+            cookie_secure: false,
         };
         adjust(&mut config);
         let db = api::db::connect(&config).await.expect("connect to test database");

@@ -64,8 +64,9 @@ pub async fn unset_config_var(
     Ok(ApiJson(change_config(&state, &user, &app, patch).await?))
 }
 
-/// Validates and applies a patch, records a release and an event, all in one transaction.
-async fn change_config(
+/// Validates and applies a patch, records a release and an event, all in one
+/// transaction. Also used by the dashboard.
+pub(crate) async fn change_config(
     state: &AppState,
     user: &AuthUser,
     app: &db::apps::AppRow,

@@ -42,7 +42,18 @@ pub async fn update_formation(
     ApiJson(patch): ApiJson<FormationPatch>,
 ) -> ApiResult<ApiJson<Vec<ProcessFormation>>> {
     let app = app_for_user(&state, user.id, &app).await?;
-    let changes = validate_patch(&patch)?;
+    Ok(ApiJson(scale(&state, &user, &app, &patch).await?))
+}
+
+/// Validates and applies a formation patch, records the event and lets the
+/// scheduler react; answers the new formation. Also used by the dashboard.
+pub(crate) async fn scale(
+    state: &AppState,
+    user: &AuthUser,
+    app: &db::apps::AppRow,
+    patch: &FormationPatch,
+) -> ApiResult<Vec<ProcessFormation>> {
+    let changes = validate_patch(patch)?;
     let mut tx = state.db.begin().await?;
     for (process_type, quantity, size) in &changes {
         db::apps::upsert_formation(&mut *tx, app.id, process_type, *quantity, size.map(Size::as_str)).await?;
@@ -58,7 +69,7 @@ pub async fn update_formation(
     tx.commit().await?;
     crate::scheduler::reconcile_apps(&state.db, [app.id]).await;
     let rows = db::apps::formation(&state.db, app.id).await?;
-    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 type Change<'a> = (&'a str, Option<i32>, Option<Size>);

@@ -3,20 +3,20 @@
 //! from the same list the router serves (and the isolation tests walk it).
 
 mod agent;
-mod apps;
-mod auth;
-mod builds;
-mod config;
-mod domains;
+pub(crate) mod apps;
+pub(crate) mod auth;
+pub(crate) mod builds;
+pub(crate) mod config;
+pub(crate) mod domains;
 mod events;
-mod formation;
+pub(crate) mod formation;
 mod health;
-mod instances;
+pub(crate) mod instances;
 mod nodes;
-mod releases;
+pub(crate) mod releases;
 mod router_table;
-mod tenants;
-mod tokens;
+pub(crate) mod tenants;
+pub(crate) mod tokens;
 
 use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

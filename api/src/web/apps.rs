@@ -1,0 +1,243 @@
+//! The apps list (with each app's state), app creation, and the app page:
+//! process table with live instance state, and the scale control.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use paas_types::{CreateAppRequest, FormationChange, FormationPatch, Size};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tera::Context;
+
+use super::{form_error, notice, see_other, user_context, when, WebError, WebForm, WebUser};
+use crate::db;
+use crate::db::instances::InstanceRow;
+use crate::extract::ApiJson;
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DoneQuery {
+    pub(super) done: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct CreateAppForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    tenant: String,
+}
+
+/// The user's app `name` and the context every app page starts from (404 for other tenants' apps).
+pub(super) async fn app_page(
+    state: &AppState,
+    user: &WebUser,
+    name: &str,
+    tab: &str,
+) -> Result<(db::apps::AppRow, Context), WebError> {
+    let row = routes::app_for_user(state, user.user.id, name).await?;
+    let mut context = user_context(user, "apps");
+    context.insert("tab", tab);
+    context.insert(
+        "app",
+        &json!({
+            "name": row.name,
+            "tenant": row.tenant_name,
+            "hostname": row.hostname,
+            "web_url": format!("{}://{}/", state.settings.app_scheme, row.hostname),
+            "current_release": row.current_release,
+            "role": row.role,
+        }),
+    );
+    Ok((row, context))
+}
+
+/// One word and a style class for the state of an app's instances.
+fn summarize(instances: &[InstanceRow], has_release: bool) -> (String, &'static str) {
+    let wanted: Vec<&InstanceRow> = instances.iter().filter(|i| i.desired_state == "running").collect();
+    let running = wanted.iter().filter(|i| i.actual_state == "running").count();
+    let failing = wanted.iter().any(|i| matches!(i.actual_state.as_str(), "crashed" | "unhealthy" | "failed"));
+    match (wanted.len(), has_release) {
+        (0, false) => ("not deployed".into(), "idle"),
+        (0, true) => ("no processes".into(), "idle"),
+        (n, _) if running == n => (format!("running {running}/{n}"), "ok"),
+        (n, _) if failing => (format!("failing, {running}/{n} running"), "bad"),
+        (n, _) => (format!("starting, {running}/{n} running"), "warn"),
+    }
+}
+
+pub(crate) async fn list_apps(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let mut context = user_context(&user, "apps");
+    context.insert("notice", &notice(query.done.as_deref()));
+    render_apps(&state, &user, context, StatusCode::OK, &CreateAppForm::default(), None).await
+}
+
+async fn render_apps(
+    state: &AppState,
+    user: &WebUser,
+    mut context: Context,
+    status: StatusCode,
+    form: &CreateAppForm,
+    error: Option<&str>,
+) -> Result<Response, WebError> {
+    let rows = db::apps::list_for_user(&state.db, user.user.id, None, None, 500).await?;
+    let mut apps = Vec::with_capacity(rows.len());
+    for row in rows {
+        let instances = db::instances::list_for_app(&state.db, row.id).await?;
+        let (label, class) = summarize(&instances, row.current_release.is_some());
+        apps.push(json!({
+            "name": row.name, "tenant": row.tenant_name, "hostname": row.hostname,
+            "release": row.current_release, "state": label, "state_class": class,
+        }));
+    }
+    let tenants: Vec<String> =
+        db::tenants::list_for_user(&state.db, user.user.id).await?.into_iter().map(|t| t.name).collect();
+    context.insert("apps", &apps);
+    context.insert("tenants", &tenants);
+    context.insert("form", form);
+    context.insert("error", &error);
+    state.web.render(status, "apps.html", &context)
+}
+
+pub(crate) async fn create_app(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm<CreateAppForm>,
+) -> Result<Response, WebError> {
+    let name = form.name.trim().to_string();
+    let tenant = Some(form.tenant.clone()).filter(|t| !t.is_empty());
+    let request = CreateAppRequest { name: name.clone(), tenant };
+    match routes::apps::create_app(State(state.clone()), user.user.clone(), ApiJson(request)).await {
+        Ok(_) => Ok(see_other(&format!("/apps/{name}?done=created"))),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            let context = user_context(&user, "apps");
+            render_apps(&state, &user, context, status, &form, Some(&message)).await
+        }
+    }
+}
+
+pub(crate) async fn show_app(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let (row, mut context) = app_page(&state, &user, &app, "overview").await?;
+    context.insert("notice", &notice(query.done.as_deref()));
+    render_overview(&state, &row, context, StatusCode::OK, &BTreeMap::new(), None).await
+}
+
+async fn render_overview(
+    state: &AppState,
+    row: &db::apps::AppRow,
+    mut context: Context,
+    status: StatusCode,
+    typed: &BTreeMap<String, String>,
+    error: Option<&str>,
+) -> Result<Response, WebError> {
+    let instances = db::instances::list_for_app(&state.db, row.id).await?;
+    let (label, class) = summarize(&instances, row.current_release.is_some());
+    let instances: Vec<_> = instances.iter().map(instance_json).collect();
+    let formation: Vec<_> = db::apps::formation(&state.db, row.id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let quantity = typed.get(&format!("quantity:{}", f.process_type)).cloned();
+            let size = typed.get(&format!("size:{}", f.process_type)).cloned();
+            json!({
+                "process_type": f.process_type,
+                "quantity": quantity.unwrap_or_else(|| f.quantity.to_string()),
+                "size": size.unwrap_or(f.size),
+            })
+        })
+        .collect();
+    context.insert("state", &label);
+    context.insert("state_class", class);
+    context.insert("instances", &instances);
+    context.insert("formation", &formation);
+    context.insert("sizes", &["small", "standard", "large"]);
+    context.insert("error", &error);
+    state.web.render(status, "app/overview.html", &context)
+}
+
+fn instance_json(row: &InstanceRow) -> serde_json::Value {
+    json!({
+        "id": row.id, "short_id": &row.id.simple().to_string()[..8], "process_type": row.process_type,
+        "release": row.release, "node": row.node, "desired_state": row.desired_state,
+        "state": row.actual_state, "restarts": row.restarts, "updated_at": when(row.updated_at),
+    })
+}
+
+/// The instances as JSON for the page's live table (same data as `GET /v1/apps/{app}/instances`).
+pub(crate) async fn list_instances(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+) -> Result<Response, WebError> {
+    let ApiJson(instances) =
+        routes::instances::list_instances(State(state), user.user, crate::extract::ApiPath(app)).await?;
+    Ok(axum::Json(instances).into_response())
+}
+
+/// The scale control: `quantity:<type>` and `size:<type>` for each process type.
+pub(crate) async fn scale_app(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+    WebForm(form): WebForm<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let (row, context) = app_page(&state, &user, &app, "overview").await?;
+    let result = match parse_scale(&form) {
+        Ok(patch) => routes::formation::scale(&state, &user.user, &row, &patch).await.map(|_| ()),
+        Err(message) => Err(crate::error::ApiError::validation(message)),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/apps/{}?done=scaled", row.name))),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            render_overview(&state, &row, context, status, &form, Some(&message)).await
+        }
+    }
+}
+
+fn parse_scale(form: &BTreeMap<String, String>) -> Result<FormationPatch, String> {
+    let mut patch = FormationPatch::new();
+    for (key, value) in form {
+        let Some(process_type) = key.strip_prefix("quantity:") else { continue };
+        let quantity = value
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("the number of {process_type} processes must be a whole number"))?;
+        let size = match form.get(&format!("size:{process_type}")) {
+            Some(size) => Some(Size::parse(size).ok_or_else(|| format!("{size:?} is not a size"))?),
+            None => None,
+        };
+        patch.insert(process_type.to_string(), FormationChange::Spec { quantity: Some(quantity), size });
+    }
+    Ok(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_form_becomes_a_formation_patch() {
+        let form: BTreeMap<String, String> = [("quantity:web", "3"), ("size:web", "small"), ("csrf", "x")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let patch = parse_scale(&form).unwrap();
+        assert_eq!(serde_json::to_value(&patch).unwrap(), json!({ "web": { "quantity": 3, "size": "small" } }));
+        let bad: BTreeMap<String, String> = [("quantity:web".to_string(), "two".to_string())].into();
+        assert_eq!(parse_scale(&bad).unwrap_err(), "the number of web processes must be a whole number");
+    }
+}

@@ -1,0 +1,154 @@
+//! Signup, login and logout pages. They call the JSON API's handlers, so the
+//! rules (password length, email syntax, timing-safe login) are the API's.
+
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::StatusCode;
+use axum::response::Response;
+use paas_types::{LoginRequest, Session, SignupRequest};
+use serde::{Deserialize, Serialize};
+use tera::Context;
+
+use super::{form_error, see_other, Visitor, WebError, WebForm};
+use crate::extract::ApiJson;
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SignupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    tenant: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Empty {}
+
+/// `/`: the apps when signed in, else the login page.
+pub(crate) async fn home(visitor: Visitor) -> Response {
+    see_other(if visitor.signed_in { "/apps" } else { "/login" })
+}
+
+pub(crate) async fn signup_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, WebError> {
+    if visitor.signed_in {
+        return Ok(see_other("/apps"));
+    }
+    render(&state, visitor, "signup.html", StatusCode::OK, &SignupForm::default(), None)
+}
+
+pub(crate) async fn signup(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    WebForm(form): WebForm<SignupForm>,
+) -> Result<Response, WebError> {
+    let tenant = Some(form.tenant.trim().to_string()).filter(|t| !t.is_empty());
+    let request = SignupRequest { email: form.email.clone(), password: form.password.clone(), tenant };
+    match routes::auth::signup(State(state.clone()), ApiJson(request)).await {
+        Ok((_, ApiJson(session))) => Ok(open_session(&state, &session, "/apps")),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            render(&state, visitor, "signup.html", status, &form, Some(&message))
+        }
+    }
+}
+
+pub(crate) async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, WebError> {
+    let next = safe_next(query.next.as_deref().unwrap_or_default()).to_string();
+    if visitor.signed_in {
+        return Ok(see_other(&next));
+    }
+    let form = LoginForm { next, ..LoginForm::default() };
+    render(&state, visitor, "login.html", StatusCode::OK, &form, None)
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    WebForm(form): WebForm<LoginForm>,
+) -> Result<Response, WebError> {
+    let request = LoginRequest { email: form.email.clone(), password: form.password.clone() };
+    match routes::auth::login(State(state.clone()), ApiJson(request)).await {
+        Ok(ApiJson(session)) => Ok(open_session(&state, &session, safe_next(&form.next))),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            // The email stays; a wrong password is typed again.
+            let form = LoginForm { password: String::new(), ..form };
+            render(&state, visitor, "login.html", status, &form, Some(&message))
+        }
+    }
+}
+
+/// Ends the session (a POST with the CSRF token, so other sites cannot log you out).
+pub(crate) async fn logout(State(state): State<AppState>, WebForm(_): WebForm<Empty>) -> Response {
+    let mut response = see_other("/login");
+    response.headers_mut().append(SET_COOKIE, state.web.clear_session_cookie());
+    response
+}
+
+fn render<T: Serialize>(
+    state: &AppState,
+    visitor: Visitor,
+    template: &str,
+    status: StatusCode,
+    form: &T,
+    error: Option<&str>,
+) -> Result<Response, WebError> {
+    let mut context = Context::new();
+    context.insert("csrf", &visitor.csrf);
+    context.insert("form", form);
+    context.insert("error", &error);
+    let page = state.web.render(status, template, &context)?;
+    Ok(visitor.respond(page))
+}
+
+fn open_session(state: &AppState, session: &Session, next: &str) -> Response {
+    let max_age = (session.expires_at - chrono::Utc::now()).num_seconds();
+    let mut response = see_other(next);
+    response.headers_mut().append(SET_COOKIE, state.web.session_cookie(&session.token, max_age));
+    response
+}
+
+/// Where to go after login: a local path only (no open redirects).
+fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if local {
+        next
+    } else {
+        "/apps"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path() {
+        assert_eq!(safe_next("/apps/shop"), "/apps/shop");
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "", "apps"] {
+            assert_eq!(safe_next(bad), "/apps", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Custom domains of an app, through the API's domain handlers.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use paas_types::AddDomainRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tera::Context;
+
+use super::apps::{app_page, DoneQuery};
+use super::{form_error, notice, see_other, when, WebError, WebForm, WebUser};
+use crate::db;
+use crate::extract::{ApiJson, ApiPath};
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct DomainForm {
+    #[serde(default)]
+    hostname: String,
+}
+
+pub(crate) async fn list_domains(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let (row, mut context) = app_page(&state, &user, &app, "domains").await?;
+    context.insert("notice", &notice(query.done.as_deref()));
+    render_domains(&state, &row, context, StatusCode::OK, &DomainForm::default(), None).await
+}
+
+async fn render_domains(
+    state: &AppState,
+    row: &db::apps::AppRow,
+    mut context: Context,
+    status: StatusCode,
+    form: &DomainForm,
+    error: Option<&str>,
+) -> Result<Response, WebError> {
+    let domains: Vec<_> = db::apps::domains(&state.db, row.id)
+        .await?
+        .into_iter()
+        .map(|d| json!({ "hostname": d.hostname, "created_at": when(d.created_at) }))
+        .collect();
+    context.insert("domains", &domains);
+    context.insert("form", form);
+    context.insert("error", &error);
+    state.web.render(status, "app/domains.html", &context)
+}
+
+pub(crate) async fn add_domain(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+    WebForm(form): WebForm<DomainForm>,
+) -> Result<Response, WebError> {
+    let (row, context) = app_page(&state, &user, &app, "domains").await?;
+    let request = AddDomainRequest { hostname: form.hostname.clone() };
+    let result =
+        routes::domains::add_domain(State(state.clone()), user.user.clone(), ApiPath(app), ApiJson(request)).await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/apps/{}/domains?done=domain-added", row.name))),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            render_domains(&state, &row, context, status, &form, Some(&message)).await
+        }
+    }
+}
+
+pub(crate) async fn remove_domain(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(app): Path<String>,
+    WebForm(form): WebForm<DomainForm>,
+) -> Result<Response, WebError> {
+    let (row, context) = app_page(&state, &user, &app, "domains").await?;
+    let result =
+        routes::domains::remove_domain(State(state.clone()), user.user.clone(), ApiPath((app, form.hostname))).await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/apps/{}/domains?done=domain-removed", row.name))),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            render_domains(&state, &row, context, status, &DomainForm::default(), Some(&message)).await
+        }
+    }
+}
