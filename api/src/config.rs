@@ -94,6 +94,10 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_SCHEDULER_SWEEP_SECS", default_value_t = 5)]
     pub scheduler_sweep_secs: u64,
 
+    /// Directory for the local cache of git repositories (default: a `paas-git` dir under the temp dir).
+    #[arg(long, env = "PAAS_GIT_CACHE_DIR")]
+    pub git_cache_dir: Option<PathBuf>,
+
     /// Maximum number of Postgres connections in the pool.
     #[arg(long, env = "PAAS_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
@@ -156,6 +160,10 @@ impl ServeConfig {
             return Err(ConfigError::Scheme(self.app_scheme.clone()));
         }
         self.jwt_secret().map(|_| ())
+    }
+
+    pub fn git_cache_dir(&self) -> PathBuf {
+        self.git_cache_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("paas-git"))
     }
 
     pub fn db_acquire_timeout(&self) -> Duration {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod extract;
+pub mod git;
 mod middleware;
 mod routes;
 pub mod scheduler;
@@ -48,6 +49,7 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config:
         routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
         settings: Arc::new(settings(config)),
+        git: git::RepoCache::new(config.git_cache_dir()),
         web: Arc::new(web::Web::new(&config.jwt_secret()?, config.cookie_secure)?),
     })
 }
@@ -71,6 +73,7 @@ pub fn app(state: AppState) -> axum::Router {
     router
         .route("/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(web::router())
+        .merge(git::router(state.settings.max_source_bytes))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(
@@ -130,6 +133,7 @@ pub async fn create_admin(config: &ServeConfig, email: &str, password: String) -
         // The JWT key is not needed to create a user.
         jwt: Arc::new(JwtKeys::new(b"unused-unused-unused-unused-unused", 60)),
         settings: Arc::new(settings(config)),
+        git: git::RepoCache::new(config.git_cache_dir()),
         web: Arc::new(web::Web::new(b"unused-unused-unused-unused-unused", false)?),
     };
     let user = routes::create_admin_user(&state, email, password).await?;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub routes_changed: tokio::sync::watch::Receiver<u64>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    /// Local cache of the apps' git repositories (the history is in Postgres).
+    pub git: crate::git::RepoCache,
     /// The dashboard: templates (compiled once) and cookie settings.
     pub web: Arc<crate::web::Web>,
 }

@@ -63,7 +63,8 @@ pub enum Command {
     /// Roll back to a release (default: the one before the current).
     Rollback {
         /// Version to return to, like `v3` or `3`.
-        version: Option<String>,
+        #[arg(value_name = "VERSION")]
+        target: Option<String>,
     },
     /// Manage custom domains.
     #[command(subcommand)]

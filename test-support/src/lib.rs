@@ -6,6 +6,7 @@
 //! - [`TestApi`]: the real API, on its own fresh database, serving HTTP on
 //!   127.0.0.1 with an ephemeral port, plus a small client for driving it.
 
+pub mod agent;
 mod pg;
 
 use std::net::SocketAddr;
@@ -57,6 +58,7 @@ impl TestApi {
             build_lease_secs: 60,
             node_timeout_secs: 15,
             scheduler_sweep_secs: 2,
+            git_cache_dir: None,
             db_max_connections: 10,
             db_acquire_timeout_secs: 5,
             log_format: "pretty".into(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use test_support::TestApi;
 
-use crate::support::*;
+use test_support::agent::*;
 
 const HELLO_HOST: &str = "hello.paas.test";
 

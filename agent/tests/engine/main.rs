@@ -4,4 +4,3 @@
 //! Needs `dockerd` and the base image (`deploy/prereqs.sh`).
 
 mod deploy;
-mod support;

@@ -22,7 +22,13 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let credential = bearer(parts)?;
+        AuthUser::from_credential(state, bearer(parts)?).await
+    }
+}
+
+impl AuthUser {
+    /// The user an API token (`paas_...`) or a session JWT belongs to.
+    pub async fn from_credential(state: &AppState, credential: &str) -> Result<AuthUser, ApiError> {
         let user_id = if credential.starts_with(token::PREFIX) {
             db::tokens::authenticate(&state.db, &token::hash(credential))
                 .await?

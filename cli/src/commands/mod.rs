@@ -21,7 +21,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Ps => processes::ps(ctx).await,
         Command::Logs { follow, process, lines } => processes::logs(ctx, follow, process, lines).await,
         Command::Releases => apps::releases(ctx).await,
-        Command::Rollback { version } => apps::rollback(ctx, version).await,
+        Command::Rollback { target } => apps::rollback(ctx, target).await,
         Command::Domains(cmd) => apps::domains(ctx, cmd).await,
         Command::Deploy { dir } => deploy::run(ctx, &dir).await,
         Command::Open => apps::open(ctx).await,

@@ -1,11 +1,12 @@
-//! Helpers: a running agent, fixture tarballs, polling, HTTP to instances.
+//! Engine test helpers: a real agent in this process, fixture tarballs,
+//! polling, HTTP to instances, docker CLI inspection.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::TestApi;
 use serde_json::{json, Value};
-use test_support::TestApi;
 
 /// An agent running in this process; dropping it leaves its containers
 /// running (like a killed agent), `cleanup` removes them.
@@ -113,7 +114,7 @@ pub fn containers(node: &str, process_type: &str) -> Vec<String> {
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(name);
-    test_support::tarball_of_dir(&dir)
+    crate::tarball_of_dir(&dir)
 }
 
 /// Polls `probe` every 250 ms until it yields `Some`, or panics after `limit`.

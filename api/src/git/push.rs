@@ -1,0 +1,199 @@
+//! One push: `git receive-pack` under a per-app lock; its pre-receive hook
+//! asks (through a FIFO) for a build of the pushed `main`, and the build's
+//! output is written back (through another FIFO) for git to relay as
+//! `remote:` lines. The hook exits non-zero when the build fails, so the push
+//! is rejected and the running release stays. Afterwards the repository is
+//! saved to Postgres.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::body::Body;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::pipe;
+use tokio::process::Command;
+use tokio_util::io::ReaderStream;
+use uuid::Uuid;
+
+use super::{spawn_service, GitError};
+use crate::auth::AuthUser;
+use crate::db;
+use crate::routes::builds::queue_build;
+use crate::state::AppState;
+
+/// Longest a push waits for its build.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Longest a push waits for the new release's first healthy web instance.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Starts receive-pack for a push and returns its (streaming) response body.
+pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input: Vec<u8>) -> Result<Body, GitError> {
+    // One push per app at a time, across API replicas.
+    let mut lock = state.db.acquire().await.map_err(crate::error::ApiError::from)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock_key(app.id))
+        .execute(&mut *lock)
+        .await
+        .map_err(crate::error::ApiError::from)?;
+    let dir = state.git.checkout(&state.db, app.id).await?;
+    let channel = tempfile::tempdir()?;
+    for fifo in ["request", "output"] {
+        let status = Command::new("mkfifo").arg(channel.path().join(fifo)).status().await?;
+        if !status.success() {
+            return Err(GitError::Io(std::io::Error::other("mkfifo failed")));
+        }
+    }
+    let mut child = spawn_service("receive-pack", &dir, &[("PAAS_HOOK_DIR", channel.path().as_os_str())])?;
+    let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+    tokio::spawn(async move {
+        let _ = stdin.write_all(&input).await;
+    });
+    tokio::spawn(async move {
+        let hook = tokio::spawn(serve_hook(state.clone(), user, app.clone(), channel.path().to_path_buf()));
+        let status = child.wait().await;
+        // The hook is done by now if it ran at all; if it never ran, stop waiting for it.
+        hook.abort();
+        if matches!(status, Ok(s) if s.success()) {
+            if let Err(error) = state.git.save(&state.db, app.id, &dir).await {
+                tracing::error!(app = %app.name, error = &error as &dyn std::error::Error, "cannot save pushed history");
+            }
+        }
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key(app.id)).execute(&mut *lock).await;
+        drop(channel);
+    });
+    Ok(Body::from_stream(ReaderStream::new(stdout)))
+}
+
+fn lock_key(app_id: Uuid) -> i64 {
+    let bytes = app_id.as_bytes();
+    i64::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]])
+}
+
+/// Answers the pre-receive hook: builds the pushed commit and streams the
+/// output; leaves the exit status for the hook in `status`.
+async fn serve_hook(state: AppState, user: AuthUser, app: db::apps::AppRow, channel: PathBuf) {
+    let request = match read_request(&channel).await {
+        Ok(Some(sha)) => sha,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot read the git hook request");
+            return;
+        }
+    };
+    let _ = tokio::fs::write(channel.join("status"), "1").await;
+    let mut output = match pipe::OpenOptions::new().read_write(true).open_sender(channel.join("output")) {
+        Ok(sender) => sender,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot open the git hook output");
+            return;
+        }
+    };
+    let ok = deploy(&state, &user, &app, &channel, &request, &mut output).await;
+    let _ = tokio::fs::write(channel.join("status"), if ok { "0" } else { "1" }).await;
+    let _ = output.flush().await;
+}
+
+async fn read_request(channel: &Path) -> std::io::Result<Option<String>> {
+    // Read-write so the open never blocks and no EOF comes before the hook writes.
+    let receiver = pipe::OpenOptions::new().read_write(true).open_receiver(channel.join("request"))?;
+    let mut line = String::new();
+    BufReader::new(receiver).read_line(&mut line).await?;
+    let line = line.trim();
+    Ok((line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit())).then(|| line.to_string()))
+}
+
+/// Queues the build, relays its log, waits for the release to come up.
+/// Returns whether the push should be accepted.
+async fn deploy(
+    state: &AppState,
+    user: &AuthUser,
+    app: &db::apps::AppRow,
+    channel: &Path,
+    sha: &str,
+    out: &mut pipe::Sender,
+) -> bool {
+    let source = match tokio::fs::read(channel.join("source.tar.gz")).await {
+        Ok(source) => source,
+        Err(_) => {
+            let _ = out.write_all(b" !     Cannot read the pushed source\n").await;
+            return false;
+        }
+    };
+    let _ = out.write_all(format!("-----> Building {} ({})\n", app.name, &sha[..8]).as_bytes()).await;
+    let build = match queue_build(state, user, app, &source, Some(sha)).await {
+        Ok(build) => build,
+        Err(error) => {
+            let _ = out.write_all(format!(" !     {error}\n").as_bytes()).await;
+            return false;
+        }
+    };
+    let Some(status) = relay_build_log(state, build.id, out).await else {
+        let _ = out.write_all(b" !     Timed out waiting for the build\n").await;
+        return false;
+    };
+    if status != "succeeded" {
+        let _ = out.write_all(b" !     Push rejected: the build failed; the running release is unchanged\n").await;
+        return false;
+    }
+    let release = db::builds::find(&state.db, app.id, build.id).await.ok().flatten().and_then(|b| b.release);
+    let Some(release) = release else {
+        let _ = out.write_all(b" !     The build made no release\n").await;
+        return false;
+    };
+    let _ = out.write_all(format!("-----> Released v{release}\n").as_bytes()).await;
+    let web_url = format!("{}://{}/", state.settings.app_scheme, app.hostname);
+    match wait_for_web(state, app.id, release).await {
+        Some(true) => {
+            let _ = out.write_all(format!("-----> {web_url} deployed (v{release} is serving)\n").as_bytes()).await;
+        }
+        Some(false) => {
+            let _ = out
+                .write_all(format!("-----> {web_url} deployed (v{release}; no web process to wait for)\n").as_bytes())
+                .await;
+        }
+        None => {
+            let _ = out
+                .write_all(format!("-----> {web_url}: v{release} released, but no web instance passed its health check yet; see `paas ps` and `paas logs`\n").as_bytes())
+                .await;
+        }
+    }
+    true
+}
+
+/// Streams the build log to `out` until the build ends; returns its status.
+async fn relay_build_log(state: &AppState, build: Uuid, out: &mut pipe::Sender) -> Option<String> {
+    let mut offset = 0i32;
+    let deadline = tokio::time::Instant::now() + BUILD_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some((text, status))) = db::builds::log_from(&state.db, build, offset).await {
+            if !text.is_empty() {
+                offset += text.chars().count() as i32;
+                let _ = out.write_all(text.as_bytes()).await;
+            }
+            if status == "succeeded" || status == "failed" {
+                return Some(status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    None
+}
+
+/// Some(true) when a web instance of `release` is healthy, Some(false) when
+/// the app runs no web process, None on timeout.
+async fn wait_for_web(state: &AppState, app_id: Uuid, release: i32) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + LAUNCH_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        let formation = db::apps::formation(&state.db, app_id).await.ok()?;
+        if !formation.iter().any(|f| f.process_type == "web" && f.quantity > 0) {
+            return Some(false);
+        }
+        let instances = db::instances::list_for_app(&state.db, app_id).await.ok()?;
+        if instances.iter().any(|i| i.process_type == "web" && i.release == release && i.actual_state == "running") {
+            return Some(true);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    None
+}
