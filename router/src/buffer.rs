@@ -9,17 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
 use tempfile::NamedTempFile;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Body type of requests sent upstream.
-pub type UpBody = BoxBody<Bytes, io::Error>;
-
-const FILE_CHUNK: usize = 64 * 1024;
+use tokio::io::AsyncWriteExt;
 
 /// A complete body.
 #[derive(Debug, Clone)]
@@ -45,33 +36,6 @@ impl Buffered {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// A fresh body for one upstream attempt (cheap: memory is shared, the file is reopened).
-    pub async fn to_upstream(&self) -> io::Result<UpBody> {
-        match self {
-            Buffered::Mem(b) if b.is_empty() => Ok(Empty::new().map_err(|never| match never {}).boxed()),
-            Buffered::Mem(b) => Ok(Full::new(b.clone()).map_err(|never| match never {}).boxed()),
-            Buffered::File { file, len } => {
-                let reader = tokio::fs::File::open(file.path()).await?;
-                Ok(file_body(reader, *len))
-            }
-        }
-    }
-}
-
-/// Streams `len` bytes of `file` as a body.
-pub fn file_body(file: tokio::fs::File, len: u64) -> UpBody {
-    let chunks = stream::unfold((file, len), |(mut file, left)| async move {
-        if left == 0 {
-            return None;
-        }
-        let mut buf = vec![0; FILE_CHUNK.min(left as usize)];
-        match file.read_exact(&mut buf).await {
-            Ok(_) => Some((Ok(Frame::data(Bytes::from(buf))), (file, left - FILE_CHUNK.min(left as usize) as u64))),
-            Err(e) => Some((Err(e), (file, 0))),
-        }
-    });
-    BodyExt::boxed(StreamBody::new(chunks))
 }
 
 /// Why a body could not be buffered.
@@ -164,8 +128,6 @@ mod tests {
         let Buffered::File { file, len } = &body else { panic!("expected a spill file") };
         assert_eq!(*len, 6);
         assert_eq!(std::fs::read(file.path()).unwrap(), b"abcdef");
-        let collected = body.to_upstream().await.unwrap().collect().await.unwrap().to_bytes();
-        assert_eq!(&collected[..], b"abcdef");
     }
 
     #[tokio::test]

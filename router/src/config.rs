@@ -177,11 +177,8 @@ impl Config {
 pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
     use clap::CommandFactory;
     let command = Config::command();
-    let known: Vec<String> = command
-        .get_arguments()
-        .filter_map(|arg| arg.get_env())
-        .map(|env| env.to_string_lossy().into_owned())
-        .collect();
+    let known: Vec<String> =
+        command.get_arguments().filter_map(|arg| arg.get_env()).map(|env| env.to_string_lossy().into_owned()).collect();
     vars.into_iter().filter(|name| name.starts_with("PAAS_ROUTER_") && !known.contains(name)).collect()
 }
 

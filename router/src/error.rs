@@ -50,7 +50,7 @@ pub enum ProxyError {
     UpstreamBroken {
         backend: String,
         #[source]
-        source: hyper::Error,
+        source: crate::upstream::h1::ExchangeError,
     },
     #[error("instance {backend} did not answer within {secs} s")]
     UpstreamTimeout { backend: String, secs: u64 },

@@ -236,7 +236,11 @@ async fn health_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let table = state.table.load_full();
-        let down = table.apps.iter().flat_map(|a| a.backends.iter()).filter(|b| b.is_down());
-        futures_util::future::join_all(down.map(|b| b.probe(timeout))).await;
+        let mut probes = tokio::task::JoinSet::new();
+        for backend in table.apps.iter().flat_map(|a| a.backends.iter()).filter(|b| b.is_down()) {
+            let backend = backend.clone();
+            probes.spawn(async move { backend.probe(timeout).await });
+        }
+        while probes.join_next().await.is_some() {}
     }
 }

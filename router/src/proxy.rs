@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, StatusCode, Uri};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
 use crate::error::{ProxyError, Side};
@@ -24,7 +22,8 @@ use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::statics::{serve, Found};
 use crate::table::{normalize_host, AppRoute};
-use crate::upstream::{self, Lease};
+use crate::upstream::h1::{ExchangeError, ResponseHead};
+use crate::upstream::{self, Lease, Outgoing};
 use crate::State;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -162,23 +161,18 @@ impl Proxy {
         let settings = &self.state.config.upstream;
         let started = Instant::now();
         let start = app.next.fetch_add(1, Ordering::Relaxed);
-        let target = head.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let uri: Uri = target.parse().map_err(|_| ProxyError::BadRequest { reason: "invalid request target" })?;
-        let make = || async {
-            let upstream_body = body.to_upstream().await.map_err(|source| ProxyError::Spill { source })?;
-            let mut request = Request::new(upstream_body);
-            *request.method_mut() = head.method.clone();
-            *request.uri_mut() = uri.clone();
-            *request.headers_mut() = headers.clone();
-            request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Ok(request)
+        let target = match head.uri.path_and_query() {
+            Some(p) => p.as_str(),
+            None if head.uri.path() == "*" => "*",
+            None => "/",
         };
+        let outgoing = Outgoing { method: &head.method, target, headers: &headers, body: &body };
         let limit = Duration::from_secs(settings.response_timeout_secs);
         let mut backend = None;
         let exchange = async {
-            let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, make).await?;
+            let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, &outgoing).await?;
             backend = Some(lease.backend.address.clone());
-            self.read_response(response, lease, head.wants_upgrade).await
+            self.read_response(response, lease, head).await
         };
         let result = tokio::time::timeout(limit, exchange).await;
         ctx.backend = backend;
@@ -194,18 +188,15 @@ impl Proxy {
         Ok(reply)
     }
 
-    /// Reads the whole response body (or hands over the upgrade), then returns the connection to its pool.
+    /// Reads the whole response body (or hands over the connection for a tunnel), then pools the connection.
     async fn read_response(
         &self,
-        mut response: http::Response<Incoming>,
-        lease: Lease,
-        upgrade: bool,
+        response: ResponseHead,
+        mut lease: Lease,
+        head: &RequestHead,
     ) -> Result<Reply, ProxyError> {
-        let status = response.status();
-        let reusable = !wants_close(response.headers());
-        let mut headers = std::mem::take(response.headers_mut());
-        if upgrade && status == StatusCode::SWITCHING_PROTOCOLS {
-            let on_upgrade = hyper::upgrade::on(&mut response);
+        let ResponseHead { status, mut headers, framing, keep_alive } = response;
+        if head.wants_upgrade && status == StatusCode::SWITCHING_PROTOCOLS {
             let upgrade_value = headers.get(header::UPGRADE).cloned();
             strip_hop_by_hop(&mut headers);
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -213,27 +204,27 @@ impl Proxy {
                 headers.insert(header::UPGRADE, value);
             }
             let mut reply = Reply::new(status, headers, ReplyBody::Buffered(Buffered::default()));
-            reply.upgrade = Some(on_upgrade);
+            reply.upgrade = lease.io.take().map(Box::new);
             return Ok(reply);
         }
         strip_hop_by_hop(&mut headers);
         let settings = &self.state.config.upstream;
+        let backend = lease.backend.address.clone();
         let mut spool = Spooler::new(settings.response_memory_bytes, settings.max_response_bytes, &self.state.tmp_dir);
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            let frame = frame
-                .map_err(|source| ProxyError::UpstreamBroken { backend: lease.backend.address.clone(), source })?;
-            if let Ok(data) = frame.into_data() {
-                spool.push(data).await.map_err(|e| match e {
-                    SpoolError::TooLarge { limit } => {
-                        ProxyError::ResponseTooLarge { backend: lease.backend.address.clone(), limit }
-                    }
+        let io = lease.io.as_mut().expect("a sent request has its connection");
+        let mut body = BodyReader::new(io, framing, Duration::from_secs(settings.response_timeout_secs), false);
+        loop {
+            match body.next().await {
+                Ok(Some(data)) => spool.push(data).await.map_err(|e| match e {
+                    SpoolError::TooLarge { limit } => ProxyError::ResponseTooLarge { backend: backend.clone(), limit },
                     SpoolError::Io(source) => ProxyError::Spill { source },
-                })?;
+                })?,
+                Ok(None) => break,
+                Err(e) => return Err(upstream::exchange_error(&backend, ExchangeError::Body(e), settings)),
             }
         }
         let buffered = spool.finish().await.map_err(spool_error)?;
-        lease.release(reusable, settings);
+        lease.release(keep_alive, settings);
         Ok(Reply::new(status, headers, ReplyBody::Buffered(buffered)))
     }
 }
@@ -294,12 +285,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
     }
-}
-
-fn wants_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.as_bytes().split(|b| *b == b',').any(|t| crate::server::head::trim(t).eq_ignore_ascii_case(b"close"))
-    })
 }
 
 /// Request ids: a random per-process prefix and a counter, unique without a syscall per request.

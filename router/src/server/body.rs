@@ -17,7 +17,8 @@ use crate::server::head::Framing;
 const MAX_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
 
-/// The client socket plus the bytes read from it but not yet consumed.
+/// A socket plus the bytes read from it but not yet consumed (client side, and upstream connections).
+#[derive(Debug)]
 pub struct ClientIo {
     pub stream: TcpStream,
     pub buf: BytesMut,
@@ -53,6 +54,7 @@ pub enum BodyError {
 #[derive(Debug, Clone, Copy)]
 enum State {
     Length(u64),
+    UntilClose,
     Size,
     Data(u64),
     DataEnd,
@@ -75,6 +77,7 @@ impl<'a> BodyReader<'a> {
             Framing::Length(0) => State::Done,
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Size,
+            Framing::UntilClose => State::UntilClose,
         };
         // A client that already started sending its body needs no invitation.
         let continue_pending = expect_continue && io.buf.is_empty() && !matches!(state, State::Done);
@@ -100,6 +103,13 @@ impl<'a> BodyReader<'a> {
         loop {
             match self.state {
                 State::Done => return Ok(None),
+                State::UntilClose => {
+                    if self.io.buf.is_empty() && self.io.read_more(self.timeout).await? == 0 {
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.io.buf.split().freeze()));
+                }
                 State::Length(n) | State::Data(n) => {
                     if self.io.buf.is_empty() {
                         self.fill().await?;

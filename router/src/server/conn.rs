@@ -13,7 +13,6 @@ use std::time::Instant;
 use bytes::{Buf, BytesMut};
 use http::header;
 use http::{Method, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -144,19 +143,15 @@ async fn drain(body: &mut BodyReader<'_>, status: StatusCode) -> bool {
 }
 
 /// Relays bytes both ways after `101 Switching Protocols` until either side closes.
-async fn tunnel(mut io: ClientIo, upgrade: hyper::upgrade::OnUpgrade, peer: SocketAddr) {
-    let upstream = match upgrade.await {
-        Ok(up) => up,
-        Err(error) => {
-            tracing::warn!(peer = %peer, error = %error, "upstream upgrade failed");
-            return;
-        }
-    };
-    let mut upstream = TokioIo::new(upstream);
-    if !io.buf.is_empty() && upstream.write_all(&io.buf).await.is_err() {
+async fn tunnel(mut io: ClientIo, mut upstream: Box<ClientIo>, peer: SocketAddr) {
+    // Bytes either side sent early (already buffered) go first.
+    if !io.buf.is_empty() && upstream.stream.write_all(&io.buf).await.is_err() {
         return;
     }
-    match tokio::io::copy_bidirectional(&mut io.stream, &mut upstream).await {
+    if !upstream.buf.is_empty() && io.stream.write_all(&upstream.buf).await.is_err() {
+        return;
+    }
+    match tokio::io::copy_bidirectional(&mut io.stream, &mut upstream.stream).await {
         Ok((up, down)) => tracing::debug!(peer = %peer, bytes_up = up, bytes_down = down, "tunnel closed"),
         Err(error) => tracing::debug!(peer = %peer, error = %error, "tunnel broke"),
     }

@@ -24,6 +24,8 @@ pub const MAX_HEADER_SLOTS: usize = 256;
 pub enum Framing {
     Length(u64),
     Chunked,
+    /// Until the peer closes (responses only; requests never use it).
+    UntilClose,
 }
 
 /// A validated request head.

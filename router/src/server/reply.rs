@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
+use crate::server::body::ClientIo;
 
 /// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
 const WRITE_SLICE: usize = 256 * 1024;
@@ -59,8 +60,8 @@ pub struct Reply {
     /// End-to-end headers only; the writer sets `Content-Length`, `Date` and `Connection`.
     pub headers: HeaderMap,
     pub body: ReplyBody,
-    /// For `101 Switching Protocols`: the upstream side of the tunnel.
-    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// For `101 Switching Protocols`: the upstream connection to tunnel to.
+    pub upgrade: Option<Box<ClientIo>>,
     /// The connection must close after this reply (client errors that leave framing in doubt).
     pub close: bool,
     pub info: AccessInfo,

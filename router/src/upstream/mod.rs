@@ -8,8 +8,11 @@
 //! Passive health: an instance that refuses (or times out) a TCP connect is
 //! marked down and skipped; a background task probes down instances with a TCP
 //! connect and puts them back. A request is retried on another instance only
-//! when it provably never reached the first: the connect failed, or hyper
-//! handed the unsent request back (a pooled connection closed under us).
+//! when it never reached the first: the connect failed; or a pooled keep-alive
+//! connection turned out closed (writing failed, or it closed without a byte
+//! of response, the race with an instance's idle timeout; idempotent methods only).
+
+pub mod h1;
 
 use std::cell::Cell;
 use std::io;
@@ -17,15 +20,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
+use http::Method;
 use tokio::net::TcpStream;
 
-use crate::buffer::UpBody;
+use crate::buffer::Buffered;
 use crate::config::UpstreamConfig;
 use crate::error::ProxyError;
+use crate::server::body::ClientIo;
+use crate::upstream::h1::{ExchangeError, ResponseHead};
 
 /// Most attempts for one request across instances.
 const MAX_ATTEMPTS: usize = 4;
@@ -55,16 +58,22 @@ pub struct Backend {
     down: AtomicBool,
 }
 
-#[derive(Debug)]
 struct Idle {
-    sender: SendRequest<UpBody>,
+    io: ClientIo,
     since: Instant,
 }
 
-/// A connection checked out of a pool; goes back with [`Lease::release`].
+impl std::fmt::Debug for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idle").field("since", &self.since).finish()
+    }
+}
+
+/// A connection checked out of a pool, counted as outstanding until dropped or released.
 pub struct Lease {
     pub backend: Arc<Backend>,
-    sender: Option<SendRequest<UpBody>>,
+    /// The connection; `None` once taken for a tunnel.
+    pub io: Option<ClientIo>,
 }
 
 impl Drop for Lease {
@@ -76,10 +85,11 @@ impl Drop for Lease {
 impl Lease {
     /// Returns the connection to the pool once the response has been read in full.
     pub fn release(mut self, reusable: bool, settings: &UpstreamConfig) {
-        if let Some(sender) = self.sender.take().filter(|s| reusable && s.is_ready()) {
+        // Leftover bytes after a complete response mean the instance broke framing: never reuse.
+        if let Some(io) = self.io.take().filter(|io| reusable && io.buf.is_empty()) {
             let mut idle = self.backend.idle[pool_slot()].lock().expect("pool lock");
             if idle.len() < settings.max_idle {
-                idle.push(Idle { sender, since: Instant::now() });
+                idle.push(Idle { io, since: Instant::now() });
             }
         }
     }
@@ -113,30 +123,25 @@ impl Backend {
     }
 
     /// A pooled connection still fresh enough to trust, if any.
-    fn take_idle(&self, max_age: Duration) -> Option<SendRequest<UpBody>> {
+    fn take_idle(&self, max_age: Duration) -> Option<ClientIo> {
         let mut idle = self.idle[pool_slot()].lock().expect("pool lock");
         while let Some(conn) = idle.pop() {
-            if conn.since.elapsed() < max_age && conn.sender.is_ready() {
-                return Some(conn.sender);
+            // A closed (readable EOF) or chattering idle connection is useless; WouldBlock means alive.
+            let alive =
+                matches!(conn.io.stream.try_read(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+            if alive && conn.since.elapsed() < max_age {
+                return Some(conn.io);
             }
         }
         None
     }
 
-    /// Opens a new connection with the HTTP/1.1 handshake; its driver task runs until it closes.
-    async fn connect(&self, timeout: Duration) -> io::Result<SendRequest<UpBody>> {
+    async fn connect(&self, timeout: Duration) -> io::Result<ClientIo> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         stream.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(io::Error::other)?;
-        let address = self.address.clone();
-        tokio::spawn(async move {
-            if let Err(error) = conn.with_upgrades().await {
-                tracing::debug!(backend = %address, error = %error, "upstream connection ended");
-            }
-        });
-        Ok(sender)
+        Ok(ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) })
     }
 
     /// TCP-connects to see whether a down instance accepts connections again.
@@ -157,30 +162,36 @@ pub fn pick(backends: &[Arc<Backend>], start: usize, tried: &[usize]) -> Option<
         .min_by_key(|i| backends[*i].outstanding())
 }
 
-/// Sends `request` (rebuilt per attempt by `make`) to one of `backends`, retrying only unsent requests.
-pub async fn send<F, Fut>(
+/// One request to send: everything needed to write it again on another connection.
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    pub target: &'a str,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a Buffered,
+}
+
+/// Sends `request` to one of `backends` and reads the response head, retrying only unsent requests.
+pub async fn send(
     backends: &[Arc<Backend>],
     start: usize,
     app: &str,
     settings: &UpstreamConfig,
-    mut make: F,
-) -> Result<(Response<Incoming>, Lease), ProxyError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Request<UpBody>, ProxyError>>,
-{
+    request: &Outgoing<'_>,
+) -> Result<(ResponseHead, Lease), ProxyError> {
+    let timeout = Duration::from_secs(settings.response_timeout_secs);
+    let idempotent =
+        matches!(*request.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
     let mut tried = Vec::with_capacity(2);
     let mut last_err = None;
-    let mut pending: Option<Request<UpBody>> = None;
     for _ in 0..MAX_ATTEMPTS {
         let Some(i) = pick(backends, start, &tried) else { break };
         let backend = &backends[i];
         backend.outstanding.fetch_add(1, Ordering::Relaxed);
-        let mut lease = Lease { backend: backend.clone(), sender: None };
-        let mut sender = match backend.take_idle(Duration::from_millis(settings.idle_timeout_ms)) {
-            Some(sender) => sender,
+        let mut lease = Lease { backend: backend.clone(), io: None };
+        let (mut io, reused) = match backend.take_idle(Duration::from_millis(settings.idle_timeout_ms)) {
+            Some(io) => (io, true),
             None => match backend.connect(Duration::from_millis(settings.connect_timeout_ms)).await {
-                Ok(sender) => sender,
+                Ok(io) => (io, false),
                 Err(source) => {
                     backend.mark_down(&source);
                     tried.push(i);
@@ -189,29 +200,35 @@ where
                 }
             },
         };
-        let request = match pending.take() {
-            Some(request) => request,
-            None => make().await?,
+        let written =
+            h1::write_request(&mut io.stream, request.method, request.target, request.headers, request.body).await;
+        let result = match written {
+            Ok(()) => h1::read_head(&mut io, request.method, timeout).await,
+            Err(e) => Err(e),
         };
-        match sender.try_send_request(request).await {
-            Ok(response) => {
-                lease.sender = Some(sender);
-                return Ok((response, lease));
+        match result {
+            Ok(head) => {
+                lease.io = Some(io);
+                return Ok((head, lease));
             }
-            Err(mut err) => match err.take_message() {
-                // Never written: the pooled connection had closed. Safe to try again.
-                Some(request) => {
-                    pending = Some(request);
-                    tracing::debug!(backend = %backend.address, error = %err.error(), "retrying unsent request");
-                }
-                None => {
-                    let source = err.into_error();
-                    return Err(ProxyError::UpstreamBroken { backend: backend.address.clone(), source });
-                }
-            },
+            // A stale keep-alive connection: the instance had closed it before reading our request.
+            Err(ExchangeError::Write(_)) | Err(ExchangeError::ClosedEarly) if reused && idempotent => {
+                tracing::debug!(backend = %backend.address, "pooled connection was closed; retrying");
+            }
+            Err(source) => return Err(exchange_error(&backend.address, source, settings)),
         }
     }
     Err(last_err.unwrap_or_else(|| ProxyError::NoBackend { app: app.to_owned() }))
+}
+
+/// A failed exchange as the client sees it: an instance that went quiet is a 504, anything else a 502.
+pub fn exchange_error(backend: &str, source: ExchangeError, settings: &UpstreamConfig) -> ProxyError {
+    match source {
+        ExchangeError::Body(crate::server::body::BodyError::Timeout) => {
+            ProxyError::UpstreamTimeout { backend: backend.to_owned(), secs: settings.response_timeout_secs }
+        }
+        source => ProxyError::UpstreamBroken { backend: backend.to_owned(), source },
+    }
 }
 
 #[cfg(test)]
