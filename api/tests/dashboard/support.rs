@@ -1,0 +1,274 @@
+//! Helpers of the dashboard tests: plain-HTTP sessions (cookie + CSRF token
+//! read from the page), a scripted node speaking the real agent protocol,
+//! and a headless Chromium driven over WebDriver.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use test_support::TestApi;
+
+// === Plain HTTP ===
+
+/// A client that shows redirects instead of following them.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// A dashboard session over plain HTTP: the API's session JWT as the cookie.
+pub struct WebSession {
+    pub url: String,
+    pub cookie: String,
+    pub http: reqwest::Client,
+}
+
+impl WebSession {
+    pub fn new(api: &TestApi, jwt: &str) -> WebSession {
+        WebSession { url: api.url.clone(), cookie: format!("{}={jwt}", api::web::SESSION_COOKIE), http: http() }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.url)).header("cookie", &self.cookie).send().await.unwrap()
+    }
+
+    /// Posts a form as a browser does (fields in order, urlencoded).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// This session's CSRF token, read from a form on the apps page.
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/apps").await.text().await.unwrap();
+        csrf_in(&page).expect("the apps page has a form with a CSRF token")
+    }
+}
+
+/// The CSRF token of the first form of a page.
+pub fn csrf_in(page: &str) -> Option<String> {
+    let marker = format!("name=\"{}\" value=\"", api::web::CSRF_FIELD);
+    let start = page.find(&marker)? + marker.len();
+    Some(page[start..].split('"').next()?.to_string())
+}
+
+/// The `Set-Cookie` header that sets `name`.
+pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// Signs up a platform administrator through the API.
+pub async fn admin(api: &TestApi, email: &str) -> String {
+    let token = api.signup(email).await;
+    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
+    token
+}
+
+// === A scripted node (the real agent protocol, no Docker) ===
+
+pub struct FakeNode<'a> {
+    api: &'a TestApi,
+    token: String,
+}
+
+impl<'a> FakeNode<'a> {
+    /// Registers a node with a join token issued to `admin`.
+    pub async fn register(api: &'a TestApi, admin: &str, name: &str) -> FakeNode<'a> {
+        let (status, join) = api.post("/v1/nodes/join-tokens", admin, json!({})).await;
+        assert_eq!(status, 201, "{join}");
+        let body = json!({ "name": name, "address": "127.0.0.1", "cpu_millis": 4000, "memory_mb": 8192 });
+        let join = join["token"].as_str().unwrap();
+        let (status, registered) = api.call(Method::POST, "/v1/agent/register", Some(join), Some(body)).await;
+        assert_eq!(status, 200, "{registered}");
+        FakeNode { api, token: registered["node_token"].as_str().unwrap().to_string() }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.api.call(method, path, Some(&self.token), body).await
+    }
+
+    /// Claims the queued build, posts its output and finishes it successfully.
+    pub async fn build(&self, output: &[&str]) -> String {
+        let (status, job) = self.call(Method::POST, "/v1/agent/builds/claim", None).await;
+        assert_eq!(status, 200, "a build is queued: {job}");
+        let id = job["build_id"].as_str().unwrap().to_string();
+        let (status, _) =
+            self.call(Method::POST, &format!("/v1/agent/builds/{id}/log"), Some(json!({ "lines": output }))).await;
+        assert_eq!(status, 204);
+        let result = json!({
+            "success": true, "image": format!("paas-app/demo:{}", &id[..8]),
+            "process_types": { "web": "gunicorn app:app" },
+        });
+        let (status, body) = self.call(Method::POST, &format!("/v1/agent/builds/{id}/finish"), Some(result)).await;
+        assert_eq!(status, 204, "{body}");
+        id
+    }
+
+    /// The instance ids this node should run.
+    pub async fn desired(&self) -> Vec<String> {
+        let (status, desired) = self.call(Method::GET, "/v1/agent/desired", None).await;
+        assert_eq!(status, 200, "{desired}");
+        desired["instances"].as_array().unwrap().iter().map(|i| i["instance_id"].as_str().unwrap().into()).collect()
+    }
+
+    /// Reports every desired instance in `state`.
+    pub async fn report_all(&self, state: &str) -> Vec<String> {
+        let ids = self.desired().await;
+        let instances: Vec<Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                json!({ "instance_id": id, "state": state, "address": format!("127.0.0.1:{}", 40000 + n),
+                        "container_id": format!("c{n}"), "restarts": 0 })
+            })
+            .collect();
+        let (status, body) = self.call(Method::POST, "/v1/agent/report", Some(json!({ "instances": instances }))).await;
+        assert_eq!(status, 204, "{body}");
+        ids
+    }
+
+    pub async fn ship_log(&self, instance: &str, line: &str) {
+        let batch = json!({ "lines": [{ "instance_id": instance, "line": line }] });
+        let (status, body) = self.call(Method::POST, "/v1/agent/logs", Some(batch)).await;
+        assert_eq!(status, 204, "{body}");
+    }
+}
+
+// === Headless Chromium ===
+
+/// A chromedriver process and a WebDriver session on a fresh Chromium profile.
+pub struct Browser {
+    pub client: Client,
+    _driver: Driver,
+}
+
+/// Kills chromedriver (and so Chromium) and removes the profile, even when a test panics.
+struct Driver {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (apt-get install chromium chromium-driver; deploy/prereqs.sh does)");
+        let profile = std::env::temp_dir().join(format!("paas-dashboard-chromium-{}-{port}", std::process::id()));
+        let driver = Driver { child, profile: profile.clone() };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http().get(format!("{url}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start on port {port}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({ "goog:chromeOptions": { "args": args } });
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&url)
+            .await
+            .expect("a WebDriver session in headless Chromium");
+        Browser { client, _driver: driver }
+    }
+
+    /// Waits (bounded) until the element's text satisfies `check`; returns the text.
+    pub async fn wait_text(&self, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if check(&text) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what} in {css}; it shows {text:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+    }
+
+    /// Types into the field labelled by `id` (replacing what is there).
+    pub async fn fill(&self, id: &str, value: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("field #{id}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks the button with this exact text.
+    pub async fn click_button(&self, text: &str) {
+        let xpath = format!("//button[normalize-space(.)='{text}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("button {text:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Saves a screenshot to `target/dashboard-screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
