@@ -44,6 +44,8 @@ pub enum BuildError {
     Static(#[source] ClientError),
     #[error("{0}")]
     Image(String),
+    #[error("the release command failed (exit code {0}); the previous release keeps running")]
+    ReleaseCommand(i64),
     #[error("build workspace error")]
     Io(#[from] std::io::Error),
 }
@@ -153,6 +155,21 @@ async fn build(
         })
         .await
         .map_err(|e| BuildError::Image(error_chain(&e)))?;
+    if let Some(command) = &spec.release_command {
+        // The release phase runs here, once, before any instance of the new
+        // release starts; its failure fails the build, so nothing rolls out.
+        log.line(format!("-----> Running release command: {command}"));
+        let sender = log.sender();
+        let code = engine
+            .run_once(&tag, command, &job.env, |line| {
+                let _ = sender.send(format!("       {line}"));
+            })
+            .await
+            .map_err(|e| BuildError::Image(error_chain(&e)))?;
+        if code != 0 {
+            return Err(BuildError::ReleaseCommand(code));
+        }
+    }
     Ok((spec, tag))
 }
 

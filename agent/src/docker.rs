@@ -174,6 +174,65 @@ impl Engine {
         self.docker.remove_container(id, Some(remove)).await.map_err(docker_err("remove container"))
     }
 
+    /// Runs `command` once in a throwaway container of `image` (same limits
+    /// and user as app processes, no published port), handing each output
+    /// line to `on_line`; returns the exit code.
+    pub async fn run_once(
+        &self,
+        image: &str,
+        command: &str,
+        env: &std::collections::BTreeMap<String, String>,
+        mut on_line: impl FnMut(String),
+    ) -> Result<i64, EngineError> {
+        let memory = i64::from(paas_types::Size::Standard.memory_mb()) * 1024 * 1024;
+        let config = ContainerConfig {
+            image: Some(image.to_string()),
+            user: Some(APP_USER.to_string()),
+            cmd: Some(vec!["bash".to_string(), "-c".to_string(), command.to_string()]),
+            env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(HashMap::from([(label::MANAGED.to_string(), "release-phase".to_string())])),
+            host_config: Some(HostConfig {
+                memory: Some(memory),
+                pids_limit: Some(256),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(None::<CreateContainerOptions<String>>, config)
+            .await
+            .map_err(docker_err("create release container"))?;
+        let result = async {
+            self.start(&created.id).await?;
+            let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
+            let mut logs = self.docker.logs(&created.id, Some(options));
+            while let Some(Ok(output)) = logs.next().await {
+                for line in String::from_utf8_lossy(output.as_ref()).lines() {
+                    on_line(line.to_string());
+                }
+            }
+            let mut wait =
+                self.docker.wait_container(&created.id, None::<bollard::container::WaitContainerOptions<String>>);
+            let mut code = 0;
+            while let Some(item) = wait.next().await {
+                match item {
+                    Ok(response) => code = response.status_code,
+                    // bollard reports a non-zero exit as an error carrying the code.
+                    Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+                    Err(e) => return Err(docker_err("wait for release container")(e)),
+                }
+            }
+            Ok(code)
+        }
+        .await;
+        let remove = RemoveContainerOptions { force: true, ..Default::default() };
+        let _ = self.docker.remove_container(&created.id, Some(remove)).await;
+        result
+    }
+
     pub async fn image_exists(&self, image: &str) -> bool {
         self.docker.inspect_image(image).await.is_ok()
     }

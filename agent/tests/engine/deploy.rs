@@ -172,3 +172,42 @@ fn docker_exec(id: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("docker").arg("exec").arg(id).args(args).output().expect("docker CLI");
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+/// The Procfile's `release:` command runs once before rollout, with the
+/// app's config; its failure fails the deploy and keeps the old release.
+#[tokio::test]
+async fn release_phase_runs_before_rollout_and_can_stop_it() {
+    let api = TestApi::start().await;
+    let token = admin(&api, "release@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    api.create_app(&token, "phased").await;
+    api.patch("/v1/apps/phased/config", &token, json!({ "APP_LABEL": "phased-db" })).await;
+
+    let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;
+    let detail = wait_build(&api, &token, "phased", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    let log = detail["log"].as_str().unwrap();
+    assert!(log.contains("Running release command: python3 migrate.py"), "{log}");
+    assert!(log.contains("migrating schema for phased-db"), "the release command sees config vars: {log}");
+    let good_release = detail["build"]["release"].as_i64().unwrap();
+    wait_for("the web instance", Duration::from_secs(60), || async {
+        running(&api, &token, "phased", "web").await.pop()
+    })
+    .await;
+
+    api.patch("/v1/apps/phased/config", &token, json!({ "RELEASE_EXIT": "3" })).await;
+    let (_, app) = api.get("/v1/apps/phased", &token).await;
+    let release_before = app["current_release"].as_i64().unwrap();
+    assert_eq!(release_before, good_release + 1, "the config change is a release of the same build");
+    let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;
+    let detail = wait_build(&api, &token, "phased", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "failed");
+    assert!(detail["log"].as_str().unwrap().contains("release command failed (exit code 3)"), "{}", detail["log"]);
+    let (_, app) = api.get("/v1/apps/phased", &token).await;
+    assert_eq!(app["current_release"], release_before, "no release after a failed release phase");
+    let web = running(&api, &token, "phased", "web").await;
+    assert_eq!(web.len(), 1);
+    let (status, _) = http_get(web[0]["address"].as_str().unwrap(), "phased.paas.test", "/").await.unwrap();
+    assert_eq!(status, 200);
+    agent.cleanup();
+}

@@ -119,7 +119,12 @@ pub async fn claim_build(State(state): State<AppState>, node: AgentNode) -> ApiR
     match db::builds::claim(&state.db, node.id, lease_secs).await? {
         Some((build_id, app)) => {
             tracing::info!(build.id = %build_id, node.name = %node.name, "build claimed");
-            Ok(ApiJson(BuildJob { build_id, app, lease_secs }).into_response())
+            let app_id: Uuid = sqlx::query_scalar("SELECT app_id FROM builds WHERE id = $1")
+                .bind(build_id)
+                .fetch_one(&state.db)
+                .await?;
+            let env = db::apps::config(&state.db, app_id).await?;
+            Ok(ApiJson(BuildJob { build_id, app, lease_secs, env }).into_response())
         }
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -83,6 +83,9 @@ pub struct BuildJob {
     pub build_id: Uuid,
     pub app: String,
     pub lease_secs: i64,
+    /// The app's config vars now: the environment of the release command.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
