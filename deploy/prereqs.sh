@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and start what the platform and its tests need on a Debian bookworm
-# host: git, PostgreSQL server binaries, a Docker engine and the Python base
-# image. Idempotent: a second run only checks. Run as root.
+# host: git, PostgreSQL server binaries, Chromium + chromedriver (dashboard
+# tests), a Docker engine and the Python base image. Idempotent: a second run
+# only checks. Run as root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -12,6 +13,8 @@ command -v git >/dev/null || missing+=(git)
 command -v curl >/dev/null || missing+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "prereqs: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -49,6 +49,19 @@ function liveInstances(table) {
       rows.push(tr);
     }
     body.replaceChildren.apply(body, rows);
+    summarize(instances);
+  }
+  // Same words as the server's summary of the app's state.
+  function summarize(instances) {
+    const badge = document.getElementById("app-state");
+    const wanted = instances.filter(function (i) { return i.desired_state === "running"; });
+    if (!badge || wanted.length === 0) return;
+    const running = wanted.filter(function (i) { return i.state === "running"; }).length;
+    const failing = wanted.some(function (i) { return ["crashed", "unhealthy", "failed"].indexOf(i.state) >= 0; });
+    const n = wanted.length;
+    if (running === n) { badge.textContent = "running " + n + "/" + n; badge.className = "badge ok"; }
+    else if (failing) { badge.textContent = "failing, " + running + "/" + n + " running"; badge.className = "badge bad"; }
+    else { badge.textContent = "starting, " + running + "/" + n + " running"; badge.className = "badge warn"; }
   }
   setInterval(refresh, 2000);
 }

@@ -81,6 +81,7 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     assert_eq!(instances.len(), 2);
     b.wait_text("#instances tbody", "two running instances", |t| t.matches("running").count() == 2).await;
     assert_eq!(b.path().await, "/apps/demo?done=scaled", "no navigation happened");
+    assert_eq!(b.text("#app-state").await, "running 2/2");
     b.screenshot("03-app").await;
     b.client.set_window_size(390, 844).await.unwrap();
     b.client.refresh().await.unwrap();
