@@ -4,3 +4,4 @@
 //! Needs `dockerd` and the base image (`deploy/prereqs.sh`).
 
 mod deploy;
+mod rollout;

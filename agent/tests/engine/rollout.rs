@@ -1,0 +1,113 @@
+//! Zero-downtime deploys: constant traffic through the real router while a
+//! config change and a new build roll out; no request may fail.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use test_support::agent::*;
+use test_support::{TestApi, ROUTER_TOKEN};
+
+const HOST: &str = "steady.paas.test";
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    non_2xx: AtomicU64,
+    errors: AtomicU64,
+    new_content: AtomicU64,
+}
+
+#[tokio::test]
+async fn deploys_under_load_drop_no_request() {
+    let api = TestApi::start().await;
+    let token = admin(&api, "steady@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    api.create_app(&token, "steady").await;
+    api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
+    let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
+    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
+    config.api.router_token = Some(ROUTER_TOKEN.into());
+    let router = paas_router::start(config).await.expect("router starts");
+    let url = format!("http://{}/", router.addr);
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
+    wait_for("the app behind the router", Duration::from_secs(60), || async {
+        let response = client.get(&url).header("host", HOST).send().await.ok()?;
+        (response.status() == 200 && running(&api, &token, "steady", "web").await.len() == 2).then_some(())
+    })
+    .await;
+
+    // Constant traffic from 4 clients, bounded in time.
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (tally, stop, client, url) = (tally.clone(), stop.clone(), client.clone(), url.clone());
+        clients.push(tokio::spawn(async move {
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(240) {
+                match client.get(&url).header("host", HOST).send().await {
+                    Ok(response) if response.status().is_success() => {
+                        tally.ok.fetch_add(1, Ordering::Relaxed);
+                        if response.text().await.unwrap_or_default().contains("second") {
+                            tally.new_content.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(response) => {
+                        eprintln!(
+                            "non-2xx during rollout: {} {}",
+                            response.status(),
+                            response.text().await.unwrap_or_default()
+                        );
+                        tally.non_2xx.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => {
+                        eprintln!("error during rollout: {error}");
+                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Rollout 1: a config change (new release, same build).
+    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "second" })).await;
+    let (_, app) = api.get("/v1/apps/steady", &token).await;
+    let config_release = app["current_release"].as_i64().unwrap();
+    wait_rolled_out(&api, &token, &agent.node, config_release).await;
+    // Rollout 2: a new build.
+    let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
+    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded");
+    wait_rolled_out(&api, &token, &agent.node, detail["build"]["release"].as_i64().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (ok, non_2xx, errors) =
+        (tally.ok.load(Ordering::Relaxed), tally.non_2xx.load(Ordering::Relaxed), tally.errors.load(Ordering::Relaxed));
+    println!("rollouts under load: {ok} ok, {non_2xx} non-2xx, {errors} connection errors");
+    assert!(ok > 200, "too little traffic to show anything: {ok}");
+    assert!(tally.new_content.load(Ordering::Relaxed) > 0, "the new release served traffic");
+    assert_eq!((non_2xx, errors), (0, 0), "requests failed during the rollouts");
+    router.shutdown().await;
+    agent.cleanup();
+}
+
+/// Waits until both web instances run `release` and the old containers are gone.
+async fn wait_rolled_out(api: &TestApi, token: &str, node: &str, release: i64) {
+    wait_for(&format!("rollout of v{release}"), Duration::from_secs(120), || async {
+        let web = running(api, token, "steady", "web").await;
+        let all_new = web.len() == 2 && web.iter().all(|w| w["release"] == release);
+        (all_new && containers(node, "web").len() == 2).then_some(())
+    })
+    .await;
+}
