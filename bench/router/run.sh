@@ -177,9 +177,10 @@ printf '%-8s %10s %10s %12s %12s %12s %9s %10s\n' target "idle p50" "idle p99" "
 for target in direct nginx router; do
     i=$work/res/idle_$target l=$work/res/loaded_$target
     ip99=$(median "$i" 3) lp99=$(median "$l" 3) lp50=$(median "$l" 2) done_=$(sum_col "$l" 5)
-    if [ "$done_" = 0 ]; then lp50=- lp99=-; fi
-    printf '%-8s %8sms %8sms %10sms %10sms %12s %9s %10s\n' "$target" "$(median "$i" 2)" "$ip99" "$lp50" \
-        "$lp99" "$done_" "$(sum_col "$l" 4)" "$(ratio "$lp99" "$ip99")"
+    rat=$(ratio "$lp99" "$ip99") lp50=${lp50}ms lp99=${lp99}ms
+    if [ "$done_" = 0 ]; then lp50=- lp99=- rat=-; fi
+    printf '%-8s %8sms %8sms %12s %12s %12s %9s %10s\n' "$target" "$(median "$i" 2)" "$ip99" "$lp50" \
+        "$lp99" "$done_" "$(sum_col "$l" 4)" "$rat"
 done
 echo "(loaded GETs = requests completed in ${SLOW_DURATION} s; errors = wrk timeouts (5 s), socket errors, non-2xx;"
 echo " p99 ratio = loaded / idle; '-' = no GET completed)"
