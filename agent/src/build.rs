@@ -140,17 +140,9 @@ async fn build(
     }
     let context = build_context(&src, &spec, settings)?;
     let tag = format!("paas-app/{}:{}", job.app, &job.build_id.simple().to_string()[..12]);
-    let mut build_args = HashMap::new();
-    if let Some(proxy) = &settings.https_proxy {
-        build_args.insert("HTTPS_PROXY".to_string(), proxy.clone());
-        build_args.insert("HTTP_PROXY".to_string(), proxy.clone());
-    }
-    if let Some(index) = &settings.pip_index_url {
-        build_args.insert("PIP_INDEX_URL".to_string(), index.clone());
-    }
     let sender = log.sender();
     engine
-        .build(context, &tag, build_args, |line| {
+        .build(context, &tag, build_args(settings), |line| {
             let _ = sender.send(format!("       {line}"));
         })
         .await
@@ -171,6 +163,46 @@ async fn build(
         }
     }
     Ok((spec, tag))
+}
+
+/// Rebuilds a release's image on this node from the build's stored source,
+/// under the same tag: images stay node-local when no registry is
+/// configured, so a node that must run an image it lacks makes it itself
+/// (reusing its own cached dependency layers). Static files and the release
+/// command were handled by the original build and are not repeated.
+pub async fn rebuild_image(
+    api: &ApiClient,
+    engine: &Engine,
+    settings: &BuildSettings,
+    build_id: uuid::Uuid,
+    image: &str,
+) -> Result<(), BuildError> {
+    let source = api.built_source(build_id).await.map_err(BuildError::Fetch)?;
+    let workdir = tempfile::tempdir()?;
+    let src = workdir.path().join("src");
+    std::fs::create_dir(&src)?;
+    let unpack_dir = src.clone();
+    tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
+        .await
+        .map_err(|e| BuildError::Unpack(e.to_string()))??;
+    let spec = detect::detect(&src)?;
+    let context = build_context(&src, &spec, settings)?;
+    engine
+        .build(context, image, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
+        .await
+        .map_err(|e| BuildError::Image(error_chain(&e)))
+}
+
+fn build_args(settings: &BuildSettings) -> HashMap<String, String> {
+    let mut args = HashMap::new();
+    if let Some(proxy) = &settings.https_proxy {
+        args.insert("HTTPS_PROXY".to_string(), proxy.clone());
+        args.insert("HTTP_PROXY".to_string(), proxy.clone());
+    }
+    if let Some(index) = &settings.pip_index_url {
+        args.insert("PIP_INDEX_URL".to_string(), index.clone());
+    }
+    args
 }
 
 /// Unpacks a gzip tarball, refusing paths that escape and oversized trees.

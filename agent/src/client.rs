@@ -104,6 +104,11 @@ impl ApiClient {
         response.bytes().await.map_err(ClientError::Unreachable)
     }
 
+    pub async fn built_source(&self, build: Uuid) -> Result<bytes::Bytes, ClientError> {
+        let response = self.send(self.request(Method::GET, &format!("/v1/agent/sources/{build}"))).await?;
+        response.bytes().await.map_err(ClientError::Unreachable)
+    }
+
     pub async fn append_build_log(&self, build: Uuid, lines: Vec<String>) -> Result<(), ClientError> {
         let body = BuildLogLines { lines };
         self.send(self.request(Method::POST, &format!("/v1/agent/builds/{build}/log")).json(&body)).await.map(|_| ())

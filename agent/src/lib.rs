@@ -29,20 +29,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api = Arc::new(ApiClient::new(&config.api_url));
     register_with_retry(&api, &config, false).await?;
     let (log_tx, log_rx) = mpsc::channel(10_000);
+    let settings = Arc::new(build::BuildSettings {
+        base_image: config.base_image.clone(),
+        ca_bundle: match &config.build_ca_bundle {
+            Some(path) => Some(std::fs::read(path)?),
+            None => None,
+        },
+        pip_index_url: config.build_pip_index_url.clone(),
+        https_proxy: config.build_https_proxy.clone(),
+    });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(heartbeat_loop(api.clone(), config.clone()));
     tasks.spawn(reconcile::ship_logs(api.clone(), log_rx));
-    tasks.spawn(reconcile_loop(api.clone(), engine.clone(), config.clone(), log_tx));
+    tasks.spawn(reconcile_loop(api.clone(), engine.clone(), config.clone(), log_tx, settings.clone()));
     if config.builds {
-        let settings = build::BuildSettings {
-            base_image: config.base_image.clone(),
-            ca_bundle: match &config.build_ca_bundle {
-                Some(path) => Some(std::fs::read(path)?),
-                None => None,
-            },
-            pip_index_url: config.build_pip_index_url.clone(),
-            https_proxy: config.build_https_proxy.clone(),
-        };
         tasks.spawn(build_loop(api.clone(), engine.clone(), settings));
     }
     tracing::info!(node = %config.node_name, api = %config.api_url, "paas-agent running");
@@ -91,10 +91,11 @@ async fn reconcile_loop(
     engine: Engine,
     config: Config,
     log_tx: mpsc::Sender<paas_types::agent::ShippedLine>,
+    settings: Arc<build::BuildSettings>,
 ) {
     let drain = Duration::from_secs(config.drain_secs);
     let grace = Duration::from_secs(config.stop_grace_secs);
-    let mut reconciler = reconcile::Reconciler::new(api, engine, &config.node_address, drain, grace, log_tx);
+    let mut reconciler = reconcile::Reconciler::new(api, engine, &config.node_address, drain, grace, log_tx, settings);
     let mut tick = tokio::time::interval(config.reconcile_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -105,7 +106,7 @@ async fn reconcile_loop(
     }
 }
 
-async fn build_loop(api: Arc<ApiClient>, engine: Engine, settings: build::BuildSettings) {
+async fn build_loop(api: Arc<ApiClient>, engine: Engine, settings: Arc<build::BuildSettings>) {
     loop {
         match api.claim_build().await {
             Ok(Some(job)) => {

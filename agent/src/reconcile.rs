@@ -12,6 +12,7 @@ use paas_types::agent::{DesiredInstance, InstanceReport, NodeReport, ShippedLine
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::build::BuildSettings;
 use crate::client::{ApiClient, ClientError};
 use crate::docker::{Engine, EngineError, ManagedContainer};
 use crate::health;
@@ -38,6 +39,9 @@ pub struct Reconciler {
     stopping: Arc<Mutex<HashSet<String>>>,
     log_followers: HashMap<String, tokio::task::JoinHandle<()>>,
     log_lines: mpsc::Sender<ShippedLine>,
+    build_settings: Arc<BuildSettings>,
+    /// Images being rebuilt from source on this node.
+    rebuilding: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Reconciler {
@@ -48,6 +52,7 @@ impl Reconciler {
         drain: Duration,
         grace: Duration,
         log_lines: mpsc::Sender<ShippedLine>,
+        build_settings: Arc<BuildSettings>,
     ) -> Self {
         Reconciler {
             api,
@@ -61,6 +66,8 @@ impl Reconciler {
             stopping: Arc::new(Mutex::new(HashSet::new())),
             log_followers: HashMap::new(),
             log_lines,
+            build_settings,
+            rebuilding: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -94,6 +101,10 @@ impl Reconciler {
             restarts: *self.restarts.get(&id).unwrap_or(&0),
         };
         let Some(container) = container else {
+            if !self.engine.image_exists(&instance.image).await {
+                self.rebuild(instance);
+                return report;
+            }
             match self.engine.run(instance).await {
                 Ok(container_id) => {
                     tracing::info!(instance.id = %id, app = %instance.app, process_type = %instance.process_type, "container started");
@@ -165,6 +176,26 @@ impl Reconciler {
             container_id: Some(container.id.clone()),
             restarts: 0,
         }
+    }
+
+    /// Starts rebuilding a missing image from its build's source, once.
+    fn rebuild(&self, instance: &DesiredInstance) {
+        let image = instance.image.clone();
+        if !self.rebuilding.lock().unwrap_or_else(|e| e.into_inner()).insert(image.clone()) {
+            return;
+        }
+        tracing::info!(image, "image not on this node; rebuilding it from the stored source");
+        let (api, engine, settings, rebuilding) =
+            (self.api.clone(), self.engine.clone(), self.build_settings.clone(), self.rebuilding.clone());
+        let build_id = instance.build_id;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            match crate::build::rebuild_image(&api, &engine, &settings, build_id, &image).await {
+                Ok(()) => tracing::info!(image, duration_ms = started.elapsed().as_millis() as u64, "image rebuilt"),
+                Err(error) => tracing::warn!(image, error = %error_chain(&error), "cannot rebuild image"),
+            }
+            rebuilding.lock().unwrap_or_else(|e| e.into_inner()).remove(&image);
+        });
     }
 
     fn follow_logs(&mut self, container: &ManagedContainer) {

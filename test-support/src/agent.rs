@@ -34,6 +34,18 @@ impl TestAgent {
         self.task = spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None);
     }
 
+    /// Simulates losing the node: the agent dies and its containers vanish.
+    pub async fn kill_node(&mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        remove_node_containers(&self.node);
+    }
+
+    /// Starts the agent again for the same node (after `kill_node`).
+    pub fn revive(&mut self, api: &TestApi) {
+        self.task = spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None);
+    }
+
     /// Stops the agent and removes every container of its node.
     pub fn cleanup(&self) {
         self.task.abort();

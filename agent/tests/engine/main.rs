@@ -4,4 +4,5 @@
 //! Needs `dockerd` and the base image (`deploy/prereqs.sh`).
 
 mod deploy;
+mod nodes;
 mod rollout;

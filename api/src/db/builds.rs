@@ -187,6 +187,16 @@ pub async fn claimed_source(db: impl PgExecutor<'_>, id: Uuid, node_id: Uuid) ->
     .await
 }
 
+/// The source of a succeeded build (any node may rebuild its image).
+pub async fn succeeded_source(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT bl.data FROM builds b JOIN blobs bl ON bl.id = b.source_blob_id WHERE b.id = $1 AND b.status = 'succeeded'",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn set_static(db: impl PgExecutor<'_>, id: Uuid, node_id: Uuid, blob_id: Uuid) -> Result<bool, sqlx::Error> {
     let done =
         sqlx::query("UPDATE builds SET static_blob_id = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'building'")

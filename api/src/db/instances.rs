@@ -57,6 +57,7 @@ pub struct DesiredRow {
     pub release: i32,
     pub process_type: String,
     pub image: String,
+    pub build_id: Uuid,
     pub config: Json<BTreeMap<String, String>>,
     pub size: String,
 }
@@ -64,7 +65,7 @@ pub struct DesiredRow {
 pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<DesiredRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT i.id, a.name AS app, a.hostname, r.version AS release, i.process_type, b.image_ref AS image,
-                r.config, i.size
+                b.id AS build_id, r.config, i.size
          FROM instances i
          JOIN apps a ON a.id = i.app_id
          JOIN releases r ON r.id = i.release_id

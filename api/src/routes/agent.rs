@@ -81,6 +81,7 @@ pub async fn desired_state(State(state): State<AppState>, node: AgentNode) -> Ap
                 release: row.release,
                 process_type: row.process_type,
                 image: row.image,
+                build_id: row.build_id,
                 env,
                 size,
                 hostname: row.hostname,
@@ -140,6 +141,20 @@ pub async fn build_source(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
     let data = db::builds::claimed_source(&state.db, id, node.id).await?.ok_or_else(|| ApiError::not_found("build"))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/gzip")], data))
+}
+
+/// The source of a succeeded build, for a node that must rebuild its image
+/// (images are node-local when no registry is configured).
+#[utoipa::path(get, path = "/v1/agent/sources/{id}", tag = "agent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "application/gzip", body = super::Tarball), (status = 404, body = paas_types::ErrorBody)))]
+pub async fn built_source(
+    State(state): State<AppState>,
+    _node: AgentNode,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
+    let data = db::builds::succeeded_source(&state.db, id).await?.ok_or_else(|| ApiError::not_found("build"))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/gzip")], data))
 }
 

@@ -93,6 +93,7 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(agent::report_instances))
         .routes(routes!(agent::claim_build))
         .routes(routes!(agent::build_source))
+        .routes(routes!(agent::built_source))
         .routes(routes!(agent::append_build_log))
         .routes(routes!(agent::finish_build))
         .routes(routes!(agent::ship_logs))

@@ -44,6 +44,8 @@ pub struct DesiredInstance {
     pub release: i32,
     pub process_type: String,
     pub image: String,
+    /// The build that made `image`: a node without the image rebuilds it from this build's source.
+    pub build_id: Uuid,
     /// Config vars plus the platform's own (`PORT`, `WEB_CONCURRENCY`, ...).
     pub env: BTreeMap<String, String>,
     pub size: Size,
