@@ -75,6 +75,10 @@ impl From<sqlx::Error> for ApiError {
         match &err {
             sqlx::Error::RowNotFound => ApiError::NotFound("resource".into()),
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => ApiError::Unavailable(err),
+            // The server is shutting down, starting up, or the link broke: retry later.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => {
+                ApiError::Unavailable(err)
+            }
             sqlx::Error::Database(db) => match db.constraint() {
                 Some(constraint) => constraint_error(constraint).unwrap_or(ApiError::Database(err)),
                 None => ApiError::Database(err),

@@ -169,17 +169,30 @@ pub async fn reconcile_apps(db: &PgPool, apps: impl IntoIterator<Item = Uuid>) {
 pub async fn run(db: PgPool, config: SchedulerConfig) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_sweep = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
+    let mut last_sweep = started;
     loop {
         tick.tick().await;
-        if let Err(error) = step(&db, &config, &mut last_sweep).await {
+        // After a control-plane outage every heartbeat looks stale: give the
+        // agents one timeout to check in before declaring their nodes lost.
+        let judge_nodes = started.elapsed() >= config.node_timeout;
+        if let Err(error) = step(&db, &config, &mut last_sweep, judge_nodes).await {
             tracing::warn!(error = &error as &dyn std::error::Error, "scheduler step failed; retrying");
         }
     }
 }
 
-async fn step(db: &PgPool, config: &SchedulerConfig, last_sweep: &mut tokio::time::Instant) -> Result<(), sqlx::Error> {
-    let lost = db::nodes::mark_stale_down(db, config.node_timeout.as_secs() as i64).await?;
+async fn step(
+    db: &PgPool,
+    config: &SchedulerConfig,
+    last_sweep: &mut tokio::time::Instant,
+    judge_nodes: bool,
+) -> Result<(), sqlx::Error> {
+    let lost = if judge_nodes {
+        db::nodes::mark_stale_down(db, config.node_timeout.as_secs() as i64).await?
+    } else {
+        Vec::new()
+    };
     if !lost.is_empty() {
         tracing::warn!(instances = lost.len(), "nodes stopped heartbeating; rescheduling their instances");
         reconcile_apps(db, lost).await;

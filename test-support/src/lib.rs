@@ -89,6 +89,18 @@ impl TestApi {
         }
     }
 
+    /// A handle on an API running elsewhere (a subprocess), for its helpers.
+    pub async fn attach(url: &str, database_url: &str) -> TestApi {
+        TestApi {
+            addr: url.trim_start_matches("http://").parse().expect("http://ip:port"),
+            url: url.to_string(),
+            db: sqlx::PgPool::connect(database_url).await.expect("connect to the test database"),
+            database_url: database_url.to_string(),
+            http: reqwest::Client::builder().no_proxy().build().expect("http client"),
+            shutdown: None,
+        }
+    }
+
     /// Sends a request with an optional bearer token and JSON body; returns
     /// the status and the body parsed as JSON (`Value::Null` when empty).
     pub async fn call(

@@ -71,6 +71,20 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// Restarts the server (fast shutdown: connections are cut), as in a
+    /// database failover or upgrade.
+    pub fn restart(&self) {
+        // `restart` reuses the previous start's options; the log keeps its stdio off our pipes.
+        run(self
+            .pg_command("pg_ctl")
+            .args(["-w", "-t", "60", "-m", "fast", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("postgres.log"))
+            .arg("restart"))
+        .expect("restart the test Postgres");
+    }
+
     fn pg_command(&self, program: &str) -> Command {
         let program = self.bin.join(program);
         if self.as_postgres_user {

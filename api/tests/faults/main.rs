@@ -1,0 +1,173 @@
+//! Control-plane faults while apps serve: the API (a real `paas-api`
+//! process) is killed and restarted, then Postgres is restarted, while an
+//! agent and a router run and traffic flows through the router. Apps keep
+//! serving, agents and routers reconnect, nothing is lost.
+//!
+//! Its own test binary: it restarts the Postgres cluster of its process.
+
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use test_support::agent::*;
+use test_support::{PgCluster, TestApi, JWT_SECRET, ROUTER_TOKEN};
+
+const HOST: &str = "steady.paas.test";
+
+/// `paas-api serve` as a child process on a fixed port.
+struct ApiProcess {
+    child: Child,
+    port: u16,
+    database_url: String,
+}
+
+impl ApiProcess {
+    fn spawn(port: u16, database_url: &str) -> ApiProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_paas-api"))
+            .env("DATABASE_URL", database_url)
+            .env("PAAS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PAAS_JWT_SECRET", JWT_SECRET)
+            .env("PAAS_ROUTER_TOKEN", ROUTER_TOKEN)
+            .env("PAAS_BASE_DOMAIN", "paas.test")
+            .env("PAAS_NODE_TIMEOUT_SECS", "15")
+            .env("PAAS_LOG_FORMAT", "pretty")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start paas-api");
+        ApiProcess { child, port, database_url: database_url.to_string() }
+    }
+
+    async fn wait_healthy(&self) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.port);
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().unwrap();
+        wait_for("paas-api healthy", Duration::from_secs(60), || async {
+            let r = client.get(&url).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+    }
+
+    /// SIGKILL, then a fresh process on the same port.
+    async fn crash_and_restart(&mut self) {
+        self.child.kill().expect("kill paas-api");
+        let _ = self.child.wait();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        *self = ApiProcess::spawn(self.port, &self.database_url.clone());
+        self.wait_healthy().await;
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Default)]
+struct Traffic {
+    ok: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Traffic {
+    fn counts(&self) -> (u64, u64) {
+        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
+    }
+}
+
+#[tokio::test]
+async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
+    let database_url = PgCluster::shared().create_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut process = ApiProcess::spawn(port, &database_url);
+    process.wait_healthy().await;
+    let api = TestApi::attach(&format!("http://127.0.0.1:{port}"), &database_url).await;
+    let token = admin(&api, "faults@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    api.create_app(&token, "steady").await;
+    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "before" })).await;
+    api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
+    let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
+    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
+    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
+    config.api.router_token = Some(ROUTER_TOKEN.into());
+    let router = paas_router::start(config).await.expect("router starts");
+    let url = format!("http://{}/", router.addr);
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
+    wait_for("2 instances behind the router", Duration::from_secs(60), || async {
+        let r = client.get(&url).header("host", HOST).send().await.ok()?;
+        (r.status() == 200 && running(&api, &token, "steady", "web").await.len() == 2).then_some(())
+    })
+    .await;
+    let before = snapshot(&api, &token).await;
+
+    let traffic = Arc::new(Traffic::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (traffic, stop, client, url) = (traffic.clone(), stop.clone(), client.clone(), url.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
+                match client.get(&url).header("host", HOST).send().await {
+                    Ok(r) if r.status() == 200 => traffic.ok.fetch_add(1, Ordering::Relaxed),
+                    _ => traffic.failed.fetch_add(1, Ordering::Relaxed),
+                };
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 1. The API dies (SIGKILL) and comes back.
+    let (ok0, failed0) = traffic.counts();
+    process.crash_and_restart().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (ok1, failed1) = traffic.counts();
+    println!("API crash + restart: {} requests served, {} failed", ok1 - ok0, failed1 - failed0);
+
+    // 2. Postgres restarts under the API.
+    let pg = tokio::task::spawn_blocking(|| PgCluster::shared().restart());
+    pg.await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (ok2, failed2) = traffic.counts();
+    println!("Postgres restart: {} requests served, {} failed", ok2 - ok1, failed2 - failed1);
+
+    // The control plane works again: the agent's node is up, and a config
+    // change rolls out through the same agent and router.
+    wait_for("the API answering after the Postgres restart", Duration::from_secs(30), || async {
+        let (status, _) = api.get("/v1/apps/steady", &token).await;
+        (status == 200).then_some(())
+    })
+    .await;
+    let (_, nodes) = api.get("/v1/nodes", &token).await;
+    assert_eq!(nodes[0]["state"], "up", "{nodes}");
+    assert_eq!(snapshot(&api, &token).await, before, "nothing was lost");
+    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "after" })).await;
+    wait_for("the new config served through the router", Duration::from_secs(120), || async {
+        let r = client.get(&url).header("host", HOST).send().await.ok()?;
+        r.text().await.ok()?.contains("after").then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    let (ok, failed) = traffic.counts();
+    println!("control-plane faults: {ok} requests served, {failed} failed in total");
+    assert_eq!(failed, 0, "requests failed while the control plane restarted");
+    assert!(ok > 200, "too little traffic to show anything");
+    router.shutdown().await;
+    agent.cleanup();
+}
+
+async fn snapshot(api: &TestApi, token: &str) -> serde_json::Value {
+    let (_, releases) = api.get("/v1/apps/steady/releases", token).await;
+    let (_, builds) = api.get("/v1/apps/steady/builds", token).await;
+    let (_, config) = api.get("/v1/apps/steady/config", token).await;
+    let (_, formation) = api.get("/v1/apps/steady/formation", token).await;
+    json!({ "releases": releases.as_array().map(|r| r.len()), "builds": builds, "config": config, "formation": formation })
+}
