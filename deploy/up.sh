@@ -1,82 +1,145 @@
 #!/usr/bin/env bash
-# Bring the platform up on this machine, idempotently:
-#   - installs what is missing (deploy/prereqs.sh: git, PostgreSQL binaries, Docker, base image)
-#   - starts a local Postgres in .paas-local/pg (unless DATABASE_URL is given)
-#   - builds and starts paas-api on 127.0.0.1:8080 (log: .paas-local/api.log)
-#   - creates an admin user and API token, and a sample app
-# A second run changes nothing and says so. Stop with deploy/down.sh (data kept).
+# Bring the whole platform up on this machine, idempotently:
+#   prerequisites (git, PostgreSQL binaries, Docker, base image) -> Postgres
+#   -> paas-api -> admin user + token -> paas-agent (node "local") ->
+#   paas-router -> the sample app deployed -> URLs printed.
+# A second run changes nothing and says so. `deploy/down.sh` stops it all
+# (data stays in .paas-local/). DATABASE_URL set: that database is used
+# instead of a local cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state="$root/.paas-local"
+started=$(date +%s)
 mkdir -p "$state"
-sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+chmod 755 "$state"
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+say() { echo "up: $*"; }
+api_url=http://127.0.0.1:8080
+router_url=http://127.0.0.1:8000
+base_domain=paas.localhost
 
-sudo_if ./deploy/prereqs.sh
+as_root ./deploy/prereqs.sh | sed 's/^/     /'
 
-# --- Postgres -----------------------------------------------------------
+# --- Postgres ----------------------------------------------------------------
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pg_port=${PAAS_PG_PORT:-5439}
 if [ -z "${DATABASE_URL:-}" ]; then
     if [ ! -f "$state/pg/PG_VERSION" ]; then
-        echo "up: creating Postgres cluster in $state/pg"
         mkdir -p "$state/pg" && chmod 700 "$state/pg"
-        [ "$(id -u)" = 0 ] && chown postgres:postgres "$state/pg" && chmod 755 "$state"
+        [ "$(id -u)" = 0 ] && chown postgres:postgres "$state/pg"
         as_pg "$pgbin/initdb" -D "$state/pg" -U postgres --auth=trust >/dev/null
+        say "created a Postgres cluster in $state/pg"
     fi
     if as_pg "$pgbin/pg_ctl" -D "$state/pg" status >/dev/null 2>&1; then
-        echo "up: Postgres already running on port $pg_port"
+        say "Postgres already running (port $pg_port)"
     else
         as_pg "$pgbin/pg_ctl" -D "$state/pg" -l "$state/pg/postgres.log" -w \
             -o "-p $pg_port -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
-        echo "up: Postgres started on port $pg_port"
+        say "Postgres started (port $pg_port)"
     fi
     export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 fi
 
-# --- API ------------------------------------------------------------------
-[ -f "$state/jwt-secret" ] || { head -c 48 /dev/urandom | base64 | tr -d '\n' >"$state/jwt-secret"; chmod 600 "$state/jwt-secret"; }
-cargo build --release --locked --quiet -p paas-api
-api_url=http://127.0.0.1:8080
-if curl -sf "$api_url/healthz" >/dev/null 2>&1; then
-    echo "up: API already running at $api_url"
+# --- Secrets (generated once, mode 0600) --------------------------------------
+for secret in jwt-secret router-token; do
+    if [ ! -s "$state/$secret" ]; then
+        (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$state/$secret")
+    fi
+done
+
+# --- Binaries -------------------------------------------------------------------
+say "building release binaries (cargo build --release)"
+cargo build --release --locked --quiet -p paas-api -p paas-agent -p paas-router -p paas-cli
+bin="$root/target/release"
+
+running() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+start() { # name, log, command...
+    local name=$1; shift
+    setsid "$@" >>"$state/$name.log" 2>&1 </dev/null &
+    echo $! >"$state/$name.pid"
+}
+wait_http() { # url, what
+    for _ in $(seq 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done
+    echo "up: $2 did not come up; see $state/$2.log" >&2; tail -20 "$state/$2.log" >&2; exit 1
+}
+
+# --- API ------------------------------------------------------------------------
+if running api && curl -sf -o /dev/null "$api_url/healthz"; then
+    say "API already running at $api_url"
 else
-    PAAS_JWT_SECRET_FILE="$state/jwt-secret" PAAS_LISTEN=127.0.0.1:8080 \
-        setsid ./target/release/paas-api serve >>"$state/api.log" 2>&1 </dev/null &
-    echo $! >"$state/api.pid"
-    for _ in $(seq 100); do curl -sf "$api_url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-    curl -sf "$api_url/healthz" >/dev/null || { tail -20 "$state/api.log"; exit 1; }
-    echo "up: API started at $api_url (log: $state/api.log)"
+    DATABASE_URL="$DATABASE_URL" PAAS_JWT_SECRET_FILE="$state/jwt-secret" PAAS_LISTEN=127.0.0.1:8080 \
+        PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain \
+        PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
+    wait_http "$api_url/healthz" api
+    say "API started at $api_url (log: $state/api.log)"
 fi
 
-# --- Admin and sample app ------------------------------------------------
-if [ ! -f "$state/admin-token" ]; then
+# --- Admin ------------------------------------------------------------------------
+if [ ! -s "$state/admin-token" ]; then
     password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-    PAAS_ADMIN_PASSWORD="$password" ./target/release/paas-api create-admin --email admin@paas.localhost \
-        >"$state/admin-token" 2>>"$state/api.log"
-    chmod 600 "$state/admin-token"
-    printf 'email: admin@paas.localhost\npassword: %s\n' "$password" >"$state/admin-login"
-    chmod 600 "$state/admin-login"
-    echo "up: created admin user admin@paas.localhost"
+    (umask 077 && DATABASE_URL="$DATABASE_URL" PAAS_ADMIN_PASSWORD="$password" \
+        "$bin/paas-api" create-admin --email admin@paas.localhost >"$state/admin-token" 2>>"$state/api.log")
+    (umask 077 && printf 'email: admin@paas.localhost\npassword: %s\n' "$password" >"$state/admin-login")
+    say "created the admin user admin@paas.localhost"
 else
-    echo "up: admin already exists"
+    say "admin user already exists"
 fi
-token=$(cat "$state/admin-token")
-status=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$api_url/v1/apps/hello")
-if [ "$status" = 200 ]; then
-    echo "up: sample app 'hello' already exists"
+export PAAS_TOKEN; PAAS_TOKEN=$(cat "$state/admin-token")
+export PAAS_API_URL=$api_url
+
+# --- Agent (node "local") ----------------------------------------------------------
+mkdir -p "$state/agent"
+if running agent; then
+    say "agent already running (node local)"
 else
-    curl -sf -H "authorization: Bearer $token" -H 'content-type: application/json' \
-        -d '{"name":"hello"}' "$api_url/v1/apps" >/dev/null
-    echo "up: created sample app 'hello'"
+    join=""
+    if [ ! -s "$state/agent/local.token" ]; then
+        join=$(curl -sf -X POST -H "authorization: Bearer $PAAS_TOKEN" "$api_url/v1/nodes/join-tokens" |
+            sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+    fi
+    ca=""; [ -f /etc/ssl/certs/ca-certificates.crt ] && ca=/etc/ssl/certs/ca-certificates.crt
+    PAAS_API_URL=$api_url PAAS_JOIN_TOKEN="$join" PAAS_NODE_NAME=local PAAS_NODE_ADDRESS=127.0.0.1 \
+        PAAS_AGENT_STATE_DIR="$state/agent" PAAS_BUILD_CA_BUNDLE="$ca" start agent "$bin/paas-agent"
+    say "agent started (node local, log: $state/agent.log)"
 fi
+
+# --- Router -------------------------------------------------------------------------
+if running router; then
+    say "router already running at $router_url"
+else
+    PAAS_API_URL=$api_url PAAS_ROUTER_TOKEN_FILE="$state/router-token" PAAS_ROUTER_LISTEN=127.0.0.1:8000 \
+        PAAS_ROUTER_ADMIN_LISTEN=127.0.0.1:9100 PAAS_ROUTER_STATE_DIR="$state/router" start router "$bin/paas-router"
+    wait_http "http://127.0.0.1:9100/healthz" router
+    say "router started at $router_url (metrics: http://127.0.0.1:9100/metrics)"
+fi
+
+# --- Sample app ------------------------------------------------------------------------
+paas="$bin/paas"
+if ! "$paas" -a hello apps info >/dev/null 2>&1; then
+    "$paas" apps create hello >/dev/null
+    say "created the app hello"
+fi
+release=$("$paas" --json -a hello apps info | sed -n 's/.*"current_release": *\([0-9][0-9]*\).*/\1/p')
+if [ -z "$release" ]; then
+    say "deploying fixtures/apps/hello-wsgi to hello"
+    "$paas" -a hello deploy fixtures/apps/hello-wsgi 2>&1 | sed 's/^/     /'
+else
+    say "hello already deployed (v$release)"
+fi
+for _ in $(seq 150); do
+    curl -sf -o /dev/null -H "host: hello.$base_domain" "$router_url/" && break
+    sleep 0.2
+done
+curl -sf -H "host: hello.$base_domain" "$router_url/" >/dev/null || { echo "up: hello does not answer through the router" >&2; exit 1; }
 
 cat <<MSG
 
-The platform is up.
-  API:          $api_url   (OpenAPI: $api_url/v1/openapi.json)
-  admin login:  $state/admin-login   API token: $state/admin-token
-  try:          curl -H "authorization: Bearer \$(cat $state/admin-token)" $api_url/v1/apps
-Deploying code to the sample app needs the agent and router (not built yet).
+The platform is up ($(( $(date +%s) - started ))s).
+  sample app:  http://hello.$base_domain:8000/   (curl -H 'Host: hello.$base_domain' $router_url/)
+  dashboard:   $api_url/   log in with $state/admin-login
+  API:         $api_url/v1/openapi.json   admin token: $state/admin-token
+  CLI:         $bin/paas login --api-url $api_url
+  stop:        deploy/down.sh
 MSG
