@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::client::{ApiClient, ClientError};
 use crate::detect::{self, AppSpec};
 use crate::docker::Engine;
+use crate::error_chain;
 
 /// Largest unpacked source tree accepted.
 const MAX_SOURCE_BYTES: u64 = 1024 * 1024 * 1024;
@@ -94,15 +95,24 @@ pub async fn run(
     api.finish_build(job.build_id, &result).await
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
+/// A source tree unpacked into a temporary directory (deleted on drop).
+struct Workspace {
+    _dir: tempfile::TempDir,
+    src: std::path::PathBuf,
+    spec: AppSpec,
+}
+
+/// Unpacks a source tarball off the runtime and reads how to run it.
+async fn unpack_source(source: bytes::Bytes) -> Result<Workspace, BuildError> {
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src)?;
+    let unpack_dir = src.clone();
+    tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
+        .await
+        .map_err(|e| BuildError::Unpack(e.to_string()))??;
+    let spec = detect::detect(&src)?;
+    Ok(Workspace { _dir: dir, src, spec })
 }
 
 async fn build(
@@ -114,14 +124,7 @@ async fn build(
 ) -> Result<(AppSpec, String), BuildError> {
     log.line(format!("-----> Building {} on {}", job.app, settings.base_image));
     let source = api.build_source(job.build_id).await.map_err(BuildError::Fetch)?;
-    let workdir = tempfile::tempdir()?;
-    let src = workdir.path().join("src");
-    std::fs::create_dir(&src)?;
-    let unpack_dir = src.clone();
-    tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
-        .await
-        .map_err(|e| BuildError::Unpack(e.to_string()))??;
-    let spec = detect::detect(&src)?;
+    let Workspace { _dir, src, spec } = unpack_source(source).await?;
     for (name, command) in &spec.processes {
         log.line(format!("-----> Process type {name}: {command}"));
     }
@@ -178,15 +181,8 @@ pub async fn rebuild_image(
     image: &str,
 ) -> Result<(), BuildError> {
     let source = api.built_source(build_id).await.map_err(BuildError::Fetch)?;
-    let workdir = tempfile::tempdir()?;
-    let src = workdir.path().join("src");
-    std::fs::create_dir(&src)?;
-    let unpack_dir = src.clone();
-    tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
-        .await
-        .map_err(|e| BuildError::Unpack(e.to_string()))??;
-    let spec = detect::detect(&src)?;
-    let context = build_context(&src, &spec, settings)?;
+    let workspace = unpack_source(source).await?;
+    let context = build_context(&workspace.src, &workspace.spec, settings)?;
     engine
         .build(context, image, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
         .await

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::build::BuildSettings;
 use crate::client::{ApiClient, ClientError};
 use crate::docker::{Engine, EngineError, ManagedContainer};
-use crate::health;
+use crate::{error_chain, health};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -223,17 +223,6 @@ impl Reconciler {
         });
         self.healthy.retain(|id| instances.contains(id));
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Ships log lines to the API in batches (at most every 500 ms).

@@ -124,6 +124,30 @@ pub fn containers(node: &str, process_type: &str) -> Vec<String> {
     ids
 }
 
+/// A fixture app's tarball with some files replaced or added.
+pub fn fixture_with(name: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let copy = tempfile::tempdir().unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(name);
+    copy_tree(&dir, copy.path());
+    for (path, contents) in files {
+        std::fs::write(copy.path().join(path), contents).unwrap();
+    }
+    crate::tarball_of_dir(copy.path())
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(name);
     crate::tarball_of_dir(&dir)
@@ -180,4 +204,91 @@ pub async fn admin(api: &TestApi, email: &str) -> String {
     let token = api.signup(email).await;
     sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
     token
+}
+
+/// Outcome counts of a [`Load`].
+#[derive(Default)]
+pub struct LoadStats {
+    ok_at: std::sync::Mutex<Vec<Instant>>,
+    non_2xx: std::sync::atomic::AtomicU64,
+    errors: std::sync::atomic::AtomicU64,
+    matching: std::sync::atomic::AtomicU64,
+}
+
+impl LoadStats {
+    pub fn ok(&self) -> u64 {
+        self.ok_at.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
+    }
+    pub fn non_2xx(&self) -> u64 {
+        self.non_2xx.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub fn errors(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Successful responses whose body contained the watched text.
+    pub fn matching(&self) -> u64 {
+        self.matching.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// When the first success after `t` was received.
+    pub fn first_ok_after(&self, t: Instant) -> Option<Instant> {
+        self.ok_at.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|ok| **ok > t).copied()
+    }
+}
+
+/// Constant HTTP traffic from `clients` loops to one URL with a `Host`,
+/// bounded to five minutes; every outcome is counted.
+pub struct Load {
+    pub stats: std::sync::Arc<LoadStats>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(clients: usize, url: &str, host: &str, pause: Duration, watch_for: Option<&str>) -> Load {
+        use std::sync::atomic::Ordering;
+        let stats = std::sync::Arc::new(LoadStats::default());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
+        let tasks = (0..clients)
+            .map(|_| {
+                let (stats, stop, client) = (stats.clone(), stop.clone(), client.clone());
+                let (url, host, watch) = (url.to_string(), host.to_string(), watch_for.map(str::to_string));
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
+                        match client.get(&url).header("host", &host).send().await {
+                            Ok(response) if response.status().is_success() => {
+                                let body = response.text().await.unwrap_or_default();
+                                if watch.as_deref().is_some_and(|w| body.contains(w)) {
+                                    stats.matching.fetch_add(1, Ordering::Relaxed);
+                                }
+                                stats.ok_at.lock().unwrap_or_else(|e| e.into_inner()).push(Instant::now());
+                            }
+                            Ok(response) => {
+                                eprintln!("load: {} {}", response.status(), response.text().await.unwrap_or_default());
+                                stats.non_2xx.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(error) => {
+                                eprintln!("load: {error}");
+                                stats.errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if !pause.is_zero() {
+                            tokio::time::sleep(pause).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stats, stop, tasks }
+    }
+
+    /// Stops the clients and waits for them.
+    pub async fn stop(self) -> std::sync::Arc<LoadStats> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.stats
+    }
 }

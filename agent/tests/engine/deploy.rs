@@ -125,8 +125,11 @@ async fn flask_app_with_requirements_and_worker() {
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "flasky").await;
 
+    // A requirements file no earlier build had: the dependency layer is cold.
+    let requirements = format!("flask\n# cold build {}\n", uuid::Uuid::new_v4().simple());
+    let source = || fixture_with("flask-app", &[("requirements.txt", &requirements)]);
     let started = Instant::now();
-    let (_, build) = api.upload_build(&token, "flasky", fixture("flask-app")).await;
+    let (_, build) = api.upload_build(&token, "flasky", source()).await;
     let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
     assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
     let log = detail["log"].as_str().unwrap();
@@ -154,7 +157,7 @@ async fn flask_app_with_requirements_and_worker() {
 
     // A second push of the same code reuses the cached dependency layer.
     let started = Instant::now();
-    let (_, build) = api.upload_build(&token, "flasky", fixture("flask-app")).await;
+    let (_, build) = api.upload_build(&token, "flasky", source()).await;
     let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
     assert_eq!(detail["build"]["status"], "succeeded");
     let log = detail["log"].as_str().unwrap();

@@ -2,8 +2,6 @@
 //! engine): spreading, node loss and rescheduling, a build whose agent dies,
 //! and a node rebuilding an image it does not have.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -11,13 +9,6 @@ use test_support::agent::*;
 use test_support::{TestApi, ROUTER_TOKEN};
 
 const HOST: &str = "spread.paas.test";
-
-/// Time of each successful and failed request through the router.
-#[derive(Default)]
-struct Traffic {
-    ok: Mutex<Vec<Instant>>,
-    failed: AtomicU64,
-}
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
@@ -105,23 +96,7 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     .await;
     let before = snapshot(&api, &token).await;
 
-    let traffic = Arc::new(Traffic::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (traffic, stop, client, url) = (traffic.clone(), stop.clone(), client.clone(), url.clone());
-        tokio::spawn(async move {
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
-                match client.get(&url).header("host", HOST).send().await {
-                    Ok(r) if r.status() == 200 => traffic.ok.lock().unwrap().push(Instant::now()),
-                    _ => {
-                        traffic.failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let load = Load::start(1, &url, HOST, Duration::from_millis(20), None);
 
     // Lose each node in turn; each time the lost instance comes back elsewhere.
     let mut to_running = Vec::new();
@@ -137,16 +112,10 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         })
         .await;
         to_running.push(killed_at.elapsed());
-        let first_ok = traffic.ok.lock().unwrap().iter().find(|t| **t > killed_at).copied();
-        let first_ok = match first_ok {
-            Some(t) => t,
-            None => {
-                wait_for("a request after the loss", Duration::from_secs(30), || async {
-                    traffic.ok.lock().unwrap().iter().find(|t| **t > killed_at).copied()
-                })
-                .await
-            }
-        };
+        let first_ok = wait_for("a request after the loss", Duration::from_secs(30), || async {
+            load.stats.first_ok_after(killed_at)
+        })
+        .await;
         to_first_ok.push(first_ok - killed_at);
         println!(
             "node loss {round}: all instances running again after {:?}, first 200 after {:?}",
@@ -163,14 +132,13 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         })
         .await;
     }
-    stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
+    let stats = load.stop().await;
     println!(
         "node loss: median time to all instances running {:?}, to first 200 {:?}; {} failed of {} requests",
         median(to_running),
         median(to_first_ok),
-        traffic.failed.load(Ordering::Relaxed),
-        traffic.ok.lock().unwrap().len()
+        stats.non_2xx() + stats.errors(),
+        stats.ok()
     );
     assert_eq!(snapshot(&api, &token).await, before, "no release, build or config var was lost");
     router.shutdown().await;

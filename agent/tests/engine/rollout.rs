@@ -1,23 +1,13 @@
 //! Zero-downtime deploys: constant traffic through the real router while a
 //! config change and a new build roll out; no request may fail.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use test_support::agent::*;
 use test_support::{TestApi, ROUTER_TOKEN};
 
 const HOST: &str = "steady.paas.test";
-
-#[derive(Default)]
-struct Tally {
-    ok: AtomicU64,
-    non_2xx: AtomicU64,
-    errors: AtomicU64,
-    new_content: AtomicU64,
-}
 
 #[tokio::test]
 async fn deploys_under_load_drop_no_request() {
@@ -43,37 +33,7 @@ async fn deploys_under_load_drop_no_request() {
     .await;
 
     // Constant traffic from 4 clients, bounded in time.
-    let tally = Arc::new(Tally::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for _ in 0..4 {
-        let (tally, stop, client, url) = (tally.clone(), stop.clone(), client.clone(), url.clone());
-        clients.push(tokio::spawn(async move {
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(240) {
-                match client.get(&url).header("host", HOST).send().await {
-                    Ok(response) if response.status().is_success() => {
-                        tally.ok.fetch_add(1, Ordering::Relaxed);
-                        if response.text().await.unwrap_or_default().contains("second") {
-                            tally.new_content.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(response) => {
-                        eprintln!(
-                            "non-2xx during rollout: {} {}",
-                            response.status(),
-                            response.text().await.unwrap_or_default()
-                        );
-                        tally.non_2xx.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => {
-                        eprintln!("error during rollout: {error}");
-                        tally.errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
+    let load = Load::start(4, &url, HOST, Duration::ZERO, Some("second"));
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Rollout 1: a config change (new release, same build).
@@ -88,15 +48,11 @@ async fn deploys_under_load_drop_no_request() {
     wait_rolled_out(&api, &token, &agent.node, detail["build"]["release"].as_i64().unwrap()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.await.unwrap();
-    }
-    let (ok, non_2xx, errors) =
-        (tally.ok.load(Ordering::Relaxed), tally.non_2xx.load(Ordering::Relaxed), tally.errors.load(Ordering::Relaxed));
+    let stats = load.stop().await;
+    let (ok, non_2xx, errors) = (stats.ok(), stats.non_2xx(), stats.errors());
     println!("rollouts under load: {ok} ok, {non_2xx} non-2xx, {errors} connection errors");
     assert!(ok > 200, "too little traffic to show anything: {ok}");
-    assert!(tally.new_content.load(Ordering::Relaxed) > 0, "the new release served traffic");
+    assert!(stats.matching() > 0, "the new release served traffic");
     assert_eq!((non_2xx, errors), (0, 0), "requests failed during the rollouts");
     router.shutdown().await;
     agent.cleanup();

@@ -6,9 +6,7 @@
 //! Its own test binary: it restarts the Postgres cluster of its process.
 
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use test_support::agent::*;
@@ -66,18 +64,6 @@ impl Drop for ApiProcess {
     }
 }
 
-#[derive(Default)]
-struct Traffic {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl Traffic {
-    fn counts(&self) -> (u64, u64) {
-        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
-    }
-}
-
 #[tokio::test]
 async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     let database_url = PgCluster::shared().create_database().await;
@@ -107,35 +93,22 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     .await;
     let before = snapshot(&api, &token).await;
 
-    let traffic = Arc::new(Traffic::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (traffic, stop, client, url) = (traffic.clone(), stop.clone(), client.clone(), url.clone());
-        tokio::spawn(async move {
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
-                match client.get(&url).header("host", HOST).send().await {
-                    Ok(r) if r.status() == 200 => traffic.ok.fetch_add(1, Ordering::Relaxed),
-                    _ => traffic.failed.fetch_add(1, Ordering::Relaxed),
-                };
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-    };
+    let load = Load::start(1, &url, HOST, Duration::from_millis(10), None);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 1. The API dies (SIGKILL) and comes back.
-    let (ok0, failed0) = traffic.counts();
+    let counts = || (load.stats.ok(), load.stats.non_2xx() + load.stats.errors());
+    let (ok0, failed0) = counts();
     process.crash_and_restart().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (ok1, failed1) = traffic.counts();
+    let (ok1, failed1) = counts();
     println!("API crash + restart: {} requests served, {} failed", ok1 - ok0, failed1 - failed0);
 
     // 2. Postgres restarts under the API.
     let pg = tokio::task::spawn_blocking(|| PgCluster::shared().restart());
     pg.await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (ok2, failed2) = traffic.counts();
+    let (ok2, failed2) = counts();
     println!("Postgres restart: {} requests served, {} failed", ok2 - ok1, failed2 - failed1);
 
     // The control plane works again: the agent's node is up, and a config
@@ -154,9 +127,8 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
         r.text().await.ok()?.contains("after").then_some(())
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
-    let (ok, failed) = traffic.counts();
+    let stats = load.stop().await;
+    let (ok, failed) = (stats.ok(), stats.non_2xx() + stats.errors());
     println!("control-plane faults: {ok} requests served, {failed} failed in total");
     assert_eq!(failed, 0, "requests failed while the control plane restarted");
     assert!(ok > 200, "too little traffic to show anything");
