@@ -135,7 +135,8 @@ pub fn fixture_with(name: &str, files: &[(&str, &str)]) -> Vec<u8> {
     crate::tarball_of_dir(copy.path())
 }
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+/// Copies a directory tree (fixture apps into scratch directories).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());

@@ -86,22 +86,12 @@ pub async fn git(dir: &Path, args: &[&str], paas: &Paas, allow_fail: bool) -> Ou
 /// A git repository holding a copy of a fixture app.
 pub async fn repo_with(fixture: &str, paas: &Paas) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(fixture), dir.path());
+    test_support::agent::copy_tree(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(fixture),
+        dir.path(),
+    );
     git(dir.path(), &["init", "-q", "-b", "main"], paas, false).await;
     git(dir.path(), &["add", "."], paas, false).await;
     git(dir.path(), &["commit", "-q", "-m", "first"], paas, false).await;
     dir
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
