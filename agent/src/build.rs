@@ -30,6 +30,8 @@ pub struct BuildSettings {
     pub ca_bundle: Option<Vec<u8>>,
     pub pip_index_url: Option<String>,
     pub https_proxy: Option<String>,
+    /// Longest a build (or its release command) may run.
+    pub timeout: std::time::Duration,
 }
 
 /// Why a build failed, as shown to the user at the end of the build log.
@@ -61,7 +63,10 @@ pub async fn run(
     job: BuildJob,
 ) -> Result<(), ClientError> {
     let log = BuildLog::start(api.clone(), job.build_id);
-    let outcome = build(&api, &engine, settings, &job, &log).await;
+    let outcome = match tokio::time::timeout(settings.timeout, build(&api, &engine, settings, &job, &log)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(BuildError::Image(format!("the build ran longer than {:?}", settings.timeout))),
+    };
     let result = match outcome {
         Ok((spec, image)) => {
             log.line(format!("-----> Built image {image}"));
@@ -100,6 +105,8 @@ struct Workspace {
     _dir: tempfile::TempDir,
     src: std::path::PathBuf,
     spec: AppSpec,
+    /// Links and special files left out of the tree.
+    skipped: usize,
 }
 
 /// Unpacks a source tarball off the runtime and reads how to run it.
@@ -108,11 +115,11 @@ async fn unpack_source(source: bytes::Bytes) -> Result<Workspace, BuildError> {
     let src = dir.path().join("src");
     std::fs::create_dir(&src)?;
     let unpack_dir = src.clone();
-    tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
+    let skipped = tokio::task::spawn_blocking(move || unpack(&source, &unpack_dir))
         .await
         .map_err(|e| BuildError::Unpack(e.to_string()))??;
     let spec = detect::detect(&src)?;
-    Ok(Workspace { _dir: dir, src, spec })
+    Ok(Workspace { _dir: dir, src, spec, skipped })
 }
 
 async fn build(
@@ -124,7 +131,12 @@ async fn build(
 ) -> Result<(AppSpec, String), BuildError> {
     log.line(format!("-----> Building {} on {}", job.app, settings.base_image));
     let source = api.build_source(job.build_id).await.map_err(BuildError::Fetch)?;
-    let Workspace { _dir, src, spec } = unpack_source(source).await?;
+    let Workspace { _dir, src, spec, skipped } = unpack_source(source).await?;
+    if skipped > 0 {
+        log.line(format!(
+            "-----> Ignored {skipped} symlinks or special files in the source (only files and directories are used)"
+        ));
+    }
     for (name, command) in &spec.processes {
         log.line(format!("-----> Process type {name}: {command}"));
     }
@@ -156,7 +168,7 @@ async fn build(
         log.line(format!("-----> Running release command: {command}"));
         let sender = log.sender();
         let code = engine
-            .run_once(&tag, command, &job.env, |line| {
+            .run_once(&tag, command, &job.env, settings.timeout, |line| {
                 let _ = sender.send(format!("       {line}"));
             })
             .await
@@ -202,12 +214,21 @@ fn build_args(settings: &BuildSettings) -> HashMap<String, String> {
 }
 
 /// Unpacks a gzip tarball, refusing paths that escape and oversized trees.
-fn unpack(data: &[u8], into: &Path) -> Result<(), BuildError> {
+/// Only regular files and directories are unpacked: a symlink or device in
+/// a tenant's source would make the agent (root, on the host) read or pack
+/// files outside the tree. Returns how many entries were skipped.
+fn unpack(data: &[u8], into: &Path) -> Result<usize, BuildError> {
     let bad = |e: std::io::Error| BuildError::Unpack(e.to_string());
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
     let mut total = 0u64;
+    let mut skipped = 0;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            skipped += 1;
+            continue;
+        }
         total += entry.header().size().map_err(bad)?;
         if total > MAX_SOURCE_BYTES {
             return Err(BuildError::Unpack("the unpacked source is larger than 1 GiB".into()));
@@ -219,9 +240,9 @@ fn unpack(data: &[u8], into: &Path) -> Result<(), BuildError> {
         // `unpack_in` refuses entries that would land outside `into`.
         entry.unpack_in(into).map_err(bad)?;
     }
-    let mut rest = Vec::new();
-    archive.into_inner().read_to_end(&mut rest).map_err(bad)?;
-    Ok(())
+    // Drain (bounded) whatever follows the archive, without keeping it.
+    std::io::copy(&mut archive.into_inner().take(MAX_SOURCE_BYTES), &mut std::io::sink()).map_err(bad)?;
+    Ok(skipped)
 }
 
 fn describe_statics(spec: &AppSpec) -> String {
@@ -268,7 +289,7 @@ fn build_context(src: &Path, spec: &AppSpec, settings: &BuildSettings) -> Result
 /// The app's requirements, plus gunicorn when a process runs it but the app
 /// does not list it (the image's system gunicorn cannot import the venv).
 fn requirements(src: &Path, spec: &AppSpec) -> Result<String, BuildError> {
-    let mut text = std::fs::read_to_string(src.join("requirements.txt"))?;
+    let mut text = detect::read_small(&src.join("requirements.txt"))?;
     let uses_gunicorn = spec.processes.values().any(|c| c.split_whitespace().next() == Some("gunicorn"));
     let lists_gunicorn = text.lines().any(|l| {
         let l = l.trim().to_ascii_lowercase();
@@ -421,6 +442,25 @@ mod tests {
         std::fs::create_dir(&target).unwrap();
         let _ = unpack(&gz, &target);
         assert!(!dir.path().join("escape").exists(), "an entry escaped the source directory");
+    }
+
+    #[test]
+    fn unpack_skips_symlinks() {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "static", "/etc").unwrap();
+        let mut file = tar::Header::new_gnu();
+        file.set_size(3);
+        file.set_mode(0o644);
+        file.set_cksum();
+        tar.append_data(&mut file, "wsgi.py", &b"x=1"[..]).unwrap();
+        let gz = tar.into_inner().unwrap().finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(unpack(&gz, dir.path()).unwrap(), 1);
+        assert!(dir.path().join("wsgi.py").is_file());
+        assert!(std::fs::symlink_metadata(dir.path().join("static")).is_err(), "the symlink was not created");
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct Config {
     #[arg(long, env = "PAAS_BUILD_HTTPS_PROXY")]
     pub build_https_proxy: Option<String>,
 
+    /// Longest a build (and its release command) may run, in seconds.
+    #[arg(long, env = "PAAS_BUILD_TIMEOUT_SECS", default_value_t = 1800)]
+    pub build_timeout_secs: u64,
+
     /// Seconds between heartbeats.
     #[arg(long, env = "PAAS_HEARTBEAT_SECS", default_value_t = 3)]
     pub heartbeat_secs: u64,

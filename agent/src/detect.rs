@@ -33,7 +33,7 @@ pub enum DetectError {
 
 /// Reads the source tree at `root`.
 pub fn detect(root: &Path) -> Result<AppSpec, DetectError> {
-    let (mut processes, release_command) = match std::fs::read_to_string(root.join("Procfile")) {
+    let (mut processes, release_command) = match read_small(&root.join("Procfile")) {
         Ok(text) => parse_procfile(&text)?,
         Err(_) => (BTreeMap::new(), None),
     };
@@ -50,6 +50,15 @@ pub fn detect(root: &Path) -> Result<AppSpec, DetectError> {
         has_requirements: root.join("requirements.txt").is_file(),
         statics: static_mappings(root)?,
     })
+}
+
+/// Reads a small text file of the app (at most 1 MiB, regular files only).
+pub(crate) fn read_small(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_file() || meta.len() > 1024 * 1024 {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a small regular file"));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// Parses `type: command` lines; `#` comments and blank lines are skipped.
@@ -87,7 +96,7 @@ pub fn parse_procfile(text: &str) -> Result<(BTreeMap<String, String>, Option<St
 /// `application` or `app`, or a Django project's `<project>/wsgi.py`.
 pub fn find_wsgi_entry(root: &Path) -> Option<String> {
     for module in ["wsgi", "app"] {
-        if let Ok(source) = std::fs::read_to_string(root.join(format!("{module}.py"))) {
+        if let Ok(source) = read_small(&root.join(format!("{module}.py"))) {
             if let Some(var) = exposed_variable(&source) {
                 return Some(format!("{module}:{var}"));
             }
@@ -116,7 +125,7 @@ fn exposed_variable(source: &str) -> Option<&'static str> {
 /// Static directories: from `paas.json` (`{"static": {"/static/": "static"}}`),
 /// else `static/` at `/static/` when that directory exists.
 fn static_mappings(root: &Path) -> Result<Vec<StaticMapping>, DetectError> {
-    let manifest = std::fs::read_to_string(root.join("paas.json")).ok();
+    let manifest = read_small(&root.join("paas.json")).ok();
     let declared: BTreeMap<String, String> = match manifest {
         Some(text) => {
             #[derive(serde::Deserialize)]

@@ -43,6 +43,14 @@ pub enum EngineError {
     Build(String),
 }
 
+/// Container output kept by the engine: bounded, rotated (the API keeps the history).
+fn log_config() -> bollard::models::HostConfigLogConfig {
+    bollard::models::HostConfigLogConfig {
+        typ: Some("json-file".into()),
+        config: Some(HashMap::from([("max-size".into(), "10m".into()), ("max-file".into(), "3".into())])),
+    }
+}
+
 fn docker_err(op: &'static str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
     move |source| EngineError::Docker { op, source }
 }
@@ -121,6 +129,7 @@ impl Engine {
             pids_limit: Some(256),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
+            log_config: Some(log_config()),
             port_bindings: web.then(|| {
                 HashMap::from([(
                     port_key.clone(),
@@ -182,18 +191,26 @@ impl Engine {
         image: &str,
         command: &str,
         env: &std::collections::BTreeMap<String, String>,
+        limit: std::time::Duration,
         mut on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let memory = i64::from(paas_types::Size::Standard.memory_mb()) * 1024 * 1024;
+        let size = paas_types::Size::Standard;
+        let memory = i64::from(size.memory_mb()) * 1024 * 1024;
         let config = ContainerConfig {
             image: Some(image.to_string()),
             user: Some(APP_USER.to_string()),
             cmd: Some(vec!["bash".to_string(), "-c".to_string(), command.to_string()]),
             env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(HashMap::from([(label::MANAGED.to_string(), "release-phase".to_string())])),
+            labels: Some(HashMap::from([
+                (label::MANAGED.to_string(), "release-phase".to_string()),
+                (label::NODE.to_string(), self.node.clone()),
+            ])),
             host_config: Some(HostConfig {
                 memory: Some(memory),
+                memory_swap: Some(memory),
+                nano_cpus: Some(i64::from(size.cpu_millis()) * 1_000_000),
                 pids_limit: Some(256),
+                log_config: Some(log_config()),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 ..Default::default()
@@ -205,7 +222,7 @@ impl Engine {
             .create_container(None::<CreateContainerOptions<String>>, config)
             .await
             .map_err(docker_err("create release container"))?;
-        let result = async {
+        let run = async {
             self.start(&created.id).await?;
             let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
             let mut logs = self.docker.logs(&created.id, Some(options));
@@ -226,8 +243,12 @@ impl Engine {
                 }
             }
             Ok(code)
-        }
-        .await;
+        };
+        // A release command that never ends must not hold the node's builder.
+        let result = match tokio::time::timeout(limit, run).await {
+            Ok(result) => result,
+            Err(_) => Err(EngineError::Build(format!("the release command ran longer than {limit:?}"))),
+        };
         let remove = RemoveContainerOptions { force: true, ..Default::default() };
         let _ = self.docker.remove_container(&created.id, Some(remove)).await;
         result

@@ -37,6 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         pip_index_url: config.build_pip_index_url.clone(),
         https_proxy: config.build_https_proxy.clone(),
+        timeout: Duration::from_secs(config.build_timeout_secs),
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(heartbeat_loop(api.clone(), config.clone()));

@@ -1,7 +1,7 @@
 //! The node's identity: registers with a join token once and keeps the node
 //! token in the state directory (mode 0600) for later starts.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use paas_types::agent::RegisterNode;
@@ -47,8 +47,16 @@ pub async fn ensure_registered(api: &ApiClient, config: &Config, force: bool) ->
     let registered = api.register(join, &request).await.map_err(IdentityError::Register)?;
     let state_err = |source| IdentityError::State { path: path.clone(), source };
     std::fs::create_dir_all(&config.state_dir).map_err(state_err)?;
-    std::fs::write(&path, &registered.node_token).map_err(state_err)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(state_err)?;
+    // Created 0600 before the secret is written into it.
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(state_err)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(state_err)?;
+    std::io::Write::write_all(&mut file, registered.node_token.as_bytes()).map_err(state_err)?;
     api.set_node_token(registered.node_token);
     tracing::info!(node.id = %registered.node_id, node.name = %config.node_name, "node registered");
     Ok(())

@@ -25,6 +25,11 @@ pub enum ReconcileError {
     Engine(#[from] EngineError),
 }
 
+/// How often a healthy web instance is checked again.
+const RECHECK_EVERY: Duration = Duration::from_secs(10);
+/// Failed checks in a row before a healthy instance counts as unhealthy.
+const FAILURES_BEFORE_UNHEALTHY: u32 = 3;
+
 pub struct Reconciler {
     api: Arc<ApiClient>,
     engine: Engine,
@@ -33,6 +38,8 @@ pub struct Reconciler {
     grace: Duration,
     /// Web instances that passed a health check since this agent started.
     healthy: HashSet<Uuid>,
+    /// Last health check of each web instance, and failures in a row.
+    last_check: HashMap<Uuid, (Instant, u32)>,
     restarts: HashMap<Uuid, i32>,
     /// When each unwanted container was first seen (drain starts then).
     unwanted_since: HashMap<String, Instant>,
@@ -61,6 +68,7 @@ impl Reconciler {
             drain,
             grace,
             healthy: HashSet::new(),
+            last_check: HashMap::new(),
             restarts: HashMap::new(),
             unwanted_since: HashMap::new(),
             stopping: Arc::new(Mutex::new(HashSet::new())),
@@ -140,13 +148,39 @@ impl Reconciler {
         };
         let address = format!("{}:{port}", self.address);
         report.address = Some(address.clone());
-        if self.healthy.contains(&id) || health::check(&address, &instance.hostname, Duration::from_secs(2)).await {
+        report.state = self.web_health(id, &address, &instance.hostname).await.into();
+        report
+    }
+
+    /// `running`, `starting` (never healthy yet) or `unhealthy`. Healthy
+    /// instances are re-checked every `RECHECK_EVERY`; only several failures
+    /// in a row take one out of the route table.
+    async fn web_health(&mut self, id: Uuid, address: &str, hostname: &str) -> &'static str {
+        let was_healthy = self.healthy.contains(&id);
+        let due = self.last_check.get(&id).is_none_or(|(at, _)| at.elapsed() >= RECHECK_EVERY);
+        if was_healthy && !due {
+            return "running";
+        }
+        let ok = health::check(address, hostname, Duration::from_secs(2)).await;
+        let (at, failures) = self.last_check.entry(id).or_insert((Instant::now(), 0));
+        *at = Instant::now();
+        if ok {
+            *failures = 0;
             if self.healthy.insert(id) {
                 tracing::info!(instance.id = %id, %address, "web instance passed its health check");
             }
-            report.state = "running".into();
+            return "running";
         }
-        report
+        *failures += 1;
+        match (was_healthy, *failures >= FAILURES_BEFORE_UNHEALTHY) {
+            (false, _) => "starting",
+            (true, false) => "running",
+            (true, true) => {
+                tracing::warn!(instance.id = %id, %address, "web instance failed its health checks");
+                self.healthy.remove(&id);
+                "unhealthy"
+            }
+        }
     }
 
     /// An instance no longer wanted: keep it serving for the drain period
@@ -222,6 +256,7 @@ impl Reconciler {
             keep
         });
         self.healthy.retain(|id| instances.contains(id));
+        self.last_check.retain(|id, _| instances.contains(id));
     }
 }
 

@@ -79,6 +79,10 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => {
                 ApiError::Unavailable(err)
             }
+            // NUL bytes (or text the database cannot encode) in a path, query or body.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                ApiError::BadRequest("text must not contain NUL bytes".into())
+            }
             sqlx::Error::Database(db) => match db.constraint() {
                 Some(constraint) => constraint_error(constraint).unwrap_or(ApiError::Database(err)),
                 None => ApiError::Database(err),
@@ -101,6 +105,10 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
         "apps_name_syntax" => invalid("app names are 2-30 characters of a-z, 0-9 and '-', starting with a letter"),
         "formation_quantity_range" => invalid("quantity must be between 0 and 100"),
         "apps_tenant_id_fkey" => conflict("the tenant still owns apps"),
+        // Every other CHECK on a value's shape or size is the caller's input.
+        other if ["_syntax", "_length", "_range", "_size"].iter().any(|s| other.ends_with(s)) => {
+            Some(ApiError::Validation(format!("a value is invalid ({other})")))
+        }
         _ => None,
     }
 }

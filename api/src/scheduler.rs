@@ -21,6 +21,9 @@ use uuid::Uuid;
 
 use crate::db;
 
+/// Advisory lock key serialising placements.
+const PLACEMENT_LOCK: i64 = 0x7061_6173_706c_6163;
+
 /// Timing of the background loop.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -118,6 +121,9 @@ async fn place(
     process_type: &str,
     size: Size,
 ) -> Result<bool, sqlx::Error> {
+    // Placements read node load and then add to it: one at a time across
+    // all apps and API replicas, so two cannot fill the same room.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PLACEMENT_LOCK).execute(&mut **tx).await?;
     let node: Option<NodeLoad> = sqlx::query_as(
         "SELECT n.id, n.memory_mb,
                 coalesce(sum(CASE i.size WHEN 'small' THEN 256 WHEN 'large' THEN 1024 ELSE 512 END), 0)::bigint AS used_mb,
@@ -169,14 +175,17 @@ pub async fn reconcile_apps(db: &PgPool, apps: impl IntoIterator<Item = Uuid>) {
 pub async fn run(db: PgPool, config: SchedulerConfig) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let started = tokio::time::Instant::now();
-    let mut last_sweep = started;
+    // Since when the control plane has worked without a failed step.
+    let mut healthy_since = tokio::time::Instant::now();
+    let mut last_sweep = healthy_since;
     loop {
         tick.tick().await;
-        // After a control-plane outage every heartbeat looks stale: give the
-        // agents one timeout to check in before declaring their nodes lost.
-        let judge_nodes = started.elapsed() >= config.node_timeout;
+        // After a control-plane outage (this process starting, or the
+        // database failing) every heartbeat looks stale: give the agents one
+        // timeout to check in before declaring their nodes lost.
+        let judge_nodes = healthy_since.elapsed() >= config.node_timeout;
         if let Err(error) = step(&db, &config, &mut last_sweep, judge_nodes).await {
+            healthy_since = tokio::time::Instant::now();
             tracing::warn!(error = &error as &dyn std::error::Error, "scheduler step failed; retrying");
         }
     }
@@ -204,6 +213,7 @@ async fn step(
         let apps: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM apps").fetch_all(db).await?;
         reconcile_apps(db, apps).await;
         db::instances::delete_old_stopped(db).await?;
+        db::builds::delete_unreferenced_blobs(db).await?;
         db::logs::prune(db).await?;
     }
     Ok(())

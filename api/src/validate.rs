@@ -49,7 +49,8 @@ pub fn is_hostname(host: &str) -> bool {
             && !l.ends_with('-')
             && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    let top_ok = labels.last().and_then(|l| l.bytes().next()).is_some_and(|b| b.is_ascii_lowercase());
+    // The top-level label: at least two characters, starting with a letter.
+    let top_ok = labels.last().is_some_and(|l| l.len() >= 2 && l.starts_with(|c: char| c.is_ascii_lowercase()));
     labels.len() >= 2 && labels.iter().all(label_ok) && top_ok
 }
 

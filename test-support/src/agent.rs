@@ -78,6 +78,7 @@ fn spawn_agent(
         build_ca_bundle: ca.exists().then_some(ca),
         build_pip_index_url: None,
         build_https_proxy: None,
+        build_timeout_secs: 600,
         heartbeat_secs: 1,
         reconcile_secs: 1,
         drain_secs: 1,

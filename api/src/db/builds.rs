@@ -163,7 +163,11 @@ pub async fn append_log(
     lease_secs: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE builds SET log = log || $3, lease_expires_at = now() + make_interval(secs => $4)
+        "UPDATE builds SET log = CASE
+                    WHEN length(log) > 2000000 THEN log
+                    WHEN length(log) + length($3) > 2000000 THEN log || E'-----> Build output truncated at 2 MB\n'
+                    ELSE log || $3 END,
+                lease_expires_at = now() + make_interval(secs => $4)
          WHERE id = $1 AND claimed_by = $2 AND status = 'building'",
     )
     .bind(id)
@@ -187,12 +191,34 @@ pub async fn claimed_source(db: impl PgExecutor<'_>, id: Uuid, node_id: Uuid) ->
     .await
 }
 
+/// Deletes blobs nothing refers to any more (sources and bundles of deleted
+/// apps, replaced git bundles), once they are an hour old.
+pub async fn delete_unreferenced_blobs(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM blobs bl WHERE bl.created_at < now() - interval '1 hour'
+           AND NOT EXISTS (SELECT 1 FROM builds b WHERE b.source_blob_id = bl.id OR b.static_blob_id = bl.id)
+           AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.git_bundle_blob_id = bl.id)",
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The source of a succeeded build (any node may rebuild its image).
-pub async fn succeeded_source(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+pub async fn succeeded_source(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    node_id: Uuid,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    // Only for a node that is to run an instance of a release of this build.
     sqlx::query_scalar(
-        "SELECT bl.data FROM builds b JOIN blobs bl ON bl.id = b.source_blob_id WHERE b.id = $1 AND b.status = 'succeeded'",
+        "SELECT bl.data FROM builds b JOIN blobs bl ON bl.id = b.source_blob_id
+         WHERE b.id = $1 AND b.status = 'succeeded'
+           AND EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id
+                       WHERE r.build_id = b.id AND i.node_id = $2 AND i.desired_state = 'running')",
     )
     .bind(id)
+    .bind(node_id)
     .fetch_optional(db)
     .await
 }

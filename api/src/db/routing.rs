@@ -35,9 +35,15 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 cur.static_mappings
          FROM apps a
          LEFT JOIN LATERAL (
+             -- The newest release that serves (has a healthy web instance),
+             -- else the newest: during a rollout the old pages keep their assets.
              SELECT r.version, b.static_blob_id, b.static_mappings FROM releases r
              LEFT JOIN builds b ON b.id = r.build_id
-             WHERE r.app_id = a.id ORDER BY r.version DESC LIMIT 1
+             WHERE r.app_id = a.id
+             ORDER BY EXISTS (SELECT 1 FROM instances i WHERE i.release_id = r.id AND i.process_type = 'web'
+                                AND i.actual_state = 'running' AND i.desired_state = 'running') DESC,
+                      r.version DESC
+             LIMIT 1
          ) cur ON true
          LEFT JOIN blobs bl ON bl.id = cur.static_blob_id
          ORDER BY a.name",

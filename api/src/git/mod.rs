@@ -46,6 +46,10 @@ pub enum GitError {
     NotFound,
     #[error("unsupported service")]
     BadService,
+    #[error("another push to this app is in progress; try again when it has finished")]
+    Busy,
+    #[error("the request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("repository error")]
@@ -60,6 +64,8 @@ impl IntoResponse for GitError {
             GitError::Unauthorized => StatusCode::UNAUTHORIZED,
             GitError::NotFound => StatusCode::NOT_FOUND,
             GitError::BadService => StatusCode::FORBIDDEN,
+            GitError::Busy => StatusCode::CONFLICT,
+            GitError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GitError::Api(e) if e.status_and_code().0 == StatusCode::UNAUTHORIZED => StatusCode::UNAUTHORIZED,
             GitError::Api(e) => return ApiErrorRef(e).into_response(),
             GitError::Repo(_) | GitError::Io(_) => {
@@ -161,7 +167,7 @@ async fn upload_pack(
     let user = git_user(&state, &headers).await?;
     let app = git_app(&state, &user, &repo).await?;
     let dir = state.git.checkout(&state.db, app.id).await?;
-    let input = request_body(&headers, body)?;
+    let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
     let mut child = spawn_service("upload-pack", &dir, &[])?;
     let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
     tokio::spawn(async move {
@@ -184,7 +190,7 @@ async fn receive_pack(
 ) -> Result<Response, GitError> {
     let user = git_user(&state, &headers).await?;
     let app = git_app(&state, &user, &repo).await?;
-    let input = request_body(&headers, body)?;
+    let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
     let body = push::start(state, user, app, input).await?;
     Ok(result_response("git-receive-pack", body))
 }
@@ -198,16 +204,25 @@ fn result_response(service: &str, body: Body) -> Response {
 }
 
 /// The request body, un-gzipped when git compressed it.
-fn request_body(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, GitError> {
+/// Decompressed on a blocking thread, and never past `limit` bytes.
+async fn request_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, GitError> {
     let gzip = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     if !gzip {
         return Ok(body.to_vec());
     }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&body[..])
-        .take(1 << 30)
-        .read_to_end(&mut out)
-        .map_err(|_| GitError::Api(ApiError::BadRequest("the gzip request body is corrupt".into())))?;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|_| GitError::Api(ApiError::BadRequest("the gzip request body is corrupt".into())))?;
+        Ok::<_, GitError>(out)
+    })
+    .await
+    .map_err(|e| GitError::Io(std::io::Error::other(e)))??;
+    if out.len() > limit {
+        return Err(GitError::TooLarge(limit));
+    }
     Ok(out)
 }
 
@@ -218,7 +233,9 @@ fn spawn_service(
     env: &[(&str, &std::ffi::OsStr)],
 ) -> std::io::Result<tokio::process::Child> {
     let mut command = Command::new("git");
-    command.args([service, "--stateless-rpc"]).arg(dir);
+    // git and its hook get a clean environment: never the API's secrets.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    command.args([service, "--stateless-rpc"]).arg(dir).env_clear().env("PATH", path).env("HOME", dir);
     for (key, value) in env {
         command.env(key, value);
     }

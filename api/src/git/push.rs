@@ -16,25 +16,42 @@ use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
 use super::{spawn_service, GitError};
+use sqlx::{Connection, PgConnection};
+
 use crate::auth::AuthUser;
 use crate::db;
+use crate::error::ApiError;
 use crate::routes::builds::queue_build;
 use crate::state::AppState;
 
 /// Longest a push waits for its build.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Longest a push waits for another push to the same app to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// Longest a push waits for the new release's first healthy web instance.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Starts receive-pack for a push and returns its (streaming) response body.
 pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input: Vec<u8>) -> Result<Body, GitError> {
-    // One push per app at a time, across API replicas.
-    let mut lock = state.db.acquire().await.map_err(crate::error::ApiError::from)?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(lock_key(app.id))
-        .execute(&mut *lock)
-        .await
-        .map_err(crate::error::ApiError::from)?;
+    // One push per app at a time, across API replicas. The lock lives on a
+    // connection of its own (not the pool's): whatever happens to this push,
+    // dropping the connection releases it.
+    let mut lock = PgConnection::connect_with(&state.db.connect_options()).await.map_err(ApiError::from)?;
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(lock_key(app.id))
+            .fetch_one(&mut lock)
+            .await
+            .map_err(ApiError::from)?;
+        if locked {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(GitError::Busy);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let dir = state.git.checkout(&state.db, app.id).await?;
     let channel = tempfile::tempdir()?;
     for fifo in ["request", "output"] {
@@ -59,7 +76,7 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
                 tracing::error!(app = %app.name, error = &error as &dyn std::error::Error, "cannot save pushed history");
             }
         }
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key(app.id)).execute(&mut *lock).await;
+        let _ = lock.close().await;
         drop(channel);
     });
     Ok(Body::from_stream(ReaderStream::new(stdout)))

@@ -3,6 +3,7 @@
 //! rebuild an app's repository from the database, so a restart or a second
 //! replica loses no pushed commit.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use sqlx::PgPool;
@@ -53,16 +54,20 @@ exit "$(cat "$PAAS_HOOK_DIR/status" 2>/dev/null || echo 1)"
 #[derive(Debug, Clone)]
 pub struct RepoCache {
     root: PathBuf,
+    /// One restore at a time per app in this process.
+    locks: std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<Uuid, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl RepoCache {
     pub fn new(root: PathBuf) -> Self {
-        RepoCache { root }
+        RepoCache { root, locks: Default::default() }
     }
 
     /// The app's bare repository, brought up to date from Postgres if the
     /// local copy is missing or older than the stored version.
     pub async fn checkout(&self, db: &PgPool, app_id: Uuid) -> Result<PathBuf, RepoError> {
+        let app_lock = self.locks.lock().await.entry(app_id).or_default().clone();
+        let _restoring = app_lock.lock().await;
         let dir = self.root.join(format!("{app_id}.git"));
         let (version, bundle): (i64, Option<Uuid>) =
             sqlx::query_as("SELECT git_version, git_bundle_blob_id FROM apps WHERE id = $1")
@@ -74,6 +79,8 @@ impl RepoCache {
         if cached != Some(version) {
             let _ = tokio::fs::remove_dir_all(&dir).await;
             tokio::fs::create_dir_all(&self.root).await?;
+            // Private: hooks in here run on the host (fails if another user owns the directory).
+            tokio::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700)).await?;
             let dir_arg = dir.to_str().unwrap_or_default();
             git(&self.root, "init", &["init", "--bare", "--quiet", "--initial-branch=main", dir_arg]).await?;
             if let Some(blob) = bundle {
@@ -128,7 +135,6 @@ impl RepoCache {
 }
 
 async fn install_hook(dir: &Path) -> Result<(), RepoError> {
-    use std::os::unix::fs::PermissionsExt;
     let hooks = dir.join("hooks");
     tokio::fs::create_dir_all(&hooks).await?;
     let path = hooks.join("pre-receive");

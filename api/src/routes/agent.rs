@@ -31,7 +31,7 @@ pub async fn register_node(
     _join: JoinCredential,
     ApiJson(req): ApiJson<RegisterNode>,
 ) -> ApiResult<ApiJson<NodeRegistered>> {
-    let name_ok = !req.name.is_empty()
+    let name_ok = req.name.as_bytes().first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && req.name.len() <= 63
         && req.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     if !name_ok {
@@ -151,10 +151,11 @@ pub async fn build_source(
     responses((status = 200, content_type = "application/gzip", body = super::Tarball), (status = 404, body = paas_types::ErrorBody)))]
 pub async fn built_source(
     State(state): State<AppState>,
-    _node: AgentNode,
+    node: AgentNode,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
-    let data = db::builds::succeeded_source(&state.db, id).await?.ok_or_else(|| ApiError::not_found("build"))?;
+    let data =
+        db::builds::succeeded_source(&state.db, id, node.id).await?.ok_or_else(|| ApiError::not_found("build"))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/gzip")], data))
 }
 
@@ -170,7 +171,8 @@ pub async fn append_build_log(
 ) -> ApiResult<StatusCode> {
     let mut text = String::new();
     for line in &lines.lines {
-        text.push_str(line.trim_end_matches('\n'));
+        // Postgres text cannot hold NUL bytes.
+        text.push_str(&line.trim_end_matches('\n').replace('\0', ""));
         text.push('\n');
     }
     if db::builds::append_log(&state.db, id, node.id, &text, state.settings.build_lease_secs).await? {
@@ -262,7 +264,9 @@ pub async fn ship_logs(
     ApiJson(batch): ApiJson<LogBatch>,
 ) -> ApiResult<StatusCode> {
     let ids: Vec<Uuid> = batch.lines.iter().map(|l| l.instance_id).collect();
-    let lines: Vec<String> = batch.lines.into_iter().map(|l| l.line.chars().take(8192).collect()).collect();
+    // At most 8 KiB per line; Postgres text cannot hold NUL bytes.
+    let lines: Vec<String> =
+        batch.lines.into_iter().map(|l| l.line.chars().filter(|c| *c != '\0').take(8192).collect()).collect();
     db::logs::insert_batch(&state.db, node.id, &ids, &lines).await?;
     Ok(StatusCode::NO_CONTENT)
 }

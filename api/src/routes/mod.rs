@@ -51,6 +51,9 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Largest request body of the agent protocol.
+const AGENT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// All routes with their OpenAPI description. `max_upload` is the body
 /// limit of the routes that take tarballs; the rest keep the JSON limit.
 pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
@@ -58,8 +61,22 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(builds::create_build, builds::list_builds))
         .routes(routes!(agent::upload_static_bundle))
         .layer(DefaultBodyLimit::max(max_upload));
+    // Agents send batches of reports and log lines: a larger JSON limit.
+    let agents = OpenApiRouter::new()
+        .routes(routes!(agent::register_node))
+        .routes(routes!(agent::heartbeat))
+        .routes(routes!(agent::desired_state))
+        .routes(routes!(agent::report_instances))
+        .routes(routes!(agent::claim_build))
+        .routes(routes!(agent::build_source))
+        .routes(routes!(agent::built_source))
+        .routes(routes!(agent::append_build_log))
+        .routes(routes!(agent::finish_build))
+        .routes(routes!(agent::ship_logs))
+        .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(uploads)
+        .merge(agents)
         .routes(routes!(health::health))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
@@ -87,16 +104,6 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(instances::list_instances))
         .routes(routes!(instances::show_logs))
         .routes(routes!(instances::stream_logs))
-        .routes(routes!(agent::register_node))
-        .routes(routes!(agent::heartbeat))
-        .routes(routes!(agent::desired_state))
-        .routes(routes!(agent::report_instances))
-        .routes(routes!(agent::claim_build))
-        .routes(routes!(agent::build_source))
-        .routes(routes!(agent::built_source))
-        .routes(routes!(agent::append_build_log))
-        .routes(routes!(agent::finish_build))
-        .routes(routes!(agent::ship_logs))
         .routes(routes!(router_table::route_table))
         .routes(routes!(router_table::static_bundle))
         .split_for_parts()

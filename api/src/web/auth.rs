@@ -132,7 +132,11 @@ fn open_session(state: &AppState, session: &Session, next: &str) -> Response {
 
 /// Where to go after login: a local path only (no open redirects).
 fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    // Browsers drop tabs and newlines in URLs ("/\t/evil" becomes "//evil"): refuse any.
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
     if local {
         next
     } else {
@@ -147,6 +151,8 @@ mod tests {
     #[test]
     fn next_is_a_local_path() {
         assert_eq!(safe_next("/apps/shop"), "/apps/shop");
+        assert_eq!(safe_next("/\t/evil.example"), "/apps");
+        assert_eq!(safe_next("/\n/evil.example"), "/apps");
         for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "", "apps"] {
             assert_eq!(safe_next(bad), "/apps", "{bad}");
         }

@@ -35,12 +35,12 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     b.fill("email", EMAIL).await;
     b.screenshot("01-signup").await;
     b.click_button("Sign up").await;
-    assert_eq!(b.path().await, "/apps");
+    b.expect_path("/apps").await;
 
     // Create an app.
     b.fill("app-name", "demo").await;
     b.click_button("Create app").await;
-    assert_eq!(b.path().await, "/apps/demo?done=created");
+    b.expect_path("/apps/demo?done=created").await;
     assert!(b.text("h1").await.ends_with("demo"));
     assert!(b.text("#instances").await.contains("Deploy a build first"));
 
@@ -49,7 +49,7 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     b.fill("config-key", "GREETING").await;
     b.fill("config-value", "hello").await;
     b.click_button("Set config var").await;
-    assert_eq!(b.path().await, "/apps/demo/config?done=config-set");
+    b.expect_path("/apps/demo/config?done=config-set").await;
     let row = b.text("#var-GREETING").await;
     assert!(row.contains("Reveal") && !row.contains("hello"), "{row}");
     b.client.find(Locator::Css("#var-GREETING a")).await.unwrap().click().await.unwrap();
@@ -71,7 +71,7 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     b.client.goto(&url("/apps/demo")).await.unwrap();
     b.fill("quantity-web", "2").await;
     b.click_button("Apply scale").await;
-    assert_eq!(b.path().await, "/apps/demo?done=scaled");
+    b.expect_path("/apps/demo?done=scaled").await;
     let table = b.text("#instances tbody").await;
     assert_eq!(table.matches("node-1").count(), 2, "{table}");
     assert!(!table.contains("running"), "nothing runs before the node says so: {table}");
@@ -105,10 +105,11 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     b.fill("config-key", "GREETING").await;
     b.fill("config-value", "changed").await;
     b.click_button("Set config var").await;
+    b.expect_path("/apps/demo/config?done=config-set").await;
     b.client.goto(&url("/apps/demo/releases")).await.unwrap();
     assert!(b.text("#releases tbody tr:first-child").await.contains("v3"));
     b.click_button("Roll back to v2").await;
-    assert_eq!(b.path().await, "/apps/demo/releases?done=rolled-back");
+    b.expect_path("/apps/demo/releases?done=rolled-back").await;
     let newest = b.text("#releases tbody tr:first-child").await;
     assert!(newest.contains("v4") && newest.contains("Rollback to v2") && newest.contains("current"), "{newest}");
     b.screenshot("05-releases").await;
@@ -141,9 +142,9 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
 
     // Log out: the pages want a login again.
     b.click_button("Log out").await;
-    assert_eq!(b.path().await, "/login");
+    b.expect_path("/login").await;
     b.screenshot("00-login").await;
     b.client.goto(&url("/apps/demo")).await.unwrap();
-    assert_eq!(b.path().await, "/login?next=%2Fapps%2Fdemo");
+    b.expect_path("/login?next=%2Fapps%2Fdemo").await;
     browser.close().await;
 }

@@ -210,6 +210,14 @@ impl Browser {
             .connect(&url)
             .await
             .expect("a WebDriver session in headless Chromium");
+        // Form submissions navigate asynchronously: let element lookups wait
+        // (bounded) for the next page instead of racing it.
+        let timeouts = fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(30)),
+            Some(Duration::from_secs(30)),
+            Some(Duration::from_secs(5)),
+        );
+        client.update_timeouts(timeouts).await.expect("set WebDriver timeouts");
         Browser { client, _driver: driver }
     }
 
@@ -230,12 +238,14 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+        let wait = self.client.wait().at_most(std::time::Duration::from_secs(10));
+        wait.for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
     }
 
     /// Types into the field labelled by `id` (replacing what is there).
     pub async fn fill(&self, id: &str, value: &str) {
-        let field = self.client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("field #{id}: {e}"));
+        let wait = self.client.wait().at_most(std::time::Duration::from_secs(10));
+        let field = wait.for_element(Locator::Id(id)).await.unwrap_or_else(|e| panic!("field #{id}: {e}"));
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
     }
@@ -258,6 +268,20 @@ impl Browser {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         }
+    }
+
+    /// Waits (up to 10 s) for the browser to reach `expected` after a
+    /// click: a form submission navigates asynchronously.
+    pub async fn expect_path(&self, expected: &str) {
+        let mut path = self.path().await;
+        for _ in 0..100 {
+            if path == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            path = self.path().await;
+        }
+        assert_eq!(path, expected, "the browser did not reach {expected}");
     }
 
     /// Saves a screenshot to `target/dashboard-screenshots/<name>.png`.
