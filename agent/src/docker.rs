@@ -122,7 +122,9 @@ impl Engine {
             (label::INSTANCE.to_string(), instance.instance_id.to_string()),
         ]);
         let memory = i64::from(instance.size.memory_mb()) * 1024 * 1024;
+        let network = self.app_network(&instance.app).await?;
         let host_config = HostConfig {
+            network_mode: Some(network),
             memory: Some(memory),
             memory_swap: Some(memory),
             nano_cpus: Some(i64::from(instance.size.cpu_millis()) * 1_000_000),
@@ -167,6 +169,39 @@ impl Engine {
             .map_err(docker_err("create container"))?;
         self.start(&created.id).await?;
         Ok(created.id)
+    }
+
+    /// The app's own bridge network, created on first use. Docker isolates
+    /// user-defined bridges from each other, so one tenant's containers
+    /// cannot reach another's directly (only through published ports).
+    async fn app_network(&self, app: &str) -> Result<String, EngineError> {
+        // Per node as well as per app: agents sharing one engine never race
+        // to create the same network (Docker allows duplicate names).
+        let name = format!("paas-{}-{app}", self.node);
+        if self.docker.inspect_network::<String>(&name, None).await.is_ok() {
+            return Ok(name);
+        }
+        let options = bollard::network::CreateNetworkOptions {
+            name: name.clone(),
+            check_duplicate: true,
+            driver: "bridge".to_string(),
+            labels: HashMap::from([
+                (label::MANAGED.to_string(), "true".to_string()),
+                (label::NODE.to_string(), self.node.clone()),
+                (label::APP.to_string(), app.to_string()),
+            ]),
+            ..Default::default()
+        };
+        match self.docker.create_network(options).await {
+            Ok(_) => Ok(name),
+            // Another instance of the app created it meanwhile.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(name),
+            Err(e) if self.docker.inspect_network::<String>(&name, None).await.is_ok() => {
+                tracing::debug!(error = %e, "network appeared concurrently");
+                Ok(name)
+            }
+            Err(e) => Err(docker_err("create app network")(e)),
+        }
     }
 
     pub async fn start(&self, id: &str) -> Result<(), EngineError> {

@@ -99,6 +99,14 @@ pub fn remove_node_containers(node: &str) {
     if !ids.is_empty() {
         let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
     }
+    let out = std::process::Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &format!("label=paas.node={node}")])
+        .output()
+        .expect("docker CLI");
+    let networks: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    if !networks.is_empty() {
+        let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&networks).output();
+    }
 }
 
 /// `docker inspect -f <format> <id>`.

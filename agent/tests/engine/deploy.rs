@@ -50,6 +50,8 @@ async fn hello_wsgi_lifecycle() {
     assert!(inspect(id, "{{.HostConfig.SecurityOpt}}").contains("no-new-privileges"));
     assert_eq!(inspect(id, "{{.HostConfig.Memory}}"), (512 * 1024 * 1024).to_string());
     assert_eq!(inspect(id, "{{.HostConfig.PidsLimit}}"), "256");
+    let network = format!("paas-{}-hello", agent.node);
+    assert_eq!(inspect(id, "{{.HostConfig.NetworkMode}}"), network, "each app on its own bridge network");
     let pid1 = docker_exec(id, &["cat", "/proc/1/cmdline"]);
     assert!(pid1.starts_with("/usr/bin/python3\0/usr/bin/supervisord") || pid1.contains("supervisord"), "{pid1:?}");
 

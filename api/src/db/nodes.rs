@@ -44,18 +44,21 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<NodeRow>, sqlx::Error> 
     .await
 }
 
-/// Registers a node, or re-registers one with the same name (new token).
+/// Registers a node, or re-registers one with the same name (new token) if
+/// that node has stopped heartbeating: a join token cannot take over a live
+/// node. `None` when the name belongs to a live node.
 pub async fn register(
     db: impl PgExecutor<'_>,
     req: &paas_types::agent::RegisterNode,
     token_hash: &[u8],
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO nodes (id, name, address, cpu_millis, memory_mb, labels, token_hash, state, last_heartbeat_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'up', now())
          ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, cpu_millis = EXCLUDED.cpu_millis,
              memory_mb = EXCLUDED.memory_mb, labels = EXCLUDED.labels, token_hash = EXCLUDED.token_hash,
              state = 'up', last_heartbeat_at = now()
+         WHERE nodes.state = 'down' OR nodes.last_heartbeat_at < now() - interval '30 seconds'
          RETURNING id",
     )
     .bind(Uuid::new_v4())
@@ -65,7 +68,7 @@ pub async fn register(
     .bind(req.memory_mb)
     .bind(Json(&req.labels))
     .bind(token_hash)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }
 
@@ -119,8 +122,12 @@ pub async fn insert_join_token(
 }
 
 pub async fn join_token_valid(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM node_join_tokens WHERE token_hash = $1 AND revoked_at IS NULL)")
-        .bind(token_hash)
-        .fetch_one(db)
-        .await
+    // Join tokens are for adding nodes now, not forever: a day.
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM node_join_tokens
+                        WHERE token_hash = $1 AND revoked_at IS NULL AND created_at > now() - interval '1 day')",
+    )
+    .bind(token_hash)
+    .fetch_one(db)
+    .await
 }

@@ -25,7 +25,7 @@ const NODE_TOKEN_PREFIX: &str = "paasnode_";
 /// Registers (or re-registers) a node; authenticated with a join token.
 #[utoipa::path(post, path = "/v1/agent/register", tag = "agent", security(("bearer" = [])), request_body = RegisterNode,
     responses((status = 200, body = NodeRegistered), (status = 401, body = paas_types::ErrorBody),
-              (status = 422, body = paas_types::ErrorBody)))]
+              (status = 409, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
 pub async fn register_node(
     State(state): State<AppState>,
     _join: JoinCredential,
@@ -42,7 +42,9 @@ pub async fn register_node(
     }
     let (secret, _) = token::generate();
     let node_token = format!("{NODE_TOKEN_PREFIX}{}", &secret[token::PREFIX.len()..]);
-    let node_id = db::nodes::register(&state.db, &req, &token::hash(&node_token)).await?;
+    let node_id = db::nodes::register(&state.db, &req, &token::hash(&node_token)).await?.ok_or_else(|| {
+        ApiError::Conflict(format!("node {:?} is alive; stop its agent or register under another name", req.name))
+    })?;
     tracing::info!(node.id = %node_id, node.name = %req.name, "node registered");
     Ok(ApiJson(NodeRegistered { node_id, node_token }))
 }

@@ -49,6 +49,18 @@ async fn registration_needs_a_valid_join_token() {
     let admin = admin(&api).await;
     let node = register(&api, &admin, "n1").await;
     assert_eq!(node.call(Method::POST, "/v1/agent/heartbeat", None).await.0, 204);
+    // A join token cannot take over a live node's name; a dead node's, yes.
+    let (_, join) = api.post("/v1/nodes/join-tokens", &admin, json!({})).await;
+    let join = join["token"].as_str().unwrap().to_string();
+    let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
+    assert_eq!(status, 409, "took over a live node");
+    sqlx::query("UPDATE nodes SET state = 'down'").execute(&api.db).await.unwrap();
+    let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
+    assert_eq!(status, 200, "a down node may register again");
+    // Old join tokens stop working.
+    sqlx::query("UPDATE node_join_tokens SET created_at = now() - interval '2 days'").execute(&api.db).await.unwrap();
+    let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
+    assert_eq!(status, 401, "an expired join token");
     // A user's token is not a node token, and vice versa.
     assert_eq!(api.call(Method::POST, "/v1/agent/heartbeat", Some(&admin), None).await.0, 401);
     assert_eq!(api.get("/v1/apps", &node.token).await.0, 401);
