@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 duration=${1:-20}
 connections=${2:-16}
 apps=1000
+threads=$(( connections < 2 ? connections : 2 ))
 
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -58,11 +59,11 @@ for i in range(n):
 PY
 count=$(curl -sf -H "authorization: Bearer $token" "$url/v1/apps?limit=1000" |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["apps"]))')
-echo "tenant has $count apps; wrk: ${duration}s, $connections connections, 2 threads, API token auth"
+echo "tenant has $count apps; wrk: ${duration}s, $connections connections, $threads threads, API token auth"
 
 for query in "limit=100" "limit=1000"; do
     echo
     echo "=== GET /v1/apps?$query"
-    wrk -t2 -c"$connections" -d"${duration}s" --latency -H "authorization: Bearer $token" "$url/v1/apps?$query" |
+    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -H "authorization: Bearer $token" "$url/v1/apps?$query" |
         grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
 done
