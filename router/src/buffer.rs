@@ -5,7 +5,7 @@
 //! slow client costs the router memory or disk, never a WSGI worker.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -48,19 +48,19 @@ pub enum SpoolError {
 }
 
 /// Accumulates a body, spilling to `dir` past `mem_limit`, refusing past `max`.
-pub struct Spooler {
+pub struct Spooler<'a> {
     mem_limit: usize,
     max: u64,
-    dir: PathBuf,
+    dir: &'a Path,
     first: Option<Bytes>,
     mem: BytesMut,
     file: Option<(NamedTempFile, tokio::fs::File)>,
     len: u64,
 }
 
-impl Spooler {
-    pub fn new(mem_limit: usize, max: u64, dir: &Path) -> Self {
-        Spooler { mem_limit, max, dir: dir.to_owned(), first: None, mem: BytesMut::new(), file: None, len: 0 }
+impl<'a> Spooler<'a> {
+    pub fn new(mem_limit: usize, max: u64, dir: &'a Path) -> Self {
+        Spooler { mem_limit, max, dir, first: None, mem: BytesMut::new(), file: None, len: 0 }
     }
 
     /// Adds the next piece of the body.
@@ -89,7 +89,7 @@ impl Spooler {
     }
 
     async fn spill(&mut self, data: Bytes) -> Result<(), SpoolError> {
-        let named = NamedTempFile::new_in(&self.dir).map_err(SpoolError::Io)?;
+        let named = NamedTempFile::new_in(self.dir).map_err(SpoolError::Io)?;
         let mut file = tokio::fs::File::from_std(named.reopen().map_err(SpoolError::Io)?);
         if let Some(first) = self.first.take() {
             file.write_all(&first).await.map_err(SpoolError::Io)?;

@@ -56,7 +56,7 @@ pub struct Proxy {
 struct RequestCtx {
     app: Option<Arc<AppRoute>>,
     request_id: Option<HeaderValue>,
-    backend: Option<String>,
+    backend: Option<Arc<upstream::Backend>>,
     upstream: Option<Duration>,
 }
 
@@ -80,7 +80,7 @@ impl Handler for Proxy {
         if let Some(id) = &ctx.request_id {
             reply.headers.entry(&X_REQUEST_ID).or_insert_with(|| id.clone());
         }
-        reply.info.app = ctx.app.map(|a| a.name.clone());
+        reply.info.app = ctx.app;
         reply.info.request_id = ctx.request_id;
         reply.info.backend = ctx.backend;
         reply.info.upstream = ctx.upstream;
@@ -171,7 +171,7 @@ impl Proxy {
         let mut backend = None;
         let exchange = async {
             let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, &outgoing).await?;
-            backend = Some(lease.backend.address.clone());
+            backend = Some(lease.backend.clone());
             self.read_response(response, lease, head).await
         };
         let result = tokio::time::timeout(limit, exchange).await;
@@ -180,7 +180,7 @@ impl Proxy {
         let reply = match result {
             Ok(reply) => reply?,
             Err(_) => {
-                let backend = ctx.backend.clone().unwrap_or_else(|| "-".into());
+                let backend = ctx.backend.as_ref().map_or_else(|| "-".into(), |b| b.address.clone());
                 return Err(ProxyError::UpstreamTimeout { backend, secs: settings.response_timeout_secs });
             }
         };
@@ -209,18 +209,20 @@ impl Proxy {
         }
         strip_hop_by_hop(&mut headers);
         let settings = &self.state.config.upstream;
-        let backend = lease.backend.address.clone();
+        let backend = lease.backend.clone();
         let mut spool = Spooler::new(settings.response_memory_bytes, settings.max_response_bytes, &self.state.tmp_dir);
         let io = lease.io.as_mut().expect("a sent request has its connection");
         let mut body = BodyReader::new(io, framing, Duration::from_secs(settings.response_timeout_secs), false);
         loop {
             match body.next().await {
                 Ok(Some(data)) => spool.push(data).await.map_err(|e| match e {
-                    SpoolError::TooLarge { limit } => ProxyError::ResponseTooLarge { backend: backend.clone(), limit },
+                    SpoolError::TooLarge { limit } => {
+                        ProxyError::ResponseTooLarge { backend: backend.address.clone(), limit }
+                    }
                     SpoolError::Io(source) => ProxyError::Spill { source },
                 })?,
                 Ok(None) => break,
-                Err(e) => return Err(upstream::exchange_error(&backend, ExchangeError::Body(e), settings)),
+                Err(e) => return Err(upstream::exchange_error(&backend.address, ExchangeError::Body(e), settings)),
             }
         }
         let buffered = spool.finish().await.map_err(spool_error)?;
@@ -251,12 +253,11 @@ fn upstream_headers(head: &RequestHead, peer: SocketAddr, trusted: bool, request
             headers.insert(header::HOST, host);
         }
     }
-    let peer_ip = peer.ip().to_string();
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).filter(|_| trusted) {
-        Some(chain) => format!("{chain}, {peer_ip}"),
-        None => peer_ip,
+        Some(chain) => HeaderValue::from_str(&format!("{chain}, {}", peer.ip())).expect("ip text is a valid header"),
+        None => peer_ip_value(peer.ip()),
     };
-    headers.insert(&X_FORWARDED_FOR, HeaderValue::from_str(&forwarded_for).expect("ip text is a valid header"));
+    headers.insert(&X_FORWARDED_FOR, forwarded_for);
     if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
@@ -301,8 +302,35 @@ impl RequestIds {
 
     fn next(&self) -> HeaderValue {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:016x}{n:016x}", self.prefix)).expect("hex is a valid header")
+        // One allocation: the hex digits go straight into the header's buffer.
+        let mut text = Vec::with_capacity(32);
+        for word in [self.prefix, n] {
+            text.extend((0..16).rev().map(|i| HEX[((word >> (i * 4)) & 0xf) as usize]));
+        }
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).expect("hex is a valid header")
     }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+thread_local! {
+    /// The last peer address's `X-Forwarded-For` value: keep-alive clients send many requests.
+    static PEER_IP: std::cell::RefCell<Option<(std::net::IpAddr, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The peer address as a header value, formatted once per peer and thread.
+fn peer_ip_value(ip: std::net::IpAddr) -> HeaderValue {
+    PEER_IP.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        match &*cache {
+            Some((cached, value)) if *cached == ip => value.clone(),
+            _ => {
+                let value = HeaderValue::from_str(&ip.to_string()).expect("ip text is a valid header");
+                *cache = Some((ip, value.clone()));
+                value
+            }
+        }
+    })
 }
 
 #[cfg(test)]

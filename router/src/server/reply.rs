@@ -47,8 +47,8 @@ impl ReplyBody {
 #[derive(Debug, Default)]
 pub struct AccessInfo {
     pub request_id: Option<HeaderValue>,
-    pub app: Option<String>,
-    pub backend: Option<String>,
+    pub app: Option<std::sync::Arc<crate::table::AppRoute>>,
+    pub backend: Option<std::sync::Arc<crate::upstream::Backend>>,
     pub upstream: Option<Duration>,
     pub error: Option<&'static str>,
 }
