@@ -25,16 +25,20 @@ pub struct ClientIo {
 }
 
 impl ClientIo {
-    /// Reads more bytes into `buf`; `Ok(0)` is end of stream.
-    pub async fn read_more(&mut self, timeout: Duration) -> Result<usize, BodyError> {
+    /// Reads more bytes into `buf`; `Ok(0)` is end of stream. `timeout: None` when the caller
+    /// already bounds the whole exchange (no timer per read).
+    pub async fn read_more(&mut self, timeout: Option<Duration>) -> Result<usize, BodyError> {
         if self.buf.capacity() - self.buf.len() < 8192 {
             self.buf.reserve(16 * 1024);
         }
-        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(BodyError::Io(e)),
-            Err(_) => Err(BodyError::Timeout),
-        }
+        let read = match timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
+                Ok(read) => read,
+                Err(_) => return Err(BodyError::Timeout),
+            },
+            None => self.stream.read_buf(&mut self.buf).await,
+        };
+        read.map_err(BodyError::Io)
     }
 }
 
@@ -66,13 +70,14 @@ enum State {
 pub struct BodyReader<'a> {
     io: &'a mut ClientIo,
     state: State,
-    timeout: Duration,
+    timeout: Option<Duration>,
     /// `100 Continue` still owed before the first socket read.
     continue_pending: bool,
 }
 
 impl<'a> BodyReader<'a> {
-    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Duration, expect_continue: bool) -> Self {
+    /// `timeout` bounds each pause; `None` when the caller bounds the whole read.
+    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Option<Duration>, expect_continue: bool) -> Self {
         let state = match framing {
             Framing::Length(0) => State::Done,
             Framing::Length(n) => State::Length(n),

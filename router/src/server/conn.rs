@@ -65,7 +65,8 @@ pub async fn serve<H: Handler>(
             }
         };
         let started = Instant::now();
-        let mut body = BodyReader::new(&mut io, head.framing, settings.limits.body_timeout(), head.expect_continue);
+        let mut body =
+            BodyReader::new(&mut io, head.framing, Some(settings.limits.body_timeout()), head.expect_continue);
         let mut reply = handler.handle(&head, &mut body, peer).await;
         let body_done = body.is_done() || drain(&mut body, reply.status).await;
         let keep_alive = head.keep_alive && body_done && !reply.close && !*shutdown.borrow();
@@ -115,7 +116,7 @@ async fn read_head(
             deadline.saturating_duration_since(Instant::now())
         };
         tokio::select! {
-            read = io.read_more(wait) => match read {
+            read = io.read_more(Some(wait)) => match read {
                 Ok(0) => return Ok(None),
                 Ok(_) => {}
                 Err(BodyError::Timeout) if !idle => return Err(ProxyError::ClientTimeout),

@@ -154,7 +154,10 @@ fn head_bytes(out: &mut Vec<u8>, method: &Method, reply: &Reply, keep_alive: boo
         let declared = reply.headers.get(header::CONTENT_LENGTH).filter(|_| *method == Method::HEAD);
         match declared {
             Some(v) => line(out, b"content-length", v.as_bytes()),
-            None => line(out, b"content-length", reply.body.len().to_string().as_bytes()),
+            None => {
+                out.extend_from_slice(b"content-length: ");
+                let _ = std::io::Write::write_fmt(out, format_args!("{}\r\n", reply.body.len()));
+            }
         }
     }
     if !upgrading {

@@ -99,7 +99,12 @@ fn method_has_body(method: &Method) -> bool {
 }
 
 /// Reads the final response head (skipping `1xx` other than `101`).
-pub async fn read_head(io: &mut ClientIo, method: &Method, timeout: Duration) -> Result<ResponseHead, ExchangeError> {
+/// `timeout` bounds each read; `None` when the caller bounds the whole exchange.
+pub async fn read_head(
+    io: &mut ClientIo,
+    method: &Method,
+    timeout: Option<Duration>,
+) -> Result<ResponseHead, ExchangeError> {
     let mut received = false;
     loop {
         if !io.buf.is_empty() {

@@ -178,7 +178,6 @@ pub async fn send(
     settings: &UpstreamConfig,
     request: &Outgoing<'_>,
 ) -> Result<(ResponseHead, Lease), ProxyError> {
-    let timeout = Duration::from_secs(settings.response_timeout_secs);
     let idempotent =
         matches!(*request.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
     let mut tried = Vec::with_capacity(2);
@@ -203,7 +202,8 @@ pub async fn send(
         let written =
             h1::write_request(&mut io.stream, request.method, request.target, request.headers, request.body).await;
         let result = match written {
-            Ok(()) => h1::read_head(&mut io, request.method, timeout).await,
+            // The caller (`Proxy::forward`) bounds the whole exchange by the response timeout.
+            Ok(()) => h1::read_head(&mut io, request.method, None).await,
             Err(e) => Err(e),
         };
         match result {
