@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::Limits;
 use crate::error::ProxyError;
-use crate::server::body::{BodyError, BodyReader, ClientIo};
+use crate::server::body::{BodyReader, ClientIo};
 use crate::server::head::{self, RequestHead};
 use crate::server::reply::{self, Reply};
 
@@ -49,12 +50,19 @@ pub async fn serve<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
     settings: Arc<ConnSettings>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let mut io = ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) };
+    // One shutdown waiter and one head timer per connection, re-armed per request: extending a
+    // registered timer is a compare-and-swap, registering a fresh one takes the timer wheel's lock.
+    let mut signal = shutdown.clone();
+    let shutdown_started = signal.changed();
+    tokio::pin!(shutdown_started);
+    let head_timer = tokio::time::sleep(settings.limits.keepalive_timeout());
+    tokio::pin!(head_timer);
     loop {
-        let head = match read_head(&mut io, &settings.limits, &mut shutdown).await {
+        let head = match read_head(&mut io, &settings.limits, shutdown_started.as_mut(), head_timer.as_mut()).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(err) => {
@@ -92,7 +100,8 @@ pub async fn serve<H: Handler>(
 async fn read_head(
     io: &mut ClientIo,
     limits: &Limits,
-    shutdown: &mut watch::Receiver<bool>,
+    mut shutdown: Pin<&mut impl Future<Output = Result<(), watch::error::RecvError>>>,
+    mut timer: Pin<&mut tokio::time::Sleep>,
 ) -> Result<Option<RequestHead>, ProxyError> {
     let mut deadline = None;
     loop {
@@ -109,20 +118,20 @@ async fn read_head(
         }
         // The head timeout runs from the first byte; before that the connection is merely idle.
         let idle = io.buf.is_empty();
-        let wait = if idle {
-            limits.keepalive_timeout()
+        let until = if idle {
+            tokio::time::Instant::now() + limits.keepalive_timeout()
         } else {
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout());
-            deadline.saturating_duration_since(Instant::now())
+            *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limits.header_timeout())
         };
+        timer.as_mut().reset(until);
         tokio::select! {
-            read = io.read_more(Some(wait)) => match read {
-                Ok(0) => return Ok(None),
+            biased;
+            read = io.read_more(None) => match read {
+                Ok(0) | Err(_) => return Ok(None),
                 Ok(_) => {}
-                Err(BodyError::Timeout) if !idle => return Err(ProxyError::ClientTimeout),
-                Err(_) => return Ok(None),
             },
-            _ = shutdown.changed(), if idle => return Ok(None),
+            () = timer.as_mut() => return if idle { Ok(None) } else { Err(ProxyError::ClientTimeout) },
+            _ = shutdown.as_mut(), if idle => return Ok(None),
         }
     }
 }
