@@ -105,17 +105,19 @@ pub async fn write(
     keep_alive: bool,
     timeout: Duration,
 ) -> std::io::Result<u64> {
-    let mut out = Vec::with_capacity(512);
+    let mut out = take_out_buf();
     head_bytes(&mut out, method, reply, keep_alive);
     let send_body = *method != Method::HEAD && has_body(reply.status);
     match &reply.body {
         ReplyBody::Buffered(Buffered::Mem(b)) if send_body && b.len() <= 16 * 1024 => {
             out.extend_from_slice(b);
             timed(timeout, stream.write_all(&out)).await?;
+            give_out_buf(out);
             return Ok(b.len() as u64);
         }
         _ => timed(timeout, stream.write_all(&out)).await?,
     }
+    give_out_buf(out);
     if !send_body {
         return Ok(0);
     }
@@ -204,6 +206,28 @@ async fn timed<T>(timeout: Duration, f: impl std::future::Future<Output = std::i
     tokio::time::timeout(timeout, f)
         .await
         .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client too slow to read")))
+}
+
+// === Reused output buffers ===
+
+thread_local! {
+    /// A spare buffer for message heads (plus small bodies): no allocation per message.
+    static OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty buffer for one outgoing message, reused from this thread's spare when there is one.
+pub(crate) fn take_out_buf() -> Vec<u8> {
+    let mut out = OUT.with(std::cell::Cell::take);
+    out.clear();
+    out.reserve(512);
+    out
+}
+
+/// Keeps `out` as this thread's spare unless it grew large.
+pub(crate) fn give_out_buf(out: Vec<u8>) {
+    if out.capacity() <= 128 * 1024 {
+        OUT.with(|spare| spare.set(out));
+    }
 }
 
 // === Date header cache ===

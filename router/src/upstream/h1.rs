@@ -57,7 +57,7 @@ pub async fn write_request(
     headers: &HeaderMap,
     body: &Buffered,
 ) -> Result<(), ExchangeError> {
-    let mut out = Vec::with_capacity(512);
+    let mut out = crate::server::reply::take_out_buf();
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -70,13 +70,15 @@ pub async fn write_request(
     }
     let len = body.len();
     if len > 0 || method_has_body(method) {
-        out.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
+        let _ = std::io::Write::write_fmt(&mut out, format_args!("content-length: {len}\r\n"));
     }
     out.extend_from_slice(b"\r\n");
     match body {
         Buffered::Mem(b) if b.len() <= INLINE_BODY => {
             out.extend_from_slice(b);
-            stream.write_all(&out).await.map_err(ExchangeError::Write)
+            stream.write_all(&out).await.map_err(ExchangeError::Write)?;
+            crate::server::reply::give_out_buf(out);
+            Ok(())
         }
         Buffered::Mem(b) => {
             stream.write_all(&out).await.map_err(ExchangeError::Write)?;
