@@ -70,7 +70,7 @@ if running api && curl -sf -o /dev/null "$api_url/healthz"; then
     say "API already running at $api_url"
 else
     DATABASE_URL="$DATABASE_URL" PAAS_JWT_SECRET_FILE="$state/jwt-secret" PAAS_LISTEN=127.0.0.1:8080 \
-        PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain \
+        PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain PAAS_APP_PORT=8000 \
         PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
     wait_http "$api_url/healthz" api
     say "API started at $api_url (log: $state/api.log)"

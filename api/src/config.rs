@@ -70,6 +70,10 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_APP_SCHEME", default_value = "http")]
     pub app_scheme: String,
 
+    /// Port in app URLs shown to users, when routers do not listen on 80/443.
+    #[arg(long, env = "PAAS_APP_PORT")]
+    pub app_port: Option<u16>,
+
     /// Largest JSON request body accepted, in bytes.
     #[arg(long, env = "PAAS_MAX_JSON_BYTES", default_value_t = 64 * 1024)]
     pub max_json_bytes: usize,

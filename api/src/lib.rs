@@ -58,6 +58,7 @@ fn settings(config: &ServeConfig) -> Settings {
     Settings {
         base_domain: config.base_domain.clone(),
         app_scheme: config.app_scheme.clone(),
+        app_port: config.app_port,
         max_json_bytes: config.max_json_bytes,
         max_source_bytes: config.max_source_bytes,
         router_token_hash: config.router_token.as_deref().map(auth::token::hash),

@@ -11,6 +11,8 @@ use crate::auth::jwt::JwtKeys;
 pub struct Settings {
     pub base_domain: String,
     pub app_scheme: String,
+    /// Port routers listen on, when users must type it (not 80/443).
+    pub app_port: Option<u16>,
     pub max_json_bytes: usize,
     /// Largest source tarball accepted by `POST /v1/apps/{app}/builds`.
     pub max_source_bytes: usize,
@@ -21,6 +23,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The URL users open for an app (scheme, hostname, and the routers'
+    /// port when it is not the scheme's default).
+    pub fn app_url(&self, hostname: &str) -> String {
+        match self.app_port {
+            Some(port) => format!("{}://{hostname}:{port}/", self.app_scheme),
+            None => format!("{}://{hostname}/", self.app_scheme),
+        }
+    }
+
     /// The default hostname of an app.
     pub fn app_hostname(&self, app: &str) -> String {
         format!("{app}.{}", self.base_domain)

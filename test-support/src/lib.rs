@@ -52,6 +52,7 @@ impl TestApi {
             jwt_ttl_secs: 3600,
             base_domain: BASE_DOMAIN.into(),
             app_scheme: "http".into(),
+            app_port: None,
             max_json_bytes: 64 * 1024,
             max_source_bytes: 20 * 1024 * 1024,
             router_token: Some(ROUTER_TOKEN.into()),

@@ -191,6 +191,20 @@ pub async fn claimed_source(db: impl PgExecutor<'_>, id: Uuid, node_id: Uuid) ->
     .await
 }
 
+/// Fails a build that has not finished yet (its agent's next report gets 409).
+pub async fn cancel(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE builds SET status = 'failed', error = $2, finished_at = now(), lease_expires_at = NULL,
+                log = log || '-----> Cancelled: ' || $2 || E'\n'
+         WHERE id = $1 AND status IN ('queued', 'building')",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Deletes blobs nothing refers to any more (sources and bundles of deleted
 /// apps, replaced git bundles), once they are an hour old.
 pub async fn delete_unreferenced_blobs(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {

@@ -67,10 +67,24 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
         let _ = stdin.write_all(&input).await;
     });
     tokio::spawn(async move {
-        let hook = tokio::spawn(serve_hook(state.clone(), user, app.clone(), channel.path().to_path_buf()));
+        let queued = QueuedBuild::default();
+        let hook =
+            tokio::spawn(serve_hook(state.clone(), user, app.clone(), channel.path().to_path_buf(), queued.clone()));
         let status = child.wait().await;
         // The hook is done by now if it ran at all; if it never ran, stop waiting for it.
         hook.abort();
+        if !matches!(status, Ok(s) if s.success()) {
+            // The push failed or its client went away: a build it queued must not release.
+            let build = *queued.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(build) = build {
+                if let Err(error) = db::builds::cancel(&state.db, build, "the git push was interrupted").await {
+                    tracing::warn!(
+                        error = &error as &dyn std::error::Error,
+                        "cannot cancel the build of an interrupted push"
+                    );
+                }
+            }
+        }
         if matches!(status, Ok(s) if s.success()) {
             if let Err(error) = state.git.save(&state.db, app.id, &dir).await {
                 tracing::error!(app = %app.name, error = &error as &dyn std::error::Error, "cannot save pushed history");
@@ -82,6 +96,9 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
     Ok(Body::from_stream(ReaderStream::new(stdout)))
 }
 
+/// The build a push queued, shared with the task that watches the push.
+type QueuedBuild = std::sync::Arc<std::sync::Mutex<Option<Uuid>>>;
+
 fn lock_key(app_id: Uuid) -> i64 {
     let bytes = app_id.as_bytes();
     i64::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]])
@@ -89,7 +106,7 @@ fn lock_key(app_id: Uuid) -> i64 {
 
 /// Answers the pre-receive hook: builds the pushed commit and streams the
 /// output; leaves the exit status for the hook in `status`.
-async fn serve_hook(state: AppState, user: AuthUser, app: db::apps::AppRow, channel: PathBuf) {
+async fn serve_hook(state: AppState, user: AuthUser, app: db::apps::AppRow, channel: PathBuf, queued: QueuedBuild) {
     let request = match read_request(&channel).await {
         Ok(Some(sha)) => sha,
         Ok(None) => return,
@@ -106,7 +123,7 @@ async fn serve_hook(state: AppState, user: AuthUser, app: db::apps::AppRow, chan
             return;
         }
     };
-    let ok = deploy(&state, &user, &app, &channel, &request, &mut output).await;
+    let ok = deploy(&state, &user, &app, &channel, &request, &mut output, &queued).await;
     let _ = tokio::fs::write(channel.join("status"), if ok { "0" } else { "1" }).await;
     let _ = output.flush().await;
 }
@@ -129,6 +146,7 @@ async fn deploy(
     channel: &Path,
     sha: &str,
     out: &mut pipe::Sender,
+    queued: &QueuedBuild,
 ) -> bool {
     let source = match tokio::fs::read(channel.join("source.tar.gz")).await {
         Ok(source) => source,
@@ -139,7 +157,10 @@ async fn deploy(
     };
     let _ = out.write_all(format!("-----> Building {} ({})\n", app.name, &sha[..8]).as_bytes()).await;
     let build = match queue_build(state, user, app, &source, Some(sha)).await {
-        Ok(build) => build,
+        Ok(build) => {
+            *queued.lock().unwrap_or_else(|e| e.into_inner()) = Some(build.id);
+            build
+        }
         Err(error) => {
             let _ = out.write_all(format!(" !     {error}\n").as_bytes()).await;
             return false;
@@ -159,7 +180,7 @@ async fn deploy(
         return false;
     };
     let _ = out.write_all(format!("-----> Released v{release}\n").as_bytes()).await;
-    let web_url = format!("{}://{}/", state.settings.app_scheme, app.hostname);
+    let web_url = state.settings.app_url(&app.hostname);
     match wait_for_web(state, app.id, release).await {
         Some(true) => {
             let _ = out.write_all(format!("-----> {web_url} deployed (v{release} is serving)\n").as_bytes()).await;

@@ -26,7 +26,7 @@ pub struct ListAppsQuery {
 
 pub(crate) fn to_dto(row: db::apps::AppRow, settings: &Settings) -> App {
     App {
-        web_url: format!("{}://{}/", settings.app_scheme, row.hostname),
+        web_url: settings.app_url(&row.hostname),
         id: row.id,
         name: row.name,
         tenant: row.tenant_name,

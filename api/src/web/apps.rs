@@ -47,7 +47,7 @@ pub(super) async fn app_page(
             "name": row.name,
             "tenant": row.tenant_name,
             "hostname": row.hostname,
-            "web_url": format!("{}://{}/", state.settings.app_scheme, row.hostname),
+            "web_url": state.settings.app_url(&row.hostname),
             "current_release": row.current_release,
             "role": row.role,
         }),
