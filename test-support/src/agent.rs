@@ -302,3 +302,28 @@ impl Load {
         self.stats
     }
 }
+
+/// A real router reading the test API's route table, on an ephemeral port.
+pub struct TestRouter {
+    pub running: paas_router::Running,
+    _state_dir: tempfile::TempDir,
+}
+
+impl TestRouter {
+    pub async fn start(api: &TestApi) -> TestRouter {
+        let state_dir = tempfile::tempdir().unwrap();
+        let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
+        config.api.router_token = Some(crate::ROUTER_TOKEN.into());
+        let running = paas_router::start(config).await.expect("router starts");
+        TestRouter { running, _state_dir: state_dir }
+    }
+
+    /// `http://<router address><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running.addr)
+    }
+
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
+    }
+}

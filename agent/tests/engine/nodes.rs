@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::{TestApi, ROUTER_TOKEN};
+use test_support::TestApi;
 
 const HOST: &str = "spread.paas.test";
 
@@ -83,11 +83,8 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     .await;
     assert_eq!(spread.len(), 3);
 
-    let state_dir = tempfile::tempdir().unwrap();
-    let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
-    config.api.router_token = Some(ROUTER_TOKEN.into());
-    let router = paas_router::start(config).await.expect("router starts");
-    let url = format!("http://{}/health", router.addr);
+    let router = TestRouter::start(&api).await;
+    let url = router.url("/health");
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
     wait_for("traffic through the router", Duration::from_secs(30), || async {
         let r = client.get(&url).header("host", HOST).send().await.ok()?;

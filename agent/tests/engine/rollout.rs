@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::{TestApi, ROUTER_TOKEN};
+use test_support::TestApi;
 
 const HOST: &str = "steady.paas.test";
 
@@ -20,11 +20,8 @@ async fn deploys_under_load_drop_no_request() {
     let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
     assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
 
-    let state_dir = tempfile::tempdir().unwrap();
-    let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
-    config.api.router_token = Some(ROUTER_TOKEN.into());
-    let router = paas_router::start(config).await.expect("router starts");
-    let url = format!("http://{}/", router.addr);
+    let router = TestRouter::start(&api).await;
+    let url = router.url("/");
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
     wait_for("the app behind the router", Duration::from_secs(60), || async {
         let response = client.get(&url).header("host", HOST).send().await.ok()?;

@@ -168,12 +168,7 @@ async fn upload_pack(
     let app = git_app(&state, &user, &repo).await?;
     let dir = state.git.checkout(&state.db, app.id).await?;
     let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
-    let mut child = spawn_service("upload-pack", &dir, &[])?;
-    let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-    tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-    });
-    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let (mut child, stdout) = spawn_service("upload-pack", &dir, &[], input)?;
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
@@ -226,12 +221,14 @@ async fn request_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<
     Ok(out)
 }
 
-/// `git <service> --stateless-rpc <dir>` with piped stdio.
+/// `git <service> --stateless-rpc <dir>`, fed `input` on stdin (in the
+/// background); returns the child and its stdout to stream back.
 fn spawn_service(
     service: &str,
     dir: &PathBuf,
     env: &[(&str, &std::ffi::OsStr)],
-) -> std::io::Result<tokio::process::Child> {
+    input: Vec<u8>,
+) -> std::io::Result<(tokio::process::Child, tokio::process::ChildStdout)> {
     let mut command = Command::new("git");
     // git and its hook get a clean environment: never the API's secrets.
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -239,5 +236,12 @@ fn spawn_service(
     for (key, value) in env {
         command.env(key, value);
     }
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(false).spawn()
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(false).spawn()?;
+    let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+    tokio::spawn(async move {
+        let _ = stdin.write_all(&input).await;
+    });
+    Ok((child, stdout))
 }

@@ -60,12 +60,8 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
             return Err(GitError::Io(std::io::Error::other("mkfifo failed")));
         }
     }
-    let mut child = spawn_service("receive-pack", &dir, &[("PAAS_HOOK_DIR", channel.path().as_os_str())])?;
-    let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
-    tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-    });
+    let (mut child, stdout) =
+        spawn_service("receive-pack", &dir, &[("PAAS_HOOK_DIR", channel.path().as_os_str())], input)?;
     tokio::spawn(async move {
         let queued = QueuedBuild::default();
         let hook =

@@ -80,11 +80,8 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
     assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
 
-    let state_dir = tempfile::tempdir().unwrap();
-    let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
-    config.api.router_token = Some(ROUTER_TOKEN.into());
-    let router = paas_router::start(config).await.expect("router starts");
-    let url = format!("http://{}/", router.addr);
+    let router = TestRouter::start(&api).await;
+    let url = router.url("/");
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
     wait_for("2 instances behind the router", Duration::from_secs(60), || async {
         let r = client.get(&url).header("host", HOST).send().await.ok()?;

@@ -44,7 +44,8 @@ pub fn logout() -> Result<(), CliError> {
     Ok(())
 }
 
-fn prompt(label: &str) -> Result<String, CliError> {
+/// Asks for one line on a terminal (refused when stdin is not one).
+pub fn prompt(label: &str) -> Result<String, CliError> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Usage(format!("{} is required when not on a terminal", label.trim_end_matches(": "))));
     }
@@ -53,9 +54,4 @@ fn prompt(label: &str) -> Result<String, CliError> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(CliError::io("cannot read input"))?;
     Ok(line.trim().to_string())
-}
-
-/// Asks a yes/no-style question on a terminal; returns the typed answer.
-pub fn ask(label: &str) -> Result<String, CliError> {
-    prompt(label)
 }

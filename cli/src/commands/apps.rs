@@ -65,7 +65,7 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             let app = ctx.app()?;
             let typed = match confirm {
                 Some(name) => name,
-                None => super::account::ask(&format!(
+                None => super::account::prompt(&format!(
                     "This deletes {app} and everything it runs. Type its name to confirm: "
                 ))?,
             };
