@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paas_types::agent::{DesiredInstance, InstanceReport, NodeReport, ShippedLine};
+use paas_types::ActualState;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -103,7 +104,7 @@ impl Reconciler {
         let id = instance.instance_id;
         let mut report = InstanceReport {
             instance_id: id,
-            state: "starting".into(),
+            state: ActualState::Starting,
             address: None,
             container_id: container.map(|c| c.id.clone()),
             restarts: *self.restarts.get(&id).unwrap_or(&0),
@@ -120,7 +121,7 @@ impl Reconciler {
                 }
                 Err(error) => {
                     tracing::warn!(instance.id = %id, error = %error_chain(&error), "cannot start container");
-                    report.state = "crashed".into();
+                    report.state = ActualState::Crashed;
                 }
             }
             return report;
@@ -131,7 +132,7 @@ impl Reconciler {
             let count = self.restarts.entry(id).or_insert(0);
             *count += 1;
             report.restarts = *count;
-            report.state = "crashed".into();
+            report.state = ActualState::Crashed;
             if let Err(error) = self.engine.start(&container.id).await {
                 tracing::warn!(instance.id = %id, error = %error_chain(&error), "cannot restart container");
             }
@@ -139,27 +140,27 @@ impl Reconciler {
         }
         self.follow_logs(container);
         if instance.process_type != "web" {
-            report.state = "running".into();
+            report.state = ActualState::Running;
             return report;
         }
         let Some(port) = container.host_port else {
-            report.state = "crashed".into();
+            report.state = ActualState::Crashed;
             return report;
         };
         let address = format!("{}:{port}", self.address);
         report.address = Some(address.clone());
-        report.state = self.web_health(id, &address, &instance.hostname).await.into();
+        report.state = self.web_health(id, &address, &instance.hostname).await;
         report
     }
 
     /// `running`, `starting` (never healthy yet) or `unhealthy`. Healthy
     /// instances are re-checked every `RECHECK_EVERY`; only several failures
     /// in a row take one out of the route table.
-    async fn web_health(&mut self, id: Uuid, address: &str, hostname: &str) -> &'static str {
+    async fn web_health(&mut self, id: Uuid, address: &str, hostname: &str) -> ActualState {
         let was_healthy = self.healthy.contains(&id);
         let due = self.last_check.get(&id).is_none_or(|(at, _)| at.elapsed() >= RECHECK_EVERY);
         if was_healthy && !due {
-            return "running";
+            return ActualState::Running;
         }
         let ok = health::check(address, hostname, Duration::from_secs(2)).await;
         let (at, failures) = self.last_check.entry(id).or_insert((Instant::now(), 0));
@@ -169,16 +170,16 @@ impl Reconciler {
             if self.healthy.insert(id) {
                 tracing::info!(instance.id = %id, %address, "web instance passed its health check");
             }
-            return "running";
+            return ActualState::Running;
         }
         *failures += 1;
         match (was_healthy, *failures >= FAILURES_BEFORE_UNHEALTHY) {
-            (false, _) => "starting",
-            (true, false) => "running",
+            (false, _) => ActualState::Starting,
+            (true, false) => ActualState::Running,
             (true, true) => {
                 tracing::warn!(instance.id = %id, %address, "web instance failed its health checks");
                 self.healthy.remove(&id);
-                "unhealthy"
+                ActualState::Unhealthy
             }
         }
     }
@@ -205,7 +206,7 @@ impl Reconciler {
         }
         InstanceReport {
             instance_id: container.instance_id,
-            state: "stopping".into(),
+            state: ActualState::Stopping,
             address: None,
             container_id: Some(container.id.clone()),
             restarts: 0,

@@ -1,15 +1,29 @@
-//! The PaaS control plane: REST API over Postgres.
+//! The PaaS control plane: REST API, dashboard and git endpoint over Postgres.
 //!
-//! `app` builds the axum router (handlers in `routes`, SQL in `db`), `serve`
-//! runs it; `main.rs` only parses config and calls in here.
+//! Layers, bottom to top (a module only uses those below it):
+//!
+//! | layer | modules | job |
+//! | --- | --- | --- |
+//! | base | `config`, `error`, `validate`, `telemetry` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs |
+//! | storage | `db` | every SQL statement, one file per entity |
+//! | state | `state`, `auth` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors |
+//! | decisions | `scheduler` | formation x release -> instances on nodes (`scheduler::plan` is pure) |
+//! | operations | `ops` | every domain action (create app, queue build, scale, ...) |
+//! | shared surface parts | `middleware`, `log_stream` | request ids, error envelope; log following as SSE |
+//! | surfaces | `routes` (JSON `/v1`), `web` (HTML dashboard), `git` (smart HTTP) | parse input, call `ops`, render; never call each other |
+//!
+//! `start` builds the state and starts the background tasks, `app` joins the
+//! three surfaces into one axum router, `serve` runs it; `main.rs` only
+//! parses config and calls in here.
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
-mod extract;
 pub mod git;
+mod log_stream;
 mod middleware;
+pub mod ops;
 mod routes;
 pub mod scheduler;
 pub mod state;
@@ -30,12 +44,23 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::ServeConfig;
+use crate::git::{GitState, RepoCache};
 use crate::middleware::REQUEST_ID;
 use crate::state::{AppState, Settings};
+use crate::web::{Web, WebState};
 
-/// Builds the application state from config and a connected pool, and
-/// starts the background tasks it relies on (route notifications, scheduler).
-pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config::ConfigError> {
+/// Everything the three surfaces serve from: the core state, the
+/// dashboard's templates and keys, and the git repository cache.
+#[derive(Clone)]
+pub struct Server {
+    pub core: AppState,
+    web: Arc<Web>,
+    repos: RepoCache,
+}
+
+/// Builds the server state from config and a connected pool, and starts the
+/// background tasks it relies on (route notifications, scheduler).
+pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::ConfigError> {
     config.validate()?;
     let (routes_tx, routes_changed) = tokio::sync::watch::channel(0u64);
     tokio::spawn(db::routing::listen(db.clone(), routes_tx));
@@ -44,13 +69,16 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<AppState, config:
         sweep_every: std::time::Duration::from_secs(config.scheduler_sweep_secs),
     };
     tokio::spawn(scheduler::run(db.clone(), scheduler_config));
-    Ok(AppState {
+    let core = AppState {
         db,
         routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
         settings: Arc::new(settings(config)),
-        git: git::RepoCache::new(config.git_cache_dir()),
-        web: Arc::new(web::Web::new(&config.jwt_secret()?, config.cookie_secure)?),
+    };
+    Ok(Server {
+        core,
+        web: Arc::new(Web::new(&config.jwt_secret()?, config.cookie_secure)?),
+        repos: RepoCache::new(config.git_cache_dir()),
     })
 }
 
@@ -66,25 +94,25 @@ fn settings(config: &ServeConfig) -> Settings {
     }
 }
 
-/// The whole HTTP application: routes, OpenAPI document and middleware.
-pub fn app(state: AppState) -> axum::Router {
-    let (router, openapi) = routes::router(state.settings.max_source_bytes);
+/// The whole HTTP application: the JSON API with its OpenAPI document, the
+/// dashboard and the git endpoint, under the shared middleware.
+pub fn app(server: Server) -> axum::Router {
+    let settings = server.core.settings.clone();
+    let (api, openapi) = routes::router(settings.max_source_bytes);
     let openapi = Arc::new(openapi);
-    let max_body = state.settings.max_json_bytes;
-    router
+    let api = api
         .route("/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
-        .merge(web::router())
-        .merge(git::router(state.settings.max_source_bytes))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
-                .layer(axum::middleware::from_fn(middleware::error_envelope))
-                .layer(CatchPanicLayer::new()),
-        )
+        .with_state(server.core.clone());
+    let dashboard = web::router().with_state(WebState { core: server.core.clone(), web: server.web });
+    let git = git::router(settings.max_source_bytes).with_state(GitState { core: server.core, repos: server.repos });
+    api.merge(dashboard).merge(git).layer(DefaultBodyLimit::max(settings.max_json_bytes)).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
+            .layer(axum::middleware::from_fn(middleware::error_envelope))
+            .layer(CatchPanicLayer::new()),
+    )
 }
 
 /// Connects to Postgres, applies migrations and serves until shutdown.
@@ -100,10 +128,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 /// Serves on an already bound listener until `shutdown` completes (used by tests too).
 pub async fn serve_on(
     listener: TcpListener,
-    state: AppState,
+    server: Server,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app(server)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 
@@ -128,17 +156,8 @@ pub async fn shutdown_signal() {
 pub async fn create_admin(config: &ServeConfig, email: &str, password: String) -> anyhow::Result<String> {
     let db = db::connect(config).await?;
     db::migrate(&db).await?;
-    let state = AppState {
-        db: db.clone(),
-        routes_changed: tokio::sync::watch::channel(0).1,
-        // The JWT key is not needed to create a user.
-        jwt: Arc::new(JwtKeys::new(b"unused-unused-unused-unused-unused", 60)),
-        settings: Arc::new(settings(config)),
-        git: git::RepoCache::new(config.git_cache_dir()),
-        web: Arc::new(web::Web::new(b"unused-unused-unused-unused-unused", false)?),
-    };
-    let user = routes::create_admin_user(&state, email, password).await?;
+    let user = ops::users::create_admin(&db, email, password).await?;
     let (secret, prefix) = auth::token::generate();
-    db::tokens::insert(&db, user, "admin (create-admin)", &auth::token::hash(&secret), &prefix, None).await?;
+    db::tokens::insert(&db, user.id, "admin (create-admin)", &auth::token::hash(&secret), &prefix, None).await?;
     Ok(secret)
 }

@@ -1,4 +1,6 @@
-//! Shared state handed to every handler.
+//! The state every layer above the database shares: the pool, the session
+//! keys, the settings and the route-table version. Surfaces wrap it with
+//! their own parts (the dashboard's templates, the git repository cache).
 
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ impl Settings {
     }
 }
 
+/// The core state: what operations and every surface need.
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
@@ -45,8 +48,4 @@ pub struct AppState {
     pub routes_changed: tokio::sync::watch::Receiver<u64>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
-    /// Local cache of the apps' git repositories (the history is in Postgres).
-    pub git: crate::git::RepoCache,
-    /// The dashboard: templates (compiled once) and cookie settings.
-    pub web: Arc<crate::web::Web>,
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use paas_types::Role;
+use paas_types::{Role, Size};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -173,16 +173,12 @@ pub async fn remove_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str
 pub struct FormationRow {
     pub process_type: String,
     pub quantity: i32,
-    pub size: String,
+    pub size: Size,
 }
 
 impl From<FormationRow> for paas_types::ProcessFormation {
     fn from(row: FormationRow) -> Self {
-        paas_types::ProcessFormation {
-            size: paas_types::Size::parse(&row.size).unwrap_or(paas_types::Size::Standard),
-            process_type: row.process_type,
-            quantity: row.quantity,
-        }
+        paas_types::ProcessFormation { size: row.size, process_type: row.process_type, quantity: row.quantity }
     }
 }
 
@@ -199,7 +195,7 @@ pub async fn upsert_formation(
     app_id: Uuid,
     process_type: &str,
     quantity: Option<i32>,
-    size: Option<&str>,
+    size: Option<Size>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO formation (app_id, process_type, quantity, size)
@@ -214,4 +210,43 @@ pub async fn upsert_formation(
     .execute(db)
     .await
     .map(|_| ())
+}
+
+/// Locks the app's row for the transaction; false when it no longer exists.
+pub async fn lock_if_exists(tx: &mut Transaction<'_, Postgres>, app_id: Uuid) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE")
+        .bind(app_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Every app's id (the scheduler's sweep).
+pub async fn all_ids(db: impl PgExecutor<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM apps").fetch_all(db).await
+}
+
+/// The tenant and name of an app, by id.
+pub async fn owner_and_name(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<(Uuid, String), sqlx::Error> {
+    sqlx::query_as("SELECT tenant_id, name FROM apps WHERE id = $1").bind(app_id).fetch_one(db).await
+}
+
+/// Adds process types a build brought to the formation: `web` at one
+/// process, others at none. Existing entries keep their quantity.
+pub async fn add_process_types(
+    tx: &mut Transaction<'_, Postgres>,
+    app_id: Uuid,
+    process_types: impl IntoIterator<Item = &str>,
+) -> Result<(), sqlx::Error> {
+    for process_type in process_types {
+        sqlx::query(
+            "INSERT INTO formation (app_id, process_type, quantity) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(app_id)
+        .bind(process_type)
+        .bind(i32::from(process_type == "web"))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

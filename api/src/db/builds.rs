@@ -4,6 +4,7 @@
 //! the build back up for grabs.
 
 use chrono::{DateTime, Utc};
+use paas_types::BuildStatus;
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::PgExecutor;
@@ -16,7 +17,7 @@ pub const MAX_ATTEMPTS: i32 = 3;
 pub struct BuildRow {
     pub id: Uuid,
     pub app_id: Uuid,
-    pub status: String,
+    pub status: BuildStatus,
     pub source_blob_id: Option<Uuid>,
     pub source_version: Option<String>,
     pub image_ref: Option<String>,
@@ -101,7 +102,11 @@ pub async fn list(db: impl PgExecutor<'_>, app_id: Uuid, limit: i64) -> Result<V
 }
 
 /// The build's log from byte `offset` on (for following a build).
-pub async fn log_from(db: impl PgExecutor<'_>, id: Uuid, offset: i32) -> Result<Option<(String, String)>, sqlx::Error> {
+pub async fn log_from(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    offset: i32,
+) -> Result<Option<(String, BuildStatus)>, sqlx::Error> {
     sqlx::query_as("SELECT substr(log, $2 + 1), status FROM builds WHERE id = $1")
         .bind(id)
         .bind(offset)
@@ -255,7 +260,7 @@ pub async fn finish(
     node_id: Uuid,
     result: &paas_types::agent::BuildResult,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let status = if result.success { "succeeded" } else { "failed" };
+    let status = if result.success { BuildStatus::Succeeded } else { BuildStatus::Failed };
     sqlx::query_scalar(
         "UPDATE builds SET status = $3, image_ref = $4, process_types = $5, static_mappings = $6,
                 release_command = $7, error = $8, finished_at = now(), lease_expires_at = NULL
@@ -272,4 +277,14 @@ pub async fn finish(
     .bind(&result.error)
     .fetch_optional(db)
     .await
+}
+
+/// The app a build belongs to.
+pub async fn app_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar("SELECT app_id FROM builds WHERE id = $1").bind(id).fetch_one(db).await
+}
+
+/// Who queued a build (none for builds made by the platform).
+pub async fn author(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT author_id FROM builds WHERE id = $1").bind(id).fetch_one(db).await
 }

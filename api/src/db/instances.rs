@@ -1,6 +1,7 @@
 //! Instances: the scheduler's decisions (desired) and the agents' reports (actual).
 
 use chrono::{DateTime, Utc};
+use paas_types::{ActualState, InstanceGoal, Size};
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use std::collections::BTreeMap;
@@ -13,8 +14,8 @@ pub struct InstanceRow {
     pub process_type: String,
     pub release: i32,
     pub node: Option<String>,
-    pub desired_state: String,
-    pub actual_state: String,
+    pub desired_state: InstanceGoal,
+    pub actual_state: ActualState,
     pub address: Option<String>,
     pub restarts: i32,
     pub updated_at: DateTime<Utc>,
@@ -59,7 +60,7 @@ pub struct DesiredRow {
     pub image: String,
     pub build_id: Uuid,
     pub config: Json<BTreeMap<String, String>>,
-    pub size: String,
+    pub size: Size,
 }
 
 pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<DesiredRow>, sqlx::Error> {
@@ -96,7 +97,7 @@ pub async fn apply_report(
     )
     .bind(report.instance_id)
     .bind(node_id)
-    .bind(&report.state)
+    .bind(report.state)
     .bind(&report.address)
     .bind(&report.container_id)
     .bind(report.restarts)
@@ -133,4 +134,34 @@ pub async fn delete_old_stopped(db: impl PgExecutor<'_>) -> Result<(), sqlx::Err
     .execute(db)
     .await
     .map(|_| ())
+}
+
+/// An instance as the scheduler weighs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledRow {
+    pub id: Uuid,
+    pub release_id: Uuid,
+    pub process_type: String,
+    pub actual_state: ActualState,
+    pub size: Size,
+}
+
+/// The app's instances the scheduler wants running, oldest first.
+pub async fn wanted_for_app(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<ScheduledRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, release_id, process_type, actual_state, size FROM instances
+         WHERE app_id = $1 AND desired_state = 'running' ORDER BY created_at",
+    )
+    .bind(app_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Tells the instances' agents to stop them.
+pub async fn stop(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE instances SET desired_state = 'stopped', updated_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(db)
+        .await
+        .map(|_| ())
 }

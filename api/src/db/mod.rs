@@ -1,12 +1,16 @@
 //! The database layer: every SQL statement of the API lives in this module's
-//! children, one file per entity; handlers never build SQL.
+//! children, one file per entity, each function named by what it does.
+//! Nothing above this layer builds SQL. Functions take an executor (pool,
+//! connection or transaction) so callers choose the transaction.
 
 pub mod apps;
 pub mod builds;
 pub mod events;
+pub mod git;
 pub mod instances;
 pub mod logs;
 pub mod nodes;
+pub mod placement;
 pub mod releases;
 pub mod routing;
 pub mod tenants;
@@ -32,4 +36,9 @@ pub async fn connect(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
 /// Applies pending migrations; safe to run on every start.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
+}
+
+/// Whether the database answers (the health check).
+pub async fn ping(db: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
 }

@@ -1,6 +1,7 @@
 //! Nodes: the hosts agents run on.
 
 use chrono::{DateTime, Utc};
+use paas_types::NodeState;
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -13,7 +14,7 @@ pub struct NodeRow {
     pub cpu_millis: i32,
     pub memory_mb: i32,
     pub labels: Json<serde_json::Value>,
-    pub state: String,
+    pub state: NodeState,
     pub last_heartbeat_at: DateTime<Utc>,
     pub instances: i64,
 }

@@ -87,3 +87,19 @@ pub async fn find(db: impl PgExecutor<'_>, app_id: Uuid, version: i32) -> Result
         .fetch_optional(db)
         .await
 }
+
+/// The newest release whose build succeeded, with the build's process
+/// types: what the scheduler rolls out.
+pub async fn deployable(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+) -> Result<Option<(Uuid, BTreeMap<String, String>)>, sqlx::Error> {
+    let row: Option<(Uuid, Json<BTreeMap<String, String>>)> = sqlx::query_as(
+        "SELECT r.id, b.process_types FROM releases r JOIN builds b ON b.id = r.build_id
+         WHERE r.app_id = $1 AND b.status = 'succeeded' ORDER BY r.version DESC LIMIT 1",
+    )
+    .bind(app_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, Json(process_types))| (id, process_types)))
+}

@@ -15,14 +15,17 @@ use tokio::process::Command;
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use super::{spawn_service, GitError};
+use paas_types::{ActualState, BuildStatus};
 use sqlx::{Connection, PgConnection};
+
+use super::error::GitError;
+use super::service::spawn_service;
+use super::state::GitState;
 
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::ApiError;
-use crate::routes::builds::queue_build;
-use crate::state::AppState;
+use crate::ops;
 
 /// Longest a push waits for its build.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -32,19 +35,14 @@ const LOCK_WAIT: Duration = Duration::from_secs(60);
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Starts receive-pack for a push and returns its (streaming) response body.
-pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input: Vec<u8>) -> Result<Body, GitError> {
+pub async fn start(state: GitState, user: AuthUser, app: db::apps::AppRow, input: Vec<u8>) -> Result<Body, GitError> {
     // One push per app at a time, across API replicas. The lock lives on a
     // connection of its own (not the pool's): whatever happens to this push,
     // dropping the connection releases it.
     let mut lock = PgConnection::connect_with(&state.db.connect_options()).await.map_err(ApiError::from)?;
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     loop {
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(lock_key(app.id))
-            .fetch_one(&mut lock)
-            .await
-            .map_err(ApiError::from)?;
-        if locked {
+        if db::git::try_lock_push(&mut lock, app.id).await.map_err(ApiError::from)? {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -52,7 +50,7 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let dir = state.git.checkout(&state.db, app.id).await?;
+    let dir = state.repos.checkout(&state.db, app.id).await?;
     let channel = tempfile::tempdir()?;
     for fifo in ["request", "output"] {
         let status = Command::new("mkfifo").arg(channel.path().join(fifo)).status().await?;
@@ -82,7 +80,7 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
             }
         }
         if matches!(status, Ok(s) if s.success()) {
-            if let Err(error) = state.git.save(&state.db, app.id, &dir).await {
+            if let Err(error) = state.repos.save(&state.db, app.id, &dir).await {
                 tracing::error!(app = %app.name, error = &error as &dyn std::error::Error, "cannot save pushed history");
             }
         }
@@ -95,14 +93,9 @@ pub async fn start(state: AppState, user: AuthUser, app: db::apps::AppRow, input
 /// The build a push queued, shared with the task that watches the push.
 type QueuedBuild = std::sync::Arc<std::sync::Mutex<Option<Uuid>>>;
 
-fn lock_key(app_id: Uuid) -> i64 {
-    let bytes = app_id.as_bytes();
-    i64::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]])
-}
-
 /// Answers the pre-receive hook: builds the pushed commit and streams the
 /// output; leaves the exit status for the hook in `status`.
-async fn serve_hook(state: AppState, user: AuthUser, app: db::apps::AppRow, channel: PathBuf, queued: QueuedBuild) {
+async fn serve_hook(state: GitState, user: AuthUser, app: db::apps::AppRow, channel: PathBuf, queued: QueuedBuild) {
     let request = match read_request(&channel).await {
         Ok(Some(sha)) => sha,
         Ok(None) => return,
@@ -136,7 +129,7 @@ async fn read_request(channel: &Path) -> std::io::Result<Option<String>> {
 /// Queues the build, relays its log, waits for the release to come up.
 /// Returns whether the push should be accepted.
 async fn deploy(
-    state: &AppState,
+    state: &GitState,
     user: &AuthUser,
     app: &db::apps::AppRow,
     channel: &Path,
@@ -152,7 +145,7 @@ async fn deploy(
         }
     };
     let _ = out.write_all(format!("-----> Building {} ({})\n", app.name, &sha[..8]).as_bytes()).await;
-    let build = match queue_build(state, user, app, &source, Some(sha)).await {
+    let build = match ops::builds::queue_build(&state.db, user, app, &source, Some(sha)).await {
         Ok(build) => {
             *queued.lock().unwrap_or_else(|e| e.into_inner()) = Some(build.id);
             build
@@ -166,7 +159,7 @@ async fn deploy(
         let _ = out.write_all(b" !     Timed out waiting for the build\n").await;
         return false;
     };
-    if status != "succeeded" {
+    if status != BuildStatus::Succeeded {
         let _ = out.write_all(b" !     Push rejected: the build failed; the running release is unchanged\n").await;
         return false;
     }
@@ -196,7 +189,7 @@ async fn deploy(
 }
 
 /// Streams the build log to `out` until the build ends; returns its status.
-async fn relay_build_log(state: &AppState, build: Uuid, out: &mut pipe::Sender) -> Option<String> {
+async fn relay_build_log(state: &GitState, build: Uuid, out: &mut pipe::Sender) -> Option<BuildStatus> {
     let mut offset = 0i32;
     let deadline = tokio::time::Instant::now() + BUILD_TIMEOUT;
     while tokio::time::Instant::now() < deadline {
@@ -205,7 +198,7 @@ async fn relay_build_log(state: &AppState, build: Uuid, out: &mut pipe::Sender) 
                 offset += text.chars().count() as i32;
                 let _ = out.write_all(text.as_bytes()).await;
             }
-            if status == "succeeded" || status == "failed" {
+            if status.is_finished() {
                 return Some(status);
             }
         }
@@ -216,7 +209,7 @@ async fn relay_build_log(state: &AppState, build: Uuid, out: &mut pipe::Sender) 
 
 /// Some(true) when a web instance of `release` is healthy, Some(false) when
 /// the app runs no web process, None on timeout.
-async fn wait_for_web(state: &AppState, app_id: Uuid, release: i32) -> Option<bool> {
+async fn wait_for_web(state: &GitState, app_id: Uuid, release: i32) -> Option<bool> {
     let deadline = tokio::time::Instant::now() + LAUNCH_TIMEOUT;
     while tokio::time::Instant::now() < deadline {
         let formation = db::apps::formation(&state.db, app_id).await.ok()?;
@@ -224,7 +217,10 @@ async fn wait_for_web(state: &AppState, app_id: Uuid, release: i32) -> Option<bo
             return Some(false);
         }
         let instances = db::instances::list_for_app(&state.db, app_id).await.ok()?;
-        if instances.iter().any(|i| i.process_type == "web" && i.release == release && i.actual_state == "running") {
+        if instances
+            .iter()
+            .any(|i| i.process_type == "web" && i.release == release && i.actual_state == ActualState::Running)
+        {
             return Some(true);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -69,11 +69,7 @@ impl RepoCache {
         let app_lock = self.locks.lock().await.entry(app_id).or_default().clone();
         let _restoring = app_lock.lock().await;
         let dir = self.root.join(format!("{app_id}.git"));
-        let (version, bundle): (i64, Option<Uuid>) =
-            sqlx::query_as("SELECT git_version, git_bundle_blob_id FROM apps WHERE id = $1")
-                .bind(app_id)
-                .fetch_one(db)
-                .await?;
+        let (version, bundle) = db::git::bundle(db, app_id).await?;
         let marker = dir.join("paas-version");
         let cached = tokio::fs::read_to_string(&marker).await.ok().and_then(|v| v.trim().parse::<i64>().ok());
         if cached != Some(version) {
@@ -116,18 +112,7 @@ impl RepoCache {
         tokio::fs::remove_file(&file).await?;
         let mut tx = db.begin().await?;
         let blob = db::builds::insert_blob(&mut *tx, &data).await?;
-        let (version, old): (i64, Option<Uuid>) = sqlx::query_as(
-            "UPDATE apps a SET git_bundle_blob_id = $2, git_version = a.git_version + 1
-             FROM (SELECT git_bundle_blob_id FROM apps WHERE id = $1 FOR UPDATE) old
-             WHERE a.id = $1 RETURNING a.git_version, old.git_bundle_blob_id",
-        )
-        .bind(app_id)
-        .bind(blob)
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some(old) = old {
-            sqlx::query("DELETE FROM blobs WHERE id = $1").bind(old).execute(&mut *tx).await?;
-        }
+        let version = db::git::replace_bundle(&mut tx, app_id, blob).await?;
         tx.commit().await?;
         tokio::fs::write(dir.join("paas-version"), version.to_string()).await?;
         Ok(())

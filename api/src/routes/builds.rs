@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use paas_types::{Build, BuildDetail};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
-use super::{app_for_user, page_limit};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::params::page_limit;
 use crate::auth::AuthUser;
 use crate::db;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::ApiResult;
+use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -24,7 +24,7 @@ pub struct CreateBuildQuery {
 /// Queues a build of a gzip-compressed tarball of the app's source.
 #[utoipa::path(post, path = "/v1/apps/{app}/builds", tag = "builds", security(("bearer" = [])),
     params(("app" = String, Path, description = "app name"), CreateBuildQuery),
-    request_body(content = super::Tarball, content_type = "application/gzip", description = "tar.gz of the source tree"),
+    request_body(content = super::params::Tarball, content_type = "application/gzip", description = "tar.gz of the source tree"),
     responses((status = 202, body = Build), (status = 404, body = paas_types::ErrorBody),
               (status = 413, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
 pub async fn create_build(
@@ -34,38 +34,9 @@ pub async fn create_build(
     ApiQuery(query): ApiQuery<CreateBuildQuery>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, ApiJson<Build>)> {
-    let app = app_for_user(&state, user.id, &app).await?;
-    Ok((StatusCode::ACCEPTED, ApiJson(queue_build(&state, &user, &app, &body, query.version.as_deref()).await?)))
-}
-
-/// Stores a source tarball and queues its build (also used by git pushes).
-pub(crate) async fn queue_build(
-    state: &AppState,
-    user: &AuthUser,
-    app: &db::apps::AppRow,
-    source: &[u8],
-    version: Option<&str>,
-) -> ApiResult<Build> {
-    if source.len() < 2 || source[..2] != [0x1f, 0x8b] {
-        return Err(ApiError::validation("send the source as a gzip-compressed tarball (tar czf - .)"));
-    }
-    if version.is_some_and(|v| v.len() > 100) {
-        return Err(ApiError::validation("version is at most 100 characters"));
-    }
-    let mut tx = state.db.begin().await?;
-    let blob = db::builds::insert_blob(&mut *tx, source).await?;
-    let build_id = db::builds::insert(&mut *tx, app.id, blob, version, Some(user.id)).await?;
-    let event = db::events::NewEvent {
-        tenant_id: app.tenant_id,
-        app: Some((app.id, &app.name)),
-        actor_id: Some(user.id),
-        action: "build.create",
-        data: json!({ "build": build_id, "bytes": source.len(), "version": version }),
-    };
-    db::events::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    let row = db::builds::find(&state.db, app.id, build_id).await?.ok_or_else(|| ApiError::not_found("build"))?;
-    Ok(row.into())
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    let build = ops::builds::queue_build(&state.db, &user, &app, &body, query.version.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, ApiJson(build)))
 }
 
 /// The app's builds, newest first.
@@ -77,7 +48,7 @@ pub async fn list_builds(
     user: AuthUser,
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<Vec<Build>>> {
-    let app = app_for_user(&state, user.id, &app).await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let rows = db::builds::list(&state.db, app.id, page_limit(None, 50, 50)?).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }
@@ -91,9 +62,6 @@ pub async fn show_build(
     user: AuthUser,
     ApiPath((app, id)): ApiPath<(String, Uuid)>,
 ) -> ApiResult<ApiJson<BuildDetail>> {
-    let app = app_for_user(&state, user.id, &app).await?;
-    let row =
-        db::builds::find(&state.db, app.id, id).await?.ok_or_else(|| ApiError::not_found(format!("build {id}")))?;
-    let (log, _) = db::builds::log_from(&state.db, id, 0).await?.unwrap_or_default();
-    Ok(ApiJson(BuildDetail { build: row.into(), log }))
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    Ok(ApiJson(ops::builds::build_detail(&state.db, &app, id).await?))
 }

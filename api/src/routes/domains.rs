@@ -4,15 +4,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use paas_types::{AddDomainRequest, Domain};
-use serde_json::json;
 
-use super::app_for_user;
+use super::extract::{ApiJson, ApiPath};
 use crate::auth::AuthUser;
 use crate::db;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::ApiResult;
+use crate::ops;
 use crate::state::AppState;
-use crate::validate;
 
 /// The app's custom domains.
 #[utoipa::path(get, path = "/v1/apps/{app}/domains", tag = "domains", security(("bearer" = [])),
@@ -23,7 +21,7 @@ pub async fn list_domains(
     user: AuthUser,
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<Vec<Domain>>> {
-    let app = app_for_user(&state, user.id, &app).await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let rows = db::apps::domains(&state.db, app.id).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }
@@ -39,28 +37,8 @@ pub async fn add_domain(
     ApiPath(app): ApiPath<String>,
     ApiJson(req): ApiJson<AddDomainRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Domain>)> {
-    let app = app_for_user(&state, user.id, &app).await?;
-    let hostname = req.hostname.trim().trim_end_matches('.').to_ascii_lowercase();
-    if !validate::is_hostname(&hostname) {
-        return Err(ApiError::validation(format!("{:?} is not a valid hostname", req.hostname)));
-    }
-    if hostname == state.settings.base_domain || hostname.ends_with(&format!(".{}", state.settings.base_domain)) {
-        return Err(ApiError::validation("hostnames under the platform's base domain are reserved for apps"));
-    }
-    if db::apps::hostname_taken(&state.db, &hostname).await? {
-        return Err(ApiError::Conflict("this hostname is already in use by an app".into()));
-    }
-    let mut tx = state.db.begin().await?;
-    let row = db::apps::add_domain(&mut *tx, app.id, &hostname).await?;
-    let event = db::events::NewEvent {
-        tenant_id: app.tenant_id,
-        app: Some((app.id, &app.name)),
-        actor_id: Some(user.id),
-        action: "domain.add",
-        data: json!({ "hostname": hostname }),
-    };
-    db::events::record(&mut *tx, event).await?;
-    tx.commit().await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    let row = ops::domains::add_domain(&state.db, &state.settings, &user, &app, &req.hostname).await?;
     Ok((StatusCode::CREATED, ApiJson(row.into())))
 }
 
@@ -73,20 +51,7 @@ pub async fn remove_domain(
     user: AuthUser,
     ApiPath((app, hostname)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let app = app_for_user(&state, user.id, &app).await?;
-    let hostname = hostname.to_ascii_lowercase();
-    let mut tx = state.db.begin().await?;
-    if !db::apps::remove_domain(&mut *tx, app.id, &hostname).await? {
-        return Err(ApiError::not_found(format!("domain {hostname:?}")));
-    }
-    let event = db::events::NewEvent {
-        tenant_id: app.tenant_id,
-        app: Some((app.id, &app.name)),
-        actor_id: Some(user.id),
-        action: "domain.remove",
-        data: json!({ "hostname": hostname }),
-    };
-    db::events::record(&mut *tx, event).await?;
-    tx.commit().await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    ops::domains::remove_domain(&state.db, &user, &app, &hostname).await?;
     Ok(StatusCode::NO_CONTENT)
 }

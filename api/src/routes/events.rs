@@ -4,11 +4,12 @@ use axum::extract::State;
 use paas_types::Event;
 use serde::Deserialize;
 
-use super::{app_for_user, page_limit};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::params::page_limit;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -29,7 +30,7 @@ pub async fn list_app_events(
     ApiPath(app): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListEventsQuery>,
 ) -> ApiResult<ApiJson<Vec<Event>>> {
-    let app = app_for_user(&state, user.id, &app).await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let limit = page_limit(query.limit, 100, 500)?;
     let rows = db::events::list_for_user(&state.db, user.id, Some(app.id), query.before, limit).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))

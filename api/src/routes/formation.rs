@@ -1,19 +1,14 @@
 //! Formation: how many processes of each type an app runs, and their size.
 
 use axum::extract::State;
-use paas_types::{FormationChange, FormationPatch, ProcessFormation, Size};
-use serde_json::json;
+use paas_types::{FormationChange, FormationPatch, ProcessFormation};
 
-use super::app_for_user;
+use super::extract::{ApiJson, ApiPath};
 use crate::auth::AuthUser;
 use crate::db;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::ApiResult;
+use crate::ops;
 use crate::state::AppState;
-use crate::validate;
-
-/// Most processes of one type.
-pub const MAX_QUANTITY: i64 = 100;
 
 /// The app's formation.
 #[utoipa::path(get, path = "/v1/apps/{app}/formation", tag = "formation", security(("bearer" = [])),
@@ -24,7 +19,7 @@ pub async fn show_formation(
     user: AuthUser,
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<Vec<ProcessFormation>>> {
-    let app = app_for_user(&state, user.id, &app).await?;
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let rows = db::apps::formation(&state.db, app.id).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }
@@ -41,67 +36,6 @@ pub async fn update_formation(
     ApiPath(app): ApiPath<String>,
     ApiJson(patch): ApiJson<FormationPatch>,
 ) -> ApiResult<ApiJson<Vec<ProcessFormation>>> {
-    let app = app_for_user(&state, user.id, &app).await?;
-    Ok(ApiJson(scale(&state, &user, &app, &patch).await?))
-}
-
-/// Validates and applies a formation patch, records the event and lets the
-/// scheduler react; answers the new formation. Also used by the dashboard.
-pub(crate) async fn scale(
-    state: &AppState,
-    user: &AuthUser,
-    app: &db::apps::AppRow,
-    patch: &FormationPatch,
-) -> ApiResult<Vec<ProcessFormation>> {
-    let changes = validate_patch(patch)?;
-    let mut tx = state.db.begin().await?;
-    for (process_type, quantity, size) in &changes {
-        db::apps::upsert_formation(&mut *tx, app.id, process_type, *quantity, size.map(Size::as_str)).await?;
-    }
-    let event = db::events::NewEvent {
-        tenant_id: app.tenant_id,
-        app: Some((app.id, &app.name)),
-        actor_id: Some(user.id),
-        action: "formation.update",
-        data: json!(patch),
-    };
-    db::events::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    crate::scheduler::reconcile_apps(&state.db, [app.id]).await;
-    let rows = db::apps::formation(&state.db, app.id).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
-}
-
-type Change<'a> = (&'a str, Option<i32>, Option<Size>);
-
-fn validate_patch(patch: &FormationPatch) -> ApiResult<Vec<Change<'_>>> {
-    if patch.is_empty() {
-        return Err(ApiError::validation("name at least one process type, e.g. {\"web\": 2}"));
-    }
-    patch
-        .iter()
-        .map(|(process_type, change)| {
-            if !validate::is_process_type(process_type) {
-                return Err(ApiError::validation(format!(
-                    "process type {process_type:?} is invalid: use a-z, 0-9, '_' and '-', starting with a letter"
-                )));
-            }
-            let (quantity, size) = match change {
-                FormationChange::Quantity(q) => (Some(*q), None),
-                FormationChange::Spec { quantity, size } => (*quantity, *size),
-            };
-            let quantity = quantity
-                .map(|q| {
-                    if (0..=MAX_QUANTITY).contains(&q) {
-                        Ok(q as i32)
-                    } else {
-                        Err(ApiError::validation(format!(
-                            "quantity of {process_type} must be between 0 and {MAX_QUANTITY}"
-                        )))
-                    }
-                })
-                .transpose()?;
-            Ok((process_type.as_str(), quantity, size))
-        })
-        .collect()
+    let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    Ok(ApiJson(ops::formation::scale(&state.db, &user, &app, &patch).await?))
 }

@@ -11,6 +11,6 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = paas_types::ErrorBody)))]
 pub async fn health(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    sqlx::query("SELECT 1").execute(&state.db).await.map_err(ApiError::Unavailable)?;
+    crate::db::ping(&state.db).await.map_err(ApiError::Unavailable)?;
     Ok(Json(Health { status: "ok".into(), database: "ok".into() }))
 }

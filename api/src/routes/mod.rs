@@ -1,22 +1,26 @@
-//! HTTP routes: one module per resource. Every route is registered through
-//! `OpenApiRouter::routes(routes!(...))`, so the OpenAPI document is built
-//! from the same list the router serves (and the isolation tests walk it).
+//! The JSON surface (`/v1`, `/healthz`): one module per resource, each
+//! handler parsing input, calling `ops` (or a `db` read) and answering JSON.
+//! Every route is registered through `OpenApiRouter::routes(routes!(...))`,
+//! so the OpenAPI document is built from the same list the router serves
+//! (and the isolation tests walk it).
 
 mod agent;
-pub(crate) mod apps;
-pub(crate) mod auth;
-pub(crate) mod builds;
-pub(crate) mod config;
-pub(crate) mod domains;
+mod apps;
+mod auth;
+mod builds;
+mod config;
+mod domains;
 mod events;
-pub(crate) mod formation;
+mod extract;
+mod formation;
 mod health;
-pub(crate) mod instances;
+mod instances;
 mod nodes;
-pub(crate) mod releases;
+mod params;
+mod releases;
 mod router_table;
-pub(crate) mod tenants;
-pub(crate) mod tokens;
+mod tenants;
+mod tokens;
 
 use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,8 +29,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db;
-use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -107,33 +109,4 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(router_table::route_table))
         .routes(routes!(router_table::static_bundle))
         .split_for_parts()
-}
-
-/// The app `name` if the user belongs to its tenant; otherwise 404, exactly
-/// as for an app that does not exist.
-pub(crate) async fn app_for_user(state: &AppState, user_id: uuid::Uuid, name: &str) -> ApiResult<db::apps::AppRow> {
-    db::apps::find_for_user(&state.db, user_id, name).await?.ok_or_else(|| ApiError::not_found(format!("app {name:?}")))
-}
-
-/// A binary body (gzip tarball) in the OpenAPI document.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub(crate) struct Tarball(#[allow(dead_code)] Vec<u8>);
-
-/// Clamps a client-supplied page size.
-pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::validation(format!("limit must be between 1 and {max}"))),
-    }
-}
-
-/// Creates a platform administrator with their own tenant; used by `paas-api create-admin`.
-pub(crate) async fn create_admin_user(state: &AppState, email: &str, password: String) -> ApiResult<uuid::Uuid> {
-    if !crate::validate::is_email(email) {
-        return Err(ApiError::validation("email is not a valid address"));
-    }
-    let user = auth::create_user_with_tenant(state, email, password, None, true).await?;
-    Ok(user.id)
 }

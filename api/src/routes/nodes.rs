@@ -3,10 +3,11 @@
 use axum::extract::State;
 use paas_types::Node;
 
+use super::extract::ApiJson;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::ops;
 use crate::state::AppState;
 
 /// All nodes with their capacity, state and instance count.
@@ -27,11 +28,6 @@ pub async fn create_join_token(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<(axum::http::StatusCode, ApiJson<paas_types::JoinToken>)> {
-    if !user.is_admin {
-        return Err(ApiError::Forbidden("only platform administrators can add nodes".into()));
-    }
-    let (secret, _) = crate::auth::token::generate();
-    let token = format!("paasjoin_{}", &secret[crate::auth::token::PREFIX.len()..]);
-    let id = db::nodes::insert_join_token(&state.db, &crate::auth::token::hash(&token), user.id).await?;
-    Ok((axum::http::StatusCode::CREATED, ApiJson(paas_types::JoinToken { id, token })))
+    let token = ops::nodes::create_join_token(&state.db, &user).await?;
+    Ok((axum::http::StatusCode::CREATED, ApiJson(token)))
 }

@@ -7,10 +7,11 @@ use paas_types::routing::RouteTable;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::RouterClient;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -29,30 +30,19 @@ pub async fn route_table(
     _router: RouterClient,
     ApiQuery(query): ApiQuery<TableQuery>,
 ) -> ApiResult<ApiJson<RouteTable>> {
-    let wait = Duration::from_secs(query.wait.unwrap_or(30).min(60));
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut changed = state.routes_changed.clone();
-    loop {
-        let version = db::routing::version(&state.db).await?;
-        if query.after != Some(version) || tokio::time::Instant::now() >= deadline {
-            return Ok(ApiJson(db::routing::table(&state.db).await?));
-        }
-        // Woken by a notification, or re-check each second in case one was missed.
-        let _ =
-            tokio::time::timeout(Duration::from_secs(1).min(deadline - tokio::time::Instant::now()), changed.changed())
-                .await;
-    }
+    let wait = Duration::from_secs(query.wait.unwrap_or(30));
+    Ok(ApiJson(ops::routing::wait_for_table(&state, query.after, wait).await?))
 }
 
 /// A static bundle (gzip tarball) named in the route table.
 #[utoipa::path(get, path = "/v1/router/statics/{id}", tag = "router", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "application/gzip", body = super::Tarball), (status = 404, body = paas_types::ErrorBody)))]
+    responses((status = 200, content_type = "application/gzip", body = super::params::Tarball), (status = 404, body = paas_types::ErrorBody)))]
 pub async fn static_bundle(
     State(state): State<AppState>,
     _router: RouterClient,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
     let data = db::routing::static_blob(&state.db, id).await?.ok_or_else(|| ApiError::not_found("static bundle"))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/gzip")], data))
+    Ok((super::params::GZIP, data))
 }

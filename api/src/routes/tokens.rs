@@ -5,10 +5,11 @@ use axum::http::StatusCode;
 use paas_types::{ApiToken, CreateTokenRequest, CreatedToken};
 use uuid::Uuid;
 
-use crate::auth::{token, AuthUser};
+use super::extract::{ApiJson, ApiPath};
+use crate::auth::AuthUser;
 use crate::db;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::ApiResult;
+use crate::ops;
 use crate::state::AppState;
 
 /// Lists the caller's live API tokens (never their secrets).
@@ -27,18 +28,8 @@ pub async fn create_token(
     user: AuthUser,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<CreatedToken>)> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("token name must be 1-100 characters"));
-    }
-    let expires_at = match req.expires_in_days {
-        None => None,
-        Some(days @ 1..=3650) => Some(chrono::Utc::now() + chrono::Duration::days(i64::from(days))),
-        Some(_) => return Err(ApiError::validation("expires_in_days must be between 1 and 3650")),
-    };
-    let (secret, prefix) = token::generate();
-    let row = db::tokens::insert(&state.db, user.id, name, &token::hash(&secret), &prefix, expires_at).await?;
-    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token: secret, info: row.into() })))
+    let created = ops::tokens::create_token(&state.db, &user, &req.name, req.expires_in_days).await?;
+    Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
 /// Revokes one of the caller's tokens; it stops working at once.
@@ -50,9 +41,6 @@ pub async fn revoke_token(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    if db::tokens::revoke(&state.db, user.id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("token"))
-    }
+    ops::tokens::revoke_token(&state.db, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use paas_types::{AddMemberRequest, CreateTokenRequest, Role};
+use paas_types::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use super::apps::DoneQuery;
 use super::auth::Empty;
-use super::{form_error, notice, see_other, user_context, when, WebError, WebForm, WebUser};
+use super::error::{form_error, WebError};
+use super::page::{notice, when, WebState};
+use super::redirect::see_other;
+use super::session::{user_context, WebForm, WebUser};
 use crate::db;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath};
-use crate::routes;
-use crate::state::AppState;
+use crate::ops;
 
 // === API tokens ===
 
@@ -30,7 +31,7 @@ pub(crate) struct TokenForm {
 }
 
 pub(crate) async fn list_tokens(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
@@ -40,7 +41,7 @@ pub(crate) async fn list_tokens(
 }
 
 async fn render_tokens(
-    state: &AppState,
+    state: &WebState,
     user: &WebUser,
     mut context: Context,
     status: StatusCode,
@@ -65,7 +66,7 @@ async fn render_tokens(
 
 /// Creates a token and shows its secret on this one response (never again).
 pub(crate) async fn create_token(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     WebForm(form): WebForm<TokenForm>,
 ) -> Result<Response, WebError> {
@@ -76,15 +77,12 @@ pub(crate) async fn create_token(
         Err(_) => Err(ApiError::validation("expiry must be a whole number of days, or empty for none")),
     };
     let result = match result {
-        Ok(expires_in_days) => {
-            let request = CreateTokenRequest { name: form.name.clone(), expires_in_days };
-            routes::tokens::create_token(State(state.clone()), user.user.clone(), ApiJson(request)).await
-        }
+        Ok(expires_in_days) => ops::tokens::create_token(&state.db, &user.user, &form.name, expires_in_days).await,
         Err(err) => Err(err),
     };
     let mut context = user_context(&user, "tokens");
     match result {
-        Ok((_, ApiJson(created))) => {
+        Ok(created) => {
             context.insert("created", &json!({ "name": created.info.name, "token": created.token }));
             render_tokens(&state, &user, context, StatusCode::CREATED, &TokenForm::default(), None).await
         }
@@ -96,12 +94,12 @@ pub(crate) async fn create_token(
 }
 
 pub(crate) async fn revoke_token(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(id): Path<Uuid>,
     WebForm(_): WebForm<Empty>,
 ) -> Result<Response, WebError> {
-    routes::tokens::revoke_token(State(state), user.user, ApiPath(id)).await?;
+    ops::tokens::revoke_token(&state.db, &user.user, id).await?;
     Ok(see_other("/tokens?done=token-revoked"))
 }
 
@@ -116,7 +114,7 @@ pub(crate) struct MemberForm {
 }
 
 pub(crate) async fn show_team(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
@@ -127,7 +125,7 @@ pub(crate) async fn show_team(
 
 /// `failed`: the tenant whose add-member form was rejected, what was typed, and why.
 async fn render_team(
-    state: &AppState,
+    state: &WebState,
     user: &WebUser,
     mut context: Context,
     status: StatusCode,
@@ -156,19 +154,16 @@ async fn render_team(
 }
 
 pub(crate) async fn add_member(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(tenant): Path<String>,
     WebForm(form): WebForm<MemberForm>,
 ) -> Result<Response, WebError> {
     let result = match Role::parse(&form.role) {
-        Some(role) => {
-            let request = AddMemberRequest { email: form.email.clone(), role };
-            let path = ApiPath(tenant.clone());
-            routes::tenants::add_member(State(state.clone()), user.user.clone(), path, ApiJson(request))
-                .await
-                .map(|_| ())
-        }
+        Some(role) => match ops::members::tenant_for_user(&state.db, &user.user, &tenant).await {
+            Ok(row) => ops::members::add_member(&state.db, &user.user, &row, &form.email, role).await.map(|_| ()),
+            Err(err) => Err(err),
+        },
         None => Err(ApiError::validation("choose a role: member, admin or owner")),
     };
     match result {
@@ -182,13 +177,16 @@ pub(crate) async fn add_member(
 }
 
 pub(crate) async fn remove_member(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(tenant): Path<String>,
     WebForm(form): WebForm<MemberForm>,
 ) -> Result<Response, WebError> {
-    let path = ApiPath((tenant.clone(), form.email.clone()));
-    match routes::tenants::remove_member(State(state.clone()), user.user.clone(), path).await {
+    let result = match ops::members::tenant_for_user(&state.db, &user.user, &tenant).await {
+        Ok(row) => ops::members::remove_member(&state.db, &user.user, &row, &form.email).await,
+        Err(err) => Err(err),
+    };
+    match result {
         Ok(_) => Ok(see_other("/team?done=member-removed")),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -201,7 +199,7 @@ pub(crate) async fn remove_member(
 
 // === Nodes ===
 
-pub(crate) async fn list_nodes(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
+pub(crate) async fn list_nodes(State(state): State<WebState>, user: WebUser) -> Result<Response, WebError> {
     if !user.user.is_admin {
         return Err(ApiError::Forbidden("only platform administrators can see the nodes".into()).into());
     }

@@ -6,17 +6,18 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use paas_types::{CreateAppRequest, FormationChange, FormationPatch, Size};
+use paas_types::{ActualState, CreateAppRequest, FormationChange, FormationPatch, Instance, InstanceGoal, Size};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
 
-use super::{form_error, notice, see_other, user_context, when, WebError, WebForm, WebUser};
+use super::error::{form_error, WebError};
+use super::page::{notice, when, WebState};
+use super::redirect::see_other;
+use super::session::{user_context, WebForm, WebUser};
 use crate::db;
 use crate::db::instances::InstanceRow;
-use crate::extract::ApiJson;
-use crate::routes;
-use crate::state::AppState;
+use crate::ops;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct DoneQuery {
@@ -33,12 +34,12 @@ pub(crate) struct CreateAppForm {
 
 /// The user's app `name` and the context every app page starts from (404 for other tenants' apps).
 pub(super) async fn app_page(
-    state: &AppState,
+    state: &WebState,
     user: &WebUser,
     name: &str,
     tab: &str,
 ) -> Result<(db::apps::AppRow, Context), WebError> {
-    let row = routes::app_for_user(state, user.user.id, name).await?;
+    let row = ops::apps::app_for_user(&state.db, user.user.id, name).await?;
     let mut context = user_context(user, "apps");
     context.insert("tab", tab);
     context.insert(
@@ -57,9 +58,9 @@ pub(super) async fn app_page(
 
 /// One word and a style class for the state of an app's instances.
 fn summarize(instances: &[InstanceRow], has_release: bool) -> (String, &'static str) {
-    let wanted: Vec<&InstanceRow> = instances.iter().filter(|i| i.desired_state == "running").collect();
-    let running = wanted.iter().filter(|i| i.actual_state == "running").count();
-    let failing = wanted.iter().any(|i| matches!(i.actual_state.as_str(), "crashed" | "unhealthy" | "failed"));
+    let wanted: Vec<&InstanceRow> = instances.iter().filter(|i| i.desired_state == InstanceGoal::Running).collect();
+    let running = wanted.iter().filter(|i| i.actual_state == ActualState::Running).count();
+    let failing = wanted.iter().any(|i| i.actual_state.is_failing());
     match (wanted.len(), has_release) {
         (0, false) => ("not deployed".into(), "idle"),
         (0, true) => ("no processes".into(), "idle"),
@@ -70,7 +71,7 @@ fn summarize(instances: &[InstanceRow], has_release: bool) -> (String, &'static 
 }
 
 pub(crate) async fn list_apps(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
@@ -80,7 +81,7 @@ pub(crate) async fn list_apps(
 }
 
 async fn render_apps(
-    state: &AppState,
+    state: &WebState,
     user: &WebUser,
     mut context: Context,
     status: StatusCode,
@@ -107,14 +108,14 @@ async fn render_apps(
 }
 
 pub(crate) async fn create_app(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     WebForm(form): WebForm<CreateAppForm>,
 ) -> Result<Response, WebError> {
     let name = form.name.trim().to_string();
     let tenant = Some(form.tenant.clone()).filter(|t| !t.is_empty());
     let request = CreateAppRequest { name: name.clone(), tenant };
-    match routes::apps::create_app(State(state.clone()), user.user.clone(), ApiJson(request)).await {
+    match ops::apps::create_app(&state.db, &state.settings, &user.user, &request).await {
         Ok(_) => Ok(see_other(&format!("/apps/{name}?done=created"))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -125,7 +126,7 @@ pub(crate) async fn create_app(
 }
 
 pub(crate) async fn show_app(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     Query(query): Query<DoneQuery>,
@@ -136,7 +137,7 @@ pub(crate) async fn show_app(
 }
 
 async fn render_overview(
-    state: &AppState,
+    state: &WebState,
     row: &db::apps::AppRow,
     mut context: Context,
     status: StatusCode,
@@ -155,7 +156,7 @@ async fn render_overview(
             json!({
                 "process_type": f.process_type,
                 "quantity": quantity.unwrap_or_else(|| f.quantity.to_string()),
-                "size": size.unwrap_or(f.size),
+                "size": size.unwrap_or_else(|| f.size.as_str().to_string()),
             })
         })
         .collect();
@@ -178,25 +179,26 @@ fn instance_json(row: &InstanceRow) -> serde_json::Value {
 
 /// The instances as JSON for the page's live table (same data as `GET /v1/apps/{app}/instances`).
 pub(crate) async fn list_instances(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
 ) -> Result<Response, WebError> {
-    let ApiJson(instances) =
-        routes::instances::list_instances(State(state), user.user, crate::extract::ApiPath(app)).await?;
+    let row = ops::apps::app_for_user(&state.db, user.user.id, &app).await?;
+    let instances: Vec<Instance> =
+        db::instances::list_for_app(&state.db, row.id).await?.into_iter().map(Into::into).collect();
     Ok(axum::Json(instances).into_response())
 }
 
 /// The scale control: `quantity:<type>` and `size:<type>` for each process type.
 pub(crate) async fn scale_app(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     WebForm(form): WebForm<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "overview").await?;
     let result = match parse_scale(&form) {
-        Ok(patch) => routes::formation::scale(&state, &user.user, &row, &patch).await.map(|_| ()),
+        Ok(patch) => ops::formation::scale(&state.db, &user.user, &row, &patch).await.map(|_| ()),
         Err(message) => Err(crate::error::ApiError::validation(message)),
     };
     match result {

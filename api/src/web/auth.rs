@@ -1,18 +1,19 @@
-//! Signup, login and logout pages. They call the JSON API's handlers, so the
-//! rules (password length, email syntax, timing-safe login) are the API's.
+//! Signup, login and logout pages. They call the same operations as the JSON
+//! API, so the rules (password length, email syntax, timing-safe login) are the API's.
 
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::Response;
-use paas_types::{LoginRequest, Session, SignupRequest};
+use paas_types::Session;
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-use super::{form_error, see_other, Visitor, WebError, WebForm};
-use crate::extract::ApiJson;
-use crate::routes;
-use crate::state::AppState;
+use super::error::{form_error, WebError};
+use super::page::WebState;
+use super::redirect::see_other;
+use super::session::{Visitor, WebForm};
+use crate::ops;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SignupForm {
@@ -47,7 +48,7 @@ pub(crate) async fn home(visitor: Visitor) -> Response {
     see_other(if visitor.signed_in { "/apps" } else { "/login" })
 }
 
-pub(crate) async fn signup_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, WebError> {
+pub(crate) async fn signup_page(State(state): State<WebState>, visitor: Visitor) -> Result<Response, WebError> {
     if visitor.signed_in {
         return Ok(see_other("/apps"));
     }
@@ -55,14 +56,13 @@ pub(crate) async fn signup_page(State(state): State<AppState>, visitor: Visitor)
 }
 
 pub(crate) async fn signup(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     visitor: Visitor,
     WebForm(form): WebForm<SignupForm>,
 ) -> Result<Response, WebError> {
     let tenant = Some(form.tenant.trim().to_string()).filter(|t| !t.is_empty());
-    let request = SignupRequest { email: form.email.clone(), password: form.password.clone(), tenant };
-    match routes::auth::signup(State(state.clone()), ApiJson(request)).await {
-        Ok((_, ApiJson(session))) => Ok(open_session(&state, &session, "/apps")),
+    match ops::users::sign_up(&state.db, &state.jwt, &form.email, form.password.clone(), tenant.as_deref()).await {
+        Ok(session) => Ok(open_session(&state, &session, "/apps")),
         Err(err) => {
             let (status, message) = form_error(err)?;
             render(&state, visitor, "signup.html", status, &form, Some(&message))
@@ -71,7 +71,7 @@ pub(crate) async fn signup(
 }
 
 pub(crate) async fn login_page(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     visitor: Visitor,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, WebError> {
@@ -84,13 +84,12 @@ pub(crate) async fn login_page(
 }
 
 pub(crate) async fn login(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     visitor: Visitor,
     WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, WebError> {
-    let request = LoginRequest { email: form.email.clone(), password: form.password.clone() };
-    match routes::auth::login(State(state.clone()), ApiJson(request)).await {
-        Ok(ApiJson(session)) => Ok(open_session(&state, &session, safe_next(&form.next))),
+    match ops::users::log_in(&state.db, &state.jwt, &form.email, form.password.clone()).await {
+        Ok(session) => Ok(open_session(&state, &session, safe_next(&form.next))),
         Err(err) => {
             let (status, message) = form_error(err)?;
             // The email stays; a wrong password is typed again.
@@ -101,14 +100,14 @@ pub(crate) async fn login(
 }
 
 /// Ends the session (a POST with the CSRF token, so other sites cannot log you out).
-pub(crate) async fn logout(State(state): State<AppState>, WebForm(_): WebForm<Empty>) -> Response {
+pub(crate) async fn logout(State(state): State<WebState>, WebForm(_): WebForm<Empty>) -> Response {
     let mut response = see_other("/login");
     response.headers_mut().append(SET_COOKIE, state.web.clear_session_cookie());
     response
 }
 
 fn render<T: Serialize>(
-    state: &AppState,
+    state: &WebState,
     visitor: Visitor,
     template: &str,
     status: StatusCode,
@@ -123,7 +122,7 @@ fn render<T: Serialize>(
     Ok(visitor.respond(page))
 }
 
-fn open_session(state: &AppState, session: &Session, next: &str) -> Response {
+fn open_session(state: &WebState, session: &Session, next: &str) -> Response {
     let max_age = (session.expires_at - chrono::Utc::now()).num_seconds();
     let mut response = see_other(next);
     response.headers_mut().append(SET_COOKIE, state.web.session_cookie(&session.token, max_age));

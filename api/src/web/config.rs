@@ -1,8 +1,6 @@
 //! Config vars of an app. Values stay hidden until the user reveals them (one
-//! var or all); set and unset go through the API's `change_config`, so each
-//! change is a release.
-
-use std::collections::BTreeMap;
+//! var or all); set and unset go through the same operation as the API, so
+//! each change is a release.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,11 +10,12 @@ use serde_json::json;
 use tera::Context;
 
 use super::apps::app_page;
-use super::{form_error, notice, see_other, WebError, WebForm, WebUser};
+use super::error::{form_error, WebError};
+use super::page::{notice, WebState};
+use super::redirect::see_other;
+use super::session::{WebForm, WebUser};
 use crate::db;
-use crate::error::ApiError;
-use crate::routes;
-use crate::state::AppState;
+use crate::ops;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ConfigQuery {
@@ -39,7 +38,7 @@ pub(crate) struct UnsetVarForm {
 }
 
 pub(crate) async fn show_config(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     Query(query): Query<ConfigQuery>,
@@ -51,7 +50,7 @@ pub(crate) async fn show_config(
 }
 
 async fn render_config(
-    state: &AppState,
+    state: &WebState,
     row: &db::apps::AppRow,
     mut context: Context,
     status: StatusCode,
@@ -75,20 +74,13 @@ async fn render_config(
 }
 
 pub(crate) async fn set_config_var(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     WebForm(form): WebForm<SetVarForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "config").await?;
-    let key = form.key.trim().to_string();
-    let result = if key.is_empty() {
-        Err(ApiError::validation("give the config var a name, e.g. DATABASE_URL"))
-    } else {
-        let patch = BTreeMap::from([(key, Some(form.value.clone()))]);
-        routes::config::change_config(&state, &user.user, &row, patch).await
-    };
-    match result {
+    match ops::config::set_var(&state.db, &user.user, &row, &form.key, &form.value).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/config?done=config-set", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -98,19 +90,13 @@ pub(crate) async fn set_config_var(
 }
 
 pub(crate) async fn unset_config_var(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     WebForm(form): WebForm<UnsetVarForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "config").await?;
-    let result = if db::apps::config(&state.db, row.id).await?.contains_key(&form.key) {
-        let patch = BTreeMap::from([(form.key.clone(), None)]);
-        routes::config::change_config(&state, &user.user, &row, patch).await
-    } else {
-        Err(ApiError::not_found(format!("config var {:?}", form.key)))
-    };
-    match result {
+    match ops::config::unset_var(&state.db, &user.user, &row, &form.key).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/config?done=config-unset", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;

@@ -1,19 +1,19 @@
-//! Custom domains of an app, through the API's domain handlers.
+//! Custom domains of an app, through the same operations as the API.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use paas_types::AddDomainRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
 
 use super::apps::{app_page, DoneQuery};
-use super::{form_error, notice, see_other, when, WebError, WebForm, WebUser};
+use super::error::{form_error, WebError};
+use super::page::{notice, when, WebState};
+use super::redirect::see_other;
+use super::session::{WebForm, WebUser};
 use crate::db;
-use crate::extract::{ApiJson, ApiPath};
-use crate::routes;
-use crate::state::AppState;
+use crate::ops;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct DomainForm {
@@ -22,7 +22,7 @@ pub(crate) struct DomainForm {
 }
 
 pub(crate) async fn list_domains(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     Query(query): Query<DoneQuery>,
@@ -33,7 +33,7 @@ pub(crate) async fn list_domains(
 }
 
 async fn render_domains(
-    state: &AppState,
+    state: &WebState,
     row: &db::apps::AppRow,
     mut context: Context,
     status: StatusCode,
@@ -52,16 +52,13 @@ async fn render_domains(
 }
 
 pub(crate) async fn add_domain(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     WebForm(form): WebForm<DomainForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "domains").await?;
-    let request = AddDomainRequest { hostname: form.hostname.clone() };
-    let result =
-        routes::domains::add_domain(State(state.clone()), user.user.clone(), ApiPath(app), ApiJson(request)).await;
-    match result {
+    match ops::domains::add_domain(&state.db, &state.settings, &user.user, &row, &form.hostname).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/domains?done=domain-added", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -71,15 +68,13 @@ pub(crate) async fn add_domain(
 }
 
 pub(crate) async fn remove_domain(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     WebForm(form): WebForm<DomainForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "domains").await?;
-    let result =
-        routes::domains::remove_domain(State(state.clone()), user.user.clone(), ApiPath((app, form.hostname))).await;
-    match result {
+    match ops::domains::remove_domain(&state.db, &user.user, &row, &form.hostname).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/domains?done=domain-removed", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;

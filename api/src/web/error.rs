@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::redirect::see_other;
 use crate::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,7 @@ impl IntoResponse for WebError {
         let (status, title, message) = match &self {
             WebError::LoginRequired { next } => {
                 let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-                return super::see_other(&format!("/login?{query}"));
+                return see_other(&format!("/login?{query}"));
             }
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,
@@ -52,6 +53,17 @@ impl IntoResponse for WebError {
         };
         tracing::debug!(%status, message = %message, "dashboard request rejected");
         (status, Html(error_page(status, title, &message))).into_response()
+    }
+}
+
+/// Splits a failed action: mistakes the user can fix (4xx) come back as the
+/// status and message to show on the form; anything else fails the page.
+pub(crate) fn form_error(err: ApiError) -> Result<(StatusCode, String), WebError> {
+    let (status, _) = err.status_and_code();
+    if status.is_client_error() {
+        Ok((status, err.to_string()))
+    } else {
+        Err(err.into())
     }
 }
 

@@ -8,18 +8,18 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::apps::app_page;
-use super::{WebError, WebUser};
+use super::error::WebError;
+use super::page::WebState;
+use super::session::WebUser;
 use crate::db;
-use crate::extract::{ApiPath, ApiQuery};
-use crate::routes;
-use crate::routes::instances::LogsQuery;
-use crate::state::AppState;
+use crate::log_stream::{self, LogsQuery};
+use crate::ops;
 
 /// Lines the page starts with.
 const RECENT_LINES: i64 = 200;
 
 pub(crate) async fn show_logs(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
 ) -> Result<Response, WebError> {
@@ -37,11 +37,11 @@ pub(crate) async fn show_logs(
 
 /// The API's log stream (`GET /v1/apps/{app}/logs/stream`) for the session's user.
 pub(crate) async fn stream_logs(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, WebError> {
-    let stream = routes::instances::stream_logs(State(state), user.user, ApiPath(app), ApiQuery(query)).await?;
-    Ok(stream.into_response())
+    let row = ops::apps::app_for_user(&state.db, user.user.id, &app).await?;
+    Ok(log_stream::follow(&state.db, &row, query).await?.into_response())
 }

@@ -9,14 +9,16 @@ use uuid::Uuid;
 
 use super::apps::{app_page, DoneQuery};
 use super::auth::Empty;
-use super::{form_error, notice, see_other, when, WebError, WebForm, WebUser};
+use super::error::{form_error, WebError};
+use super::page::{notice, when, WebState};
+use super::redirect::see_other;
+use super::session::{WebForm, WebUser};
 use crate::db;
 use crate::error::ApiError;
-use crate::routes;
-use crate::state::AppState;
+use crate::ops;
 
 pub(crate) async fn list_releases(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
     Query(query): Query<DoneQuery>,
@@ -27,7 +29,7 @@ pub(crate) async fn list_releases(
 }
 
 async fn render_releases(
-    state: &AppState,
+    state: &WebState,
     row: &db::apps::AppRow,
     mut context: Context,
     status: StatusCode,
@@ -51,13 +53,13 @@ async fn render_releases(
 
 /// Rolls back to `version` (a new release with its build and config).
 pub(crate) async fn rollback_release(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path((app, version)): Path<(String, i32)>,
     WebForm(_): WebForm<Empty>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "releases").await?;
-    match routes::releases::rollback(&state, &user.user, &row, version).await {
+    match ops::releases::rollback(&state.db, &user.user, &row, version).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/releases?done=rolled-back", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -75,7 +77,7 @@ fn build_json(build: db::builds::BuildRow) -> serde_json::Value {
 }
 
 pub(crate) async fn list_builds(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path(app): Path<String>,
 ) -> Result<Response, WebError> {
@@ -86,15 +88,15 @@ pub(crate) async fn list_builds(
 }
 
 pub(crate) async fn show_build(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     user: WebUser,
     Path((app, id)): Path<(String, Uuid)>,
 ) -> Result<Response, WebError> {
     let (row, mut context) = app_page(&state, &user, &app, "builds").await?;
     let build =
         db::builds::find(&state.db, row.id, id).await?.ok_or_else(|| ApiError::not_found(format!("build {id}")))?;
-    let (log, _) = db::builds::log_from(&state.db, id, 0).await?.unwrap_or_default();
-    let in_progress = matches!(build.status.as_str(), "queued" | "building");
+    let log = db::builds::log_from(&state.db, id, 0).await?.map(|(log, _)| log).unwrap_or_default();
+    let in_progress = !build.status.is_finished();
     context.insert("build", &build_json(build));
     context.insert("log", &log);
     context.insert("in_progress", &in_progress);

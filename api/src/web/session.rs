@@ -22,11 +22,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{Web, WebError};
+use super::error::WebError;
+use super::page::{Web, WebState};
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Cookie holding the session JWT.
 pub const SESSION_COOKIE: &str = "paas_session";
@@ -97,10 +97,10 @@ pub(crate) struct WebUser {
     pub csrf: String,
 }
 
-impl FromRequestParts<AppState> for WebUser {
+impl FromRequestParts<WebState> for WebUser {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
         let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/apps").to_string();
         let login = || WebError::LoginRequired { next: next.clone() };
         let jwt = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
@@ -130,10 +130,10 @@ impl Visitor {
     }
 }
 
-impl FromRequestParts<AppState> for Visitor {
+impl FromRequestParts<WebState> for Visitor {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
         let signed_in = cookie(&parts.headers, SESSION_COOKIE).is_some_and(|jwt| state.jwt.verify(jwt).is_ok());
         if let Some(seed) = csrf_seed(&parts.headers) {
             return Ok(Visitor { csrf: state.web.csrf_token(seed), signed_in, new_cookie: None });
@@ -155,10 +155,10 @@ struct CsrfField {
 /// origin have been checked; anything else is refused with 403.
 pub(crate) struct WebForm<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for WebForm<T> {
+impl<T: DeserializeOwned> FromRequest<WebState> for WebForm<T> {
     type Rejection = WebError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Self::Rejection> {
         if !same_origin(request.headers()) {
             return Err(WebError::Csrf);
         }
@@ -183,6 +183,15 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, rest)| rest);
     matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+/// The context every signed-in page starts from: who, their CSRF token, the nav section.
+pub(crate) fn user_context(user: &WebUser, section: &str) -> tera::Context {
+    let mut context = tera::Context::new();
+    context.insert("user", &serde_json::json!({ "email": user.user.email, "is_admin": user.user.is_admin }));
+    context.insert("csrf", &user.csrf);
+    context.insert("section", section);
+    context
 }
 
 #[cfg(test)]

@@ -9,3 +9,4 @@ mod members;
 mod openapi;
 mod protocol;
 mod resources;
+mod states;

@@ -65,7 +65,7 @@ pub struct DesiredState {
 pub struct InstanceReport {
     pub instance_id: Uuid,
     /// `starting`, `running` (web: health check passed), `unhealthy`, `crashed`, `stopped`.
-    pub state: String,
+    pub state: crate::ActualState,
     /// `host:port` where a web instance answers.
     pub address: Option<String>,
     pub container_id: Option<String>,

@@ -5,12 +5,15 @@
 
 pub mod agent;
 pub mod routing;
+pub mod states;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, UnknownState};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -250,6 +253,9 @@ pub enum Size {
 }
 
 impl Size {
+    /// Every size, smallest first.
+    pub const ALL: &'static [Size] = &[Size::Small, Size::Standard, Size::Large];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Size::Small => "small",
@@ -292,6 +298,14 @@ impl Size {
             "large" => Some(Size::Large),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for Size {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, UnknownState> {
+        Size::parse(s).ok_or_else(|| UnknownState { kind: "Size", value: s.to_string() })
     }
 }
 
@@ -369,8 +383,7 @@ pub struct Node {
     pub cpu_millis: i32,
     pub memory_mb: i32,
     pub labels: serde_json::Value,
-    /// `up`, `down` or `draining`.
-    pub state: String,
+    pub state: NodeState,
     pub last_heartbeat_at: DateTime<Utc>,
     pub instances: i64,
 }
@@ -390,8 +403,7 @@ pub struct Health {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Build {
     pub id: Uuid,
-    /// `queued`, `building`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: BuildStatus,
     pub source_version: Option<String>,
     pub image: Option<String>,
     /// The release this build made, once it succeeded.
@@ -418,10 +430,10 @@ pub struct Instance {
     pub process_type: String,
     pub release: i32,
     pub node: Option<String>,
-    /// `running` or `stopped`: what the scheduler wants.
-    pub desired_state: String,
-    /// `pending`, `starting`, `running`, `unhealthy`, `crashed`, `stopped`, `lost`.
-    pub state: String,
+    /// What the scheduler wants.
+    pub desired_state: InstanceGoal,
+    /// What the instance does, as its node last reported.
+    pub state: ActualState,
     pub address: Option<String>,
     pub restarts: i32,
     pub updated_at: DateTime<Utc>,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use paas_types::{App, Build, BuildDetail, Instance};
+use paas_types::{ActualState, App, Build, BuildDetail, BuildStatus, Instance};
 use reqwest::Method;
 
 use crate::{output, CliError, Context};
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, dir: &Path) -> Result<(), CliError> {
     spinner.finish_and_clear();
     eprintln!("-----> Build {} queued", &build.id.simple().to_string()[..8]);
     let detail = follow_build(ctx, &app, build.id).await?;
-    if detail.build.status != "succeeded" {
+    if detail.build.status != BuildStatus::Succeeded {
         return Err(CliError::Failed(format!(
             "build failed: {}; the running release is unchanged",
             detail.build.error.unwrap_or_else(|| "see the log above".into())
@@ -58,7 +58,7 @@ async fn follow_build(ctx: &Context, app: &str, build: uuid::Uuid) -> Result<Bui
             eprint!("{}", &detail.log[printed..]);
             printed = detail.log.len();
         }
-        if detail.build.status == "succeeded" || detail.build.status == "failed" {
+        if detail.build.status.is_finished() {
             return Ok(detail);
         }
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -72,7 +72,8 @@ async fn wait_for_release(ctx: &Context, app: &str, release: i32, limit: Duratio
     let started = Instant::now();
     while started.elapsed() < limit {
         let instances: Vec<Instance> = client.get(&format!("/v1/apps/{app}/instances")).await?;
-        if instances.iter().any(|i| i.process_type == "web" && i.release == release && i.state == "running") {
+        if instances.iter().any(|i| i.process_type == "web" && i.release == release && i.state == ActualState::Running)
+        {
             return Ok(true);
         }
         let formation: Vec<paas_types::ProcessFormation> = client.get(&format!("/v1/apps/{app}/formation")).await?;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use paas_types::{FormationChange, Instance, LogLine, ProcessFormation, Size};
+use paas_types::{ActualState, FormationChange, Instance, InstanceGoal, LogLine, ProcessFormation, Size};
 use reqwest::Method;
 
 use crate::{output, CliError, Context};
@@ -51,12 +51,12 @@ pub async fn ps(ctx: &Context) -> Result<(), CliError> {
     }
     let rows = instances
         .iter()
-        .filter(|i| i.desired_state == "running" || i.state != "stopped")
+        .filter(|i| i.desired_state == InstanceGoal::Running || i.state != ActualState::Stopped)
         .map(|i| {
             vec![
                 format!("{}.{}", i.process_type, &i.id.simple().to_string()[..8]),
                 format!("v{}", i.release),
-                i.state.clone(),
+                i.state.to_string(),
                 i.node.clone().unwrap_or_else(|| "-".into()),
                 i.address.clone().unwrap_or_else(|| "-".into()),
                 i.restarts.to_string(),

@@ -1,0 +1,45 @@
+//! Rollback: a new release from an old one's build and config.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgPool;
+
+use crate::auth::AuthUser;
+use crate::db;
+use crate::db::apps::AppRow;
+use crate::db::releases::ReleaseRow;
+use crate::error::{ApiError, ApiResult};
+use crate::scheduler;
+
+/// Creates release N+1 as a copy of release `version` (build and config),
+/// restores the config vars to that snapshot, and rolls it out.
+pub async fn rollback(db: &PgPool, user: &AuthUser, app: &AppRow, version: i32) -> ApiResult<ReleaseRow> {
+    let target = db::releases::find(db, app.id, version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("release v{version}")))?;
+    let Some(build_id) = target.build_id else {
+        return Err(ApiError::validation(format!("release v{version} has no build to return to")));
+    };
+    let mut tx = db.begin().await?;
+    db::apps::lock(&mut tx, app.id).await?;
+    // The config vars go back to the snapshot too, so later releases start from it.
+    let current = db::apps::config(&mut *tx, app.id).await?;
+    let mut patch: BTreeMap<String, Option<String>> =
+        current.keys().filter(|k| !target.config.0.contains_key(*k)).map(|k| (k.clone(), None)).collect();
+    patch.extend(target.config.0.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+    db::apps::patch_config(&mut tx, app.id, &patch).await?;
+    let description = format!("Rollback to v{version}");
+    let new_version =
+        db::releases::create(&mut tx, app.id, Some(build_id), &target.config.0, &description, Some(user.id)).await?;
+    let event = db::events::NewEvent {
+        tenant_id: app.tenant_id,
+        app: Some((app.id, &app.name)),
+        actor_id: Some(user.id),
+        action: "release.rollback",
+        data: serde_json::json!({ "to": version, "release": new_version }),
+    };
+    db::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    scheduler::reconcile_apps(db, [app.id]).await;
+    db::releases::find(db, app.id, new_version).await?.ok_or_else(|| ApiError::not_found("release"))
+}
