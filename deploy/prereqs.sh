@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install and start what the platform and its tests need on a Debian bookworm
 # host: git, PostgreSQL server binaries, Chromium + chromedriver (dashboard
-# tests), a Docker engine and the Python base image. Idempotent: a second run
-# only checks. Run as root.
+# tests), schemathesis (API contract test), a Docker engine and the Python
+# base image. Idempotent: a second run only checks. Run as root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -20,6 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The API's contract test runs schemathesis (PyPI) against the OpenAPI document.
+schemathesis_version=4.32.5
+if ! st --version 2>/dev/null | grep -q "$schemathesis_version"; then
+    echo "prereqs: installing schemathesis $schemathesis_version"
+    python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version" >/dev/null
 fi
 id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 

@@ -98,7 +98,7 @@ fn settings(config: &ServeConfig) -> Settings {
 /// dashboard and the git endpoint, under the shared middleware.
 pub fn app(server: Server) -> axum::Router {
     let settings = server.core.settings.clone();
-    let (api, openapi) = routes::router(settings.max_source_bytes);
+    let (api, openapi) = routes::router(settings.max_source_bytes, &settings.base_domain);
     let openapi = Arc::new(openapi);
     let api = api
         .route("/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))

@@ -20,11 +20,13 @@ pub const MAX_LINES: i64 = 5000;
 pub const DEFAULT_LINES: i64 = 100;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     /// Only lines of this process type.
+    #[param(nullable = false)]
     pub process: Option<String>,
     /// How many recent lines, 1-5000 (default 100).
-    #[param(minimum = 1, maximum = 5000)]
+    #[param(nullable = false, minimum = 1, maximum = 5000)]
     pub lines: Option<i64>,
 }
 

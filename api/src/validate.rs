@@ -56,7 +56,7 @@ pub fn is_hostname(host: &str) -> bool {
 
 /// A plausible email address: one `@`, something on each side, no spaces.
 pub fn is_email(email: &str) -> bool {
-    email.len() <= 254
+    email.chars().count() <= 254
         && !email.chars().any(char::is_whitespace)
         && email
             .split_once('@')

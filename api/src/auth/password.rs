@@ -5,7 +5,7 @@ use argon2::Argon2;
 
 /// Shortest password accepted at signup.
 pub const MIN_LENGTH: usize = 10;
-/// Longest password accepted: bounds the hashing work an attacker can ask for.
+/// Longest password accepted, in characters: bounds the hashing work an attacker can ask for.
 pub const MAX_LENGTH: usize = 1024;
 
 /// Hashes a password into a PHC string.

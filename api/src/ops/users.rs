@@ -30,7 +30,7 @@ pub async fn sign_up(
 /// Exchanges email and password for a session.
 pub async fn log_in(db: &PgPool, jwt: &JwtKeys, email: &str, password: String) -> ApiResult<Session> {
     let wrong = || ApiError::Unauthorized("email or password is wrong".into());
-    if password.len() > password::MAX_LENGTH {
+    if password.chars().count() > password::MAX_LENGTH {
         return Err(wrong());
     }
     let Some(user) = db::users::find_by_email(db, email.trim()).await? else {
@@ -62,8 +62,8 @@ fn check_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < password::MIN_LENGTH {
         return Err(ApiError::validation(format!("password must be at least {} characters", password::MIN_LENGTH)));
     }
-    if password.len() > password::MAX_LENGTH {
-        return Err(ApiError::validation(format!("password must be at most {} bytes", password::MAX_LENGTH)));
+    if password.chars().count() > password::MAX_LENGTH {
+        return Err(ApiError::validation(format!("password must be at most {} characters", password::MAX_LENGTH)));
     }
     Ok(())
 }

@@ -13,12 +13,16 @@ use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListAppsQuery {
     /// Only apps of this tenant.
+    #[param(nullable = false)]
     tenant: Option<String>,
     /// Start after this app name (from `next_after`).
+    #[param(nullable = false)]
     after: Option<String>,
     /// Page size, 1-1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -39,7 +43,7 @@ pub async fn list_apps(
 
 /// Creates an app in one of the caller's tenants.
 #[utoipa::path(post, path = "/v1/apps", tag = "apps", security(("bearer" = [])), request_body = CreateAppRequest,
-    responses((status = 201, body = App), (status = 409, body = paas_types::ErrorBody),
+    responses((status = 201, body = App), (status = 404, body = paas_types::ErrorBody), (status = 409, body = paas_types::ErrorBody),
               (status = 422, body = paas_types::ErrorBody)))]
 pub async fn create_app(
     State(state): State<AppState>,

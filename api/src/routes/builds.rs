@@ -16,8 +16,10 @@ use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreateBuildQuery {
     /// Free-form version of the source (a git commit, say), shown in listings.
+    #[param(nullable = false, max_length = 100)]
     version: Option<String>,
 }
 

@@ -13,10 +13,13 @@ use crate::ops;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListEventsQuery {
     /// Only events older than this event id (for paging).
+    #[param(nullable = false)]
     before: Option<i64>,
     /// Page size, 1-500 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -16,6 +16,7 @@ mod formation;
 mod health;
 mod instances;
 mod nodes;
+mod openapi;
 mod params;
 mod releases;
 mod router_table;
@@ -56,9 +57,10 @@ impl Modify for BearerAuth {
 /// Largest request body of the agent protocol.
 const AGENT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// All routes with their OpenAPI description. `max_upload` is the body
-/// limit of the routes that take tarballs; the rest keep the JSON limit.
-pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
+/// All routes with the OpenAPI document describing them (served at
+/// `/v1/openapi.json`). `max_upload` is the body limit of the routes that
+/// take tarballs; the rest keep the JSON limit.
+pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, serde_json::Value) {
     let uploads = OpenApiRouter::new()
         .routes(routes!(builds::create_build, builds::list_builds))
         .routes(routes!(agent::upload_static_bundle))
@@ -76,7 +78,7 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(agent::finish_build))
         .routes(routes!(agent::ship_logs))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(uploads)
         .merge(agents)
         .routes(routes!(health::health))
@@ -108,5 +110,6 @@ pub fn router(max_upload: usize) -> (axum::Router<AppState>, OpenApiDoc) {
         .routes(routes!(instances::stream_logs))
         .routes(routes!(router_table::route_table))
         .routes(routes!(router_table::static_bundle))
-        .split_for_parts()
+        .split_for_parts();
+    (router, openapi::finish(doc, base_domain))
 }

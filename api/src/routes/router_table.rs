@@ -14,11 +14,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::ops;
 use crate::state::AppState;
 
+/// How long a long poll waits when the router does not say.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TableQuery {
     /// The version the router has: the answer waits until the table differs.
+    #[param(nullable = false)]
     after: Option<i64>,
     /// Longest wait in seconds, 0-60 (default 30).
+    #[param(nullable = false, minimum = 0, maximum = 60)]
     wait: Option<u64>,
 }
 
@@ -30,7 +36,11 @@ pub async fn route_table(
     _router: RouterClient,
     ApiQuery(query): ApiQuery<TableQuery>,
 ) -> ApiResult<ApiJson<RouteTable>> {
-    let wait = Duration::from_secs(query.wait.unwrap_or(30));
+    let wait = match query.wait {
+        None => DEFAULT_WAIT,
+        Some(secs) if secs <= ops::routing::MAX_WAIT.as_secs() => Duration::from_secs(secs),
+        Some(_) => return Err(ApiError::validation("wait must be between 0 and 60 seconds")),
+    };
     Ok(ApiJson(ops::routing::wait_for_table(&state, query.after, wait).await?))
 }
 

@@ -18,10 +18,14 @@ use crate::Size;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterNode {
+    /// 1-63 characters of a-z, 0-9, '-' and '.', starting with a letter or digit.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9][a-z0-9.-]{0,62}$"))]
     pub name: String,
     /// Address on which this node publishes container ports, e.g. `127.0.0.1`.
     pub address: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub cpu_millis: i32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub memory_mb: i32,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,

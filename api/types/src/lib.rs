@@ -45,11 +45,17 @@ pub struct ErrorDetail {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 254, pattern = r"^[\s\x85]*[^@\s\x85]+@[^@\s\x85]+[\s\x85]*$")
+    )]
     pub email: String,
-    /// At least 10 characters.
+    /// 10-1024 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 1024))]
     pub password: String,
     /// Name of the tenant created for the new user; derived from the email when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z][a-z0-9-]{1,39}$"))]
     pub tenant: Option<String>,
 }
 
@@ -142,6 +148,7 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// Email of an existing user.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
     pub role: Role,
 }
@@ -152,9 +159,12 @@ pub struct AddMemberRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    /// 1-100 characters, not only spaces.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100, pattern = r"\S"))]
     pub name: String,
-    /// Lifetime in days; the token never expires when absent.
+    /// Lifetime in days, 1-3650; the token never expires when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub expires_in_days: Option<u32>,
 }
 
@@ -185,10 +195,13 @@ pub struct CreatedToken {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppRequest {
-    /// `[a-z][a-z0-9-]{1,29}`, unique across the platform.
+    /// 2-30 characters of a-z, 0-9 and single hyphens, starting with a
+    /// letter, not ending with a hyphen; unique across the platform.
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 30, pattern = r"^[a-z](-?[a-z0-9])+$"))]
     pub name: String,
     /// Tenant that owns the app; optional when the caller belongs to exactly one.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 40))]
     pub tenant: Option<String>,
 }
 
@@ -229,6 +242,14 @@ pub type ConfigPatch = BTreeMap<String, Option<String>>;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddDomainRequest {
+    /// A DNS name of two or more labels (case and a trailing dot do not matter).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 253,
+            pattern = r"^[\s\x85]*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]\.?[\s\x85]*$"
+        )
+    )]
     pub hostname: String,
 }
 
@@ -325,6 +346,7 @@ pub enum FormationChange {
     Quantity(i64),
     Spec {
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
         quantity: Option<i64>,
         #[serde(default)]
         size: Option<Size>,
