@@ -12,7 +12,7 @@ use crate::server::body::BodyReader;
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
-use crate::State;
+use crate::state::State;
 
 /// Handler of the admin port.
 pub struct Admin {

@@ -24,7 +24,7 @@ use crate::statics::{serve, Found};
 use crate::table::{normalize_host, AppRoute};
 use crate::upstream::h1::{ExchangeError, ResponseHead};
 use crate::upstream::{self, Lease, Outgoing};
-use crate::State;
+use crate::state::State;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

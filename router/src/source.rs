@@ -20,7 +20,7 @@ use crate::config::ApiConfig;
 use crate::error::RouterError;
 use crate::statics::{bundle, StaticSite};
 use crate::table::Table;
-use crate::State;
+use crate::state::State;
 
 const CACHE_FILE: &str = "route-table.json";
 const BUNDLE_TIMEOUT: Duration = Duration::from_secs(120);
