@@ -15,14 +15,14 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
-use crate::error::{ProxyError, Side};
-use crate::server::body::{BodyError, BodyReader};
+use crate::error::{BodyError, ExchangeError, ProxyError, Side};
+use crate::server::body::BodyReader;
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::statics::{serve, Found};
 use crate::table::{normalize_host, AppRoute};
-use crate::upstream::h1::{ExchangeError, ResponseHead};
+use crate::upstream::h1::ResponseHead;
 use crate::upstream::{self, Lease, Outgoing};
 use crate::state::State;
 

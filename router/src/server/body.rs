@@ -4,13 +4,13 @@
 //! obs-fold in trailers): a lenient decoder in front of a differently lenient
 //! backend is how request smuggling happens. Trailers are read and dropped.
 
-use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::error::BodyError;
 use crate::server::head::Framing;
 
 /// Longest chunk-size line or trailer section accepted.
@@ -40,19 +40,6 @@ impl ClientIo {
         };
         read.map_err(BodyError::Io)
     }
-}
-
-/// Why a body could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("malformed chunked body: {0}")]
-    Malformed(&'static str),
-    #[error("client paused too long while sending the body")]
-    Timeout,
-    #[error("client closed the connection mid-body")]
-    Closed,
-    #[error("reading the request body")]
-    Io(#[source] io::Error),
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -14,10 +14,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
 
+use crate::config::MAX_HEADER_SLOTS;
 use crate::error::ProxyError;
-
-/// Upper bound of `--max-headers`.
-pub const MAX_HEADER_SLOTS: usize = 256;
 
 /// How the request body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
-use crate::server::body::{BodyError, ClientIo};
+use crate::error::{BodyError, ExchangeError};
+use crate::server::body::ClientIo;
 use crate::server::head::{trim, Framing};
 
 /// Largest response head accepted from an instance.
@@ -23,21 +24,6 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// Requests whose body is at most this size go out in the same write as their head.
 const INLINE_BODY: usize = 64 * 1024;
-
-/// Why an exchange with an instance failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
-    #[error("writing the request")]
-    Write(#[source] io::Error),
-    #[error("reading the response")]
-    Read(#[source] io::Error),
-    #[error("connection closed before a response")]
-    ClosedEarly,
-    #[error("invalid response: {0}")]
-    Invalid(&'static str),
-    #[error("response body")]
-    Body(#[source] BodyError),
-}
 
 /// A parsed response head.
 #[derive(Debug)]
