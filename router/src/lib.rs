@@ -18,6 +18,8 @@
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
 //! - [`statics`]: release bundles: download, unpack, index, serve.
 //! - [`upstream`]: app instances: connection pools, balancing, health, retries.
+//! - [`http1`]: the HTTP/1.1 pieces both sides share: body framing rules and
+//!   decoding, header-value trimming, connection I/O and the write buffer.
 //! - [`buffer`]: whole-body buffering in memory or a spill file.
 //! - [`metrics`]: Prometheus counters.
 //! - [`telemetry`]: logging setup and the shutdown signal.
@@ -28,6 +30,7 @@ pub mod admin;
 pub mod buffer;
 pub mod config;
 pub mod error;
+pub mod http1;
 pub mod metrics;
 pub mod proxy;
 pub mod runtime;

@@ -16,15 +16,15 @@ use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
 use crate::error::{BodyError, ExchangeError, ProxyError, Side};
-use crate::server::body::BodyReader;
+use crate::http1::body::BodyReader;
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
+use crate::state::State;
 use crate::statics::{serve, Found};
 use crate::table::{normalize_host, AppRoute};
 use crate::upstream::h1::ResponseHead;
 use crate::upstream::{self, Lease, Outgoing};
-use crate::state::State;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

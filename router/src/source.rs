@@ -18,9 +18,9 @@ use tokio::sync::watch;
 
 use crate::config::ApiConfig;
 use crate::error::RouterError;
+use crate::state::State;
 use crate::statics::{bundle, StaticSite};
 use crate::table::Table;
-use crate::state::State;
 
 const CACHE_FILE: &str = "route-table.json";
 const BUNDLE_TIMEOUT: Duration = Duration::from_secs(120);

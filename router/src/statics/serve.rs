@@ -7,7 +7,8 @@ use http::{Method, StatusCode};
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
-use crate::server::head::{trim, RequestHead};
+use crate::http1::framing::trim;
+use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::statics::StaticFile;
 

@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::buffer::Buffered;
 use crate::config::UpstreamConfig;
 use crate::error::{BodyError, ExchangeError, ProxyError};
-use crate::server::body::ClientIo;
+use crate::http1::io::ClientIo;
 use crate::upstream::h1::ResponseHead;
 
 /// Most attempts for one request across instances.

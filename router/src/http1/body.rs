@@ -1,4 +1,5 @@
-//! Reads a request body off the client connection: fixed length or strictly decoded chunks.
+//! Reads a message body off a connection (client requests, instance responses):
+//! fixed length, until close, or strictly decoded chunks.
 //!
 //! The chunk decoder is strict on purpose (hex digits only, CRLF everywhere, no
 //! obs-fold in trailers): a lenient decoder in front of a differently lenient
@@ -6,41 +7,16 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use bytes::{Buf, Bytes};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::BodyError;
-use crate::server::head::Framing;
+use crate::http1::framing::Framing;
+use crate::http1::io::ClientIo;
 
 /// Longest chunk-size line or trailer section accepted.
 const MAX_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
-
-/// A socket plus the bytes read from it but not yet consumed (client side, and upstream connections).
-#[derive(Debug)]
-pub struct ClientIo {
-    pub stream: TcpStream,
-    pub buf: BytesMut,
-}
-
-impl ClientIo {
-    /// Reads more bytes into `buf`; `Ok(0)` is end of stream. `timeout: None` when the caller
-    /// already bounds the whole exchange (no timer per read).
-    pub async fn read_more(&mut self, timeout: Option<Duration>) -> Result<usize, BodyError> {
-        if self.buf.capacity() - self.buf.len() < 8192 {
-            self.buf.reserve(16 * 1024);
-        }
-        let read = match timeout {
-            Some(timeout) => match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-                Ok(read) => read,
-                Err(_) => return Err(BodyError::Timeout),
-            },
-            None => self.stream.read_buf(&mut self.buf).await,
-        };
-        read.map_err(BodyError::Io)
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 enum State {
