@@ -11,12 +11,13 @@
 //!
 //! - [`runtime`]: start and stop: listeners, worker threads, background tasks.
 //! - [`admin`]: the internal listener's handler (`/metrics`, `/healthz`).
-//! - [`proxy`]: the client-facing handler: request phases from route to reply.
+//! - [`proxy`]: the client-facing handler: request phases from route to reply,
+//!   static files included.
 //! - [`source`]: keeps the route table current from the API, with a disk cache.
 //! - [`state`]: the [`State`] every connection and task shares.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
-//! - [`statics`]: release bundles: download, unpack, index, serve.
+//! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
 //! - [`upstream`]: app instances: connection pools, balancing, health, retries.
 //! - [`http1`]: the HTTP/1.1 pieces both sides share: body framing rules and
 //!   decoding, header-value trimming, connection I/O and the write buffer.

@@ -6,6 +6,8 @@
 //! response is read completely before the client gets a byte: WSGI workers
 //! only ever see whole requests at loopback speed.
 
+pub mod static_files;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::state::State;
-use crate::statics::{serve, Found};
+use crate::statics::Found;
 use crate::table::{normalize_host, AppRoute};
 use crate::upstream::h1::ResponseHead;
 use crate::upstream::{self, Lease, Outgoing};
@@ -104,7 +106,7 @@ impl Proxy {
         ctx.app = Some(app.clone());
         if let Some(site) = &app.statics {
             match site.find(head.uri.path()) {
-                Found::File(file) => return serve::respond(&file, head, &self.state.cache_control),
+                Found::File(file) => return static_files::respond(&file, head, &self.state.cache_control),
                 Found::Missing => return Err(ProxyError::StaticNotFound),
                 Found::Unmapped => {}
             }

@@ -1,4 +1,5 @@
-//! Answers a request for a static file: encoding choice, conditional requests, ranges.
+//! The static-file phase: the reply for a file of the release bundle (encoding choice,
+//! conditional requests, ranges).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
