@@ -13,11 +13,13 @@
 //! - [`admin`]: the internal listener's handler (`/metrics`, `/healthz`).
 //! - [`proxy`]: the client-facing handler: request phases from route to reply,
 //!   static files included.
-//! - [`source`]: keeps the route table current from the API, with a disk cache.
+//! - [`refresh`]: keeps the route table current: disk cache, long-poll, bundles
+//!   made ready before a table is swapped in.
 //! - [`state`]: the [`State`] every connection and task shares.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
+//! - [`source`]: the API client (route table long-poll, bundle downloads).
 //! - [`upstream`]: app instances: connection pools, balancing, health, retries.
 //! - [`http1`]: the HTTP/1.1 pieces both sides share: body framing rules and
 //!   decoding, header-value trimming, connection I/O and the write buffer.
@@ -34,6 +36,7 @@ pub mod error;
 pub mod http1;
 pub mod metrics;
 pub mod proxy;
+pub mod refresh;
 pub mod runtime;
 pub mod server;
 pub mod source;
