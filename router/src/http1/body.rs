@@ -175,6 +175,9 @@ fn trailer(line: &[u8], seen: usize) -> Result<State, BodyError> {
 }
 
 #[cfg(test)]
+pub(crate) mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
