@@ -111,6 +111,9 @@ fn bad(reason: &'static str) -> ProxyError {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
