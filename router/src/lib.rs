@@ -20,7 +20,8 @@
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
 //! - [`source`]: the API client (route table long-poll, bundle downloads).
-//! - [`upstream`]: app instances: connection pools, balancing, health, retries.
+//! - [`upstream`]: app instances: connection pools, balancing, health, retries,
+//!   and the HTTP/1.1 exchange with them.
 //! - [`http1`]: the HTTP/1.1 pieces both sides share: body framing rules and
 //!   decoding, header-value trimming, connection I/O and the write buffer.
 //! - [`buffer`]: whole-body buffering in memory or a spill file.
