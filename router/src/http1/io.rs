@@ -1,8 +1,8 @@
 //! Bytes in and out of an HTTP/1.1 connection, client-facing or upstream alike.
 //!
 //! [`ClientIo`] is a socket with the bytes read but not yet parsed; outgoing
-//! message heads are built in a per-thread spare buffer ([`take_out_buf`],
-//! [`give_out_buf`]) so writing a message allocates nothing.
+//! message heads are built in a per-thread spare buffer (`take_out_buf`,
+//! `give_out_buf`) so writing a message allocates nothing.
 
 use std::time::Duration;
 
