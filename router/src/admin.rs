@@ -8,11 +8,11 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::Buffered;
-use crate::server::body::BodyReader;
+use crate::http1::body::BodyReader;
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
-use crate::State;
+use crate::state::State;
 
 /// Handler of the admin port.
 pub struct Admin {

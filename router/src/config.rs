@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, ValueEnum};
 
+/// Upper bound of `--max-headers` (the head parser keeps this many header slots on its stack).
+pub const MAX_HEADER_SLOTS: usize = 256;
+
 /// HTTP router: maps hostnames to app instances, buffers slow clients, serves static assets.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "paas-router", version)]
@@ -163,7 +166,7 @@ impl Config {
         if self.limits.max_header_bytes < 1024 {
             return Err("--max-header-bytes must be at least 1024".into());
         }
-        if self.limits.max_headers == 0 || self.limits.max_headers > crate::server::head::MAX_HEADER_SLOTS {
+        if self.limits.max_headers == 0 || self.limits.max_headers > MAX_HEADER_SLOTS {
             return Err("--max-headers must be between 1 and 256".into());
         }
         if !(self.api.api_url.starts_with("http://") || self.api.api_url.starts_with("https://")) {

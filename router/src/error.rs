@@ -3,6 +3,10 @@
 //! Every failure maps to one status in [`ProxyError::status`]; 5xx pages say which
 //! of "the app refused", "the app timed out", "the app has no instance" happened,
 //! because an operator reading a screenshot should not need the logs to tell.
+//!
+//! This module names no other module of the crate, so every layer can return
+//! its errors: that is why the HTTP/1 errors a [`ProxyError`] wraps
+//! ([`BodyError`], [`ExchangeError`]) live here rather than beside their code.
 
 use std::io;
 
@@ -50,7 +54,7 @@ pub enum ProxyError {
     UpstreamBroken {
         backend: String,
         #[source]
-        source: crate::upstream::h1::ExchangeError,
+        source: ExchangeError,
     },
     #[error("instance {backend} did not answer within {secs} s")]
     UpstreamTimeout { backend: String, secs: u64 },
@@ -142,6 +146,38 @@ impl ProxyError {
         }
     }
 }
+
+// === HTTP/1 wire errors ===
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("malformed chunked body: {0}")]
+    Malformed(&'static str),
+    #[error("client paused too long while sending the body")]
+    Timeout,
+    #[error("client closed the connection mid-body")]
+    Closed,
+    #[error("reading the request body")]
+    Io(#[source] io::Error),
+}
+
+/// Why an exchange with an instance failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("writing the request")]
+    Write(#[source] io::Error),
+    #[error("reading the response")]
+    Read(#[source] io::Error),
+    #[error("connection closed before a response")]
+    ClosedEarly,
+    #[error("invalid response: {0}")]
+    Invalid(&'static str),
+    #[error("response body")]
+    Body(#[source] BodyError),
+}
+
+// === Startup ===
 
 /// Errors that stop the router as a whole (startup, listeners).
 #[derive(Debug, thiserror::Error)]

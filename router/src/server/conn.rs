@@ -20,7 +20,8 @@ use tokio::sync::watch;
 
 use crate::config::Limits;
 use crate::error::ProxyError;
-use crate::server::body::{BodyReader, ClientIo};
+use crate::http1::body::BodyReader;
+use crate::http1::io::ClientIo;
 use crate::server::head::{self, RequestHead};
 use crate::server::reply::{self, Reply};
 

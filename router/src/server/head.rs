@@ -6,7 +6,8 @@
 //! (it drops the length). Everything ambiguous is a 400 here, before any
 //! backend is chosen: both framing headers, differing or malformed lengths,
 //! transfer codings other than a single `chunked`, obs-fold, bytes outside
-//! the grammar (httparse rejects those), duplicate `Host`.
+//! the grammar (httparse rejects those), duplicate `Host`. The framing-header
+//! rules are [`framing::request`], beside the response side's rules.
 
 use std::mem::MaybeUninit;
 
@@ -14,19 +15,9 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
 
+use crate::config::MAX_HEADER_SLOTS;
 use crate::error::ProxyError;
-
-/// Upper bound of `--max-headers`.
-pub const MAX_HEADER_SLOTS: usize = 256;
-
-/// How the request body is delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    Length(u64),
-    Chunked,
-    /// Until the peer closes (responses only; requests never use it).
-    UntilClose,
-}
+use crate::http1::framing::{self, trim, Framing};
 
 /// A validated request head.
 #[derive(Debug)]
@@ -83,7 +74,7 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri, ProxyError> {
 }
 
 fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Result<RequestHead, ProxyError> {
-    let framing = framing(version, &headers)?;
+    let framing = framing::request(version, &headers)?;
     let hosts = headers.get_all(header::HOST).iter().count();
     if hosts > 1 {
         return Err(bad("more than one Host header"));
@@ -102,43 +93,6 @@ fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> R
     Ok(RequestHead { method, uri, version, headers, framing, keep_alive, expect_continue, wants_upgrade })
 }
 
-/// Decides the body framing, refusing every ambiguous combination.
-fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, ProxyError> {
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|b| *b == b',') {
-            let n = parse_length(trim(part)).ok_or_else(|| bad("invalid Content-Length"))?;
-            if length.is_some_and(|prev| prev != n) {
-                return Err(bad("conflicting Content-Length values"));
-            }
-            length = Some(n);
-        }
-    }
-    let mut codings = 0;
-    for value in headers.get_all(header::TRANSFER_ENCODING) {
-        for part in value.as_bytes().split(|b| *b == b',') {
-            codings += 1;
-            if !trim(part).eq_ignore_ascii_case(b"chunked") || codings > 1 {
-                return Err(bad("unsupported Transfer-Encoding"));
-            }
-        }
-    }
-    match (length, codings) {
-        (Some(_), 1) => Err(bad("both Content-Length and Transfer-Encoding")),
-        (None, 1) if version == Version::HTTP_10 => Err(bad("Transfer-Encoding in HTTP/1.0")),
-        (None, 1) => Ok(Framing::Chunked),
-        (Some(n), _) => Ok(Framing::Length(n)),
-        (None, _) => Ok(Framing::Length(0)),
-    }
-}
-
-fn parse_length(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-}
-
 /// `(close, keep-alive, upgrade)` tokens of all `Connection` headers.
 fn connection_tokens(headers: &HeaderMap) -> (bool, bool, bool) {
     let (mut close, mut keep_alive, mut upgrade) = (false, false, false);
@@ -152,20 +106,12 @@ fn connection_tokens(headers: &HeaderMap) -> (bool, bool, bool) {
     (close, keep_alive, upgrade)
 }
 
-/// Strips optional whitespace (SP / HTAB) from both ends.
-pub fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 fn bad(reason: &'static str) -> ProxyError {
     ProxyError::BadRequest { reason }
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
-//! The client-facing HTTP/1.1 server: strict head parsing, body framing, reply writing.
+//! The client-facing HTTP/1.1 server: strict head parsing, the connection loop, reply writing.
+//!
+//! Body framing and connection I/O are shared with the upstream side and live in
+//! [`http1`](crate::http1).
 
-pub mod body;
 pub mod conn;
 pub mod head;
 pub mod reply;

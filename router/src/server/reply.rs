@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
-use crate::server::body::ClientIo;
+use crate::http1::io::{give_out_buf, take_out_buf, ClientIo};
 
 /// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
 const WRITE_SLICE: usize = 256 * 1024;
@@ -206,28 +206,6 @@ async fn timed<T>(timeout: Duration, f: impl std::future::Future<Output = std::i
     tokio::time::timeout(timeout, f)
         .await
         .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client too slow to read")))
-}
-
-// === Reused output buffers ===
-
-thread_local! {
-    /// A spare buffer for message heads (plus small bodies): no allocation per message.
-    static OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// An empty buffer for one outgoing message, reused from this thread's spare when there is one.
-pub(crate) fn take_out_buf() -> Vec<u8> {
-    let mut out = OUT.with(std::cell::Cell::take);
-    out.clear();
-    out.reserve(512);
-    out
-}
-
-/// Keeps `out` as this thread's spare unless it grew large.
-pub(crate) fn give_out_buf(out: Vec<u8>) {
-    if out.capacity() <= 128 * 1024 {
-        OUT.with(|spare| spare.set(out));
-    }
 }
 
 // === Date header cache ===

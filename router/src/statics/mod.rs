@@ -1,11 +1,12 @@
 //! Static assets of a release: an unpacked bundle indexed by URL path.
+//! (The reply for a found file is built by the proxy's static phase,
+//! `proxy/static_files.rs`, so this module never imports the server side.)
 //!
 //! Only regular files found when the bundle is loaded can ever be served: a
 //! request path is decoded and looked up in that index, never joined onto a
 //! filesystem path, so `..`, encoded slashes and symlinks lead nowhere.
 
 pub mod bundle;
-pub mod serve;
 
 use std::collections::HashMap;
 use std::fs;

@@ -15,29 +15,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
-use crate::server::body::{BodyError, ClientIo};
-use crate::server::head::{trim, Framing};
+use crate::error::{BodyError, ExchangeError};
+use crate::http1::framing::{self, trim, Framing};
+use crate::http1::io::{give_out_buf, take_out_buf, ClientIo};
 
 /// Largest response head accepted from an instance.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// Requests whose body is at most this size go out in the same write as their head.
 const INLINE_BODY: usize = 64 * 1024;
-
-/// Why an exchange with an instance failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
-    #[error("writing the request")]
-    Write(#[source] io::Error),
-    #[error("reading the response")]
-    Read(#[source] io::Error),
-    #[error("connection closed before a response")]
-    ClosedEarly,
-    #[error("invalid response: {0}")]
-    Invalid(&'static str),
-    #[error("response body")]
-    Body(#[source] BodyError),
-}
 
 /// A parsed response head.
 #[derive(Debug)]
@@ -57,7 +43,7 @@ pub async fn write_request(
     headers: &HeaderMap,
     body: &Buffered,
 ) -> Result<(), ExchangeError> {
-    let mut out = crate::server::reply::take_out_buf();
+    let mut out = take_out_buf();
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -77,7 +63,7 @@ pub async fn write_request(
         Buffered::Mem(b) if b.len() <= INLINE_BODY => {
             out.extend_from_slice(b);
             stream.write_all(&out).await.map_err(ExchangeError::Write)?;
-            crate::server::reply::give_out_buf(out);
+            give_out_buf(out);
             Ok(())
         }
         Buffered::Mem(b) => {
@@ -151,37 +137,11 @@ fn parse_head(buf: &BytesMut, method: &Method) -> Result<Option<(ResponseHead, u
         headers.append(name, value);
     }
     let http11 = response.version == Some(1);
-    let framing = framing(status, method, &headers)?;
+    let framing = framing::response(status, method, &headers)?;
     let close = tokens(&headers, header::CONNECTION, b"close");
     let keep_alive =
         framing != Framing::UntilClose && !close && (http11 || tokens(&headers, header::CONNECTION, b"keep-alive"));
     Ok(Some((ResponseHead { status, headers, framing, keep_alive }, len)))
-}
-
-/// Response body framing per RFC 9112 6.3.
-fn framing(status: StatusCode, method: &Method, headers: &HeaderMap) -> Result<Framing, ExchangeError> {
-    let bodiless = *method == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    if bodiless {
-        return Ok(Framing::Length(0));
-    }
-    if let Some(last) = headers.get_all(header::TRANSFER_ENCODING).iter().next_back() {
-        let chunked =
-            last.as_bytes().rsplit(|b| *b == b',').next().is_some_and(|c| trim(c).eq_ignore_ascii_case(b"chunked"));
-        return Ok(if chunked { Framing::Chunked } else { Framing::UntilClose });
-    }
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        let text = std::str::from_utf8(trim(value.as_bytes())).ok();
-        let n: u64 = text.and_then(|t| t.parse().ok()).ok_or(ExchangeError::Invalid("bad Content-Length"))?;
-        if length.is_some_and(|prev| prev != n) {
-            return Err(ExchangeError::Invalid("conflicting Content-Length"));
-        }
-        length = Some(n);
-    }
-    Ok(length.map(Framing::Length).unwrap_or(Framing::UntilClose))
 }
 
 fn tokens(headers: &HeaderMap, name: HeaderName, token: &[u8]) -> bool {

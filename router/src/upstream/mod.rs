@@ -26,9 +26,9 @@ use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
 use crate::config::UpstreamConfig;
-use crate::error::ProxyError;
-use crate::server::body::ClientIo;
-use crate::upstream::h1::{ExchangeError, ResponseHead};
+use crate::error::{BodyError, ExchangeError, ProxyError};
+use crate::http1::io::ClientIo;
+use crate::upstream::h1::ResponseHead;
 
 /// Most attempts for one request across instances.
 const MAX_ATTEMPTS: usize = 4;
@@ -224,7 +224,7 @@ pub async fn send(
 /// A failed exchange as the client sees it: an instance that went quiet is a 504, anything else a 502.
 pub fn exchange_error(backend: &str, source: ExchangeError, settings: &UpstreamConfig) -> ProxyError {
     match source {
-        ExchangeError::Body(crate::server::body::BodyError::Timeout) => {
+        ExchangeError::Body(BodyError::Timeout) => {
             ProxyError::UpstreamTimeout { backend: backend.to_owned(), secs: settings.response_timeout_secs }
         }
         source => ProxyError::UpstreamBroken { backend: backend.to_owned(), source },

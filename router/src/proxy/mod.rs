@@ -6,6 +6,8 @@
 //! response is read completely before the client gets a byte: WSGI workers
 //! only ever see whole requests at loopback speed.
 
+pub mod static_files;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,16 +17,16 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
-use crate::error::{ProxyError, Side};
-use crate::server::body::{BodyError, BodyReader};
+use crate::error::{BodyError, ExchangeError, ProxyError, Side};
+use crate::http1::body::BodyReader;
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
-use crate::statics::{serve, Found};
+use crate::state::State;
+use crate::statics::Found;
 use crate::table::{normalize_host, AppRoute};
-use crate::upstream::h1::{ExchangeError, ResponseHead};
+use crate::upstream::h1::ResponseHead;
 use crate::upstream::{self, Lease, Outgoing};
-use crate::State;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -104,7 +106,7 @@ impl Proxy {
         ctx.app = Some(app.clone());
         if let Some(site) = &app.statics {
             match site.find(head.uri.path()) {
-                Found::File(file) => return serve::respond(&file, head, &self.state.cache_control),
+                Found::File(file) => return static_files::respond(&file, head, &self.state.cache_control),
                 Found::Missing => return Err(ProxyError::StaticNotFound),
                 Found::Unmapped => {}
             }

@@ -1,59 +1,22 @@
-//! Reads a request body off the client connection: fixed length or strictly decoded chunks.
+//! Reads a message body off a connection (client requests, instance responses):
+//! fixed length, until close, or strictly decoded chunks.
 //!
 //! The chunk decoder is strict on purpose (hex digits only, CRLF everywhere, no
 //! obs-fold in trailers): a lenient decoder in front of a differently lenient
 //! backend is how request smuggling happens. Trailers are read and dropped.
 
-use std::io;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use bytes::{Buf, Bytes};
+use tokio::io::AsyncWriteExt;
 
-use crate::server::head::Framing;
+use crate::error::BodyError;
+use crate::http1::framing::Framing;
+use crate::http1::io::ClientIo;
 
 /// Longest chunk-size line or trailer section accepted.
 const MAX_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
-
-/// A socket plus the bytes read from it but not yet consumed (client side, and upstream connections).
-#[derive(Debug)]
-pub struct ClientIo {
-    pub stream: TcpStream,
-    pub buf: BytesMut,
-}
-
-impl ClientIo {
-    /// Reads more bytes into `buf`; `Ok(0)` is end of stream. `timeout: None` when the caller
-    /// already bounds the whole exchange (no timer per read).
-    pub async fn read_more(&mut self, timeout: Option<Duration>) -> Result<usize, BodyError> {
-        if self.buf.capacity() - self.buf.len() < 8192 {
-            self.buf.reserve(16 * 1024);
-        }
-        let read = match timeout {
-            Some(timeout) => match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-                Ok(read) => read,
-                Err(_) => return Err(BodyError::Timeout),
-            },
-            None => self.stream.read_buf(&mut self.buf).await,
-        };
-        read.map_err(BodyError::Io)
-    }
-}
-
-/// Why a body could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("malformed chunked body: {0}")]
-    Malformed(&'static str),
-    #[error("client paused too long while sending the body")]
-    Timeout,
-    #[error("client closed the connection mid-body")]
-    Closed,
-    #[error("reading the request body")]
-    Io(#[source] io::Error),
-}
 
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -210,6 +173,9 @@ fn trailer(line: &[u8], seen: usize) -> Result<State, BodyError> {
     }
     Ok(State::Trailers(seen))
 }
+
+#[cfg(test)]
+pub(crate) mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! Answers a request for a static file: encoding choice, conditional requests, ranges.
+//! The static-file phase: the reply for a file of the release bundle (encoding choice,
+//! conditional requests, ranges).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -7,7 +8,8 @@ use http::{Method, StatusCode};
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
-use crate::server::head::{trim, RequestHead};
+use crate::http1::framing::trim;
+use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::statics::StaticFile;
 

@@ -1,0 +1,23 @@
+//! The state shared by every connection and background task, built once at start.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::statics::MemoryBudget;
+use crate::table::Table;
+
+/// State shared by every connection and background task.
+pub struct State {
+    pub config: Config,
+    pub table: ArcSwap<Table>,
+    pub metrics: Metrics,
+    /// Where request and response bodies spill.
+    pub tmp_dir: PathBuf,
+    pub cache_control: HeaderValue,
+    pub static_budget: Arc<MemoryBudget>,
+}
