@@ -14,7 +14,7 @@ use std::time::Duration;
 use paas_types::agent::{BuildJob, BuildResult};
 use tokio::sync::mpsc;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{self, AgentClient, ClientError};
 use crate::detect::{self, AppSpec};
 use crate::docker::Engine;
 use crate::error_chain;
@@ -57,7 +57,7 @@ pub enum BuildError {
 /// only when the API could not be told (the lease then expires and the build
 /// is retried elsewhere).
 pub async fn run(
-    api: Arc<ApiClient>,
+    api: Arc<AgentClient>,
     engine: Engine,
     settings: &BuildSettings,
     job: BuildJob,
@@ -123,7 +123,7 @@ async fn unpack_source(source: bytes::Bytes) -> Result<Workspace, BuildError> {
 }
 
 async fn build(
-    api: &ApiClient,
+    api: &AgentClient,
     engine: &Engine,
     settings: &BuildSettings,
     job: &BuildJob,
@@ -186,7 +186,7 @@ async fn build(
 /// (reusing its own cached dependency layers). Static files and the release
 /// command were handled by the original build and are not repeated.
 pub async fn rebuild_image(
-    api: &ApiClient,
+    api: &AgentClient,
     engine: &Engine,
     settings: &BuildSettings,
     build_id: uuid::Uuid,
@@ -353,7 +353,7 @@ struct BuildLog {
 }
 
 impl BuildLog {
-    fn start(api: Arc<ApiClient>, build: uuid::Uuid) -> BuildLog {
+    fn start(api: Arc<AgentClient>, build: uuid::Uuid) -> BuildLog {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let lease_lost = Arc::new(AtomicBool::new(false));
         let lost = lease_lost.clone();
@@ -377,7 +377,7 @@ impl BuildLog {
                     }
                 }
                 if let Err(error) = api.append_build_log(build, lines).await {
-                    if matches!(error, ClientError::LeaseLost) {
+                    if client::is_lease_lost(&error) {
                         lost.store(true, Ordering::SeqCst);
                     }
                     tracing::warn!(build.id = %build, error = %error, "cannot ship build output");

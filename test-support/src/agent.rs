@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::TestApi;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// An agent running in this process; dropping it leaves its containers
 /// running (like a killed agent), `cleanup` removes them.
@@ -19,11 +19,10 @@ pub struct TestAgent {
 impl TestAgent {
     /// Registers a new node (a fresh join token) and starts its agent.
     pub async fn start(api: &TestApi, admin_token: &str) -> TestAgent {
-        let (status, join) = api.post("/v1/nodes/join-tokens", admin_token, json!({})).await;
-        assert_eq!(status, 201, "{join}");
+        let join = api.rest(admin_token).create_join_token().await.expect("an admin issues a join token");
         let node = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let state_dir = tempfile::tempdir().unwrap();
-        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(join["token"].as_str().unwrap()));
+        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(&join.token));
         TestAgent { node, state_dir, task }
     }
 
@@ -211,9 +210,7 @@ pub async fn http_get(address: &str, host: &str, path: &str) -> Option<(u16, Str
 
 /// A platform admin's session token.
 pub async fn admin(api: &TestApi, email: &str) -> String {
-    let token = api.signup(email).await;
-    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
-    token
+    api.admin(email).await
 }
 
 /// Outcome counts of a [`Load`].

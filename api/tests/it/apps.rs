@@ -1,21 +1,22 @@
 //! Apps: create, list (paged), show, delete; name rules.
 
+use paas_types::App;
 use serde_json::json;
-use test_support::TestApi;
+use test_support::{decode, TestApi};
 
 #[tokio::test]
 async fn create_list_show_delete() {
     let api = TestApi::start().await;
     let token = api.signup("gina@example.org").await;
     let app = api.create_app(&token, "web-shop").await;
-    assert_eq!(app["hostname"], "web-shop.paas.test");
-    assert_eq!(app["web_url"], "http://web-shop.paas.test/");
-    assert_eq!(app["tenant"], "gina");
-    assert!(app["current_release"].is_null());
+    assert_eq!(app.hostname, "web-shop.paas.test");
+    assert_eq!(app.web_url, "http://web-shop.paas.test/");
+    assert_eq!(app.tenant, "gina");
+    assert!(app.current_release.is_none());
 
     let (status, shown) = api.get("/v1/apps/web-shop", &token).await;
     assert_eq!(status, 200);
-    assert_eq!(shown["id"], app["id"]);
+    assert_eq!(decode::<App>(&shown).id, app.id);
 
     // A new app runs one web process.
     let (_, formation) = api.get("/v1/apps/web-shop/formation", &token).await;
