@@ -1,11 +1,14 @@
-//! [`FakeNode`]: one scripted node speaking the real agent protocol through
-//! the typed [`AgentClient`], with no Docker behind it. Tests make it claim
-//! and finish builds, report instances and ship log lines as an agent would.
+//! [`FakeNode`]: one scripted node speaking the real agent protocol, with no
+//! Docker behind it. Tests make it claim and finish builds, report instances
+//! and ship log lines as an agent would; each step asserts the status the
+//! protocol promises, and [`FakeNode::client`] is the typed [`AgentClient`].
 
 use paas_types::agent::{
-    BuildJob, BuildResult, DesiredState, InstanceReport, LogBatch, NodeReport, RegisterNode, ShippedLine,
+    BuildJob, BuildLogLines, BuildResult, DesiredState, InstanceReport, LogBatch, NodeRegistered, NodeReport,
+    RegisterNode, ShippedLine,
 };
 use paas_types::client::{AgentClient, Connection};
+use paas_types::JoinToken;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
@@ -42,10 +45,14 @@ impl FakeNode {
 
     /// Registers a node described by `request`.
     pub async fn register_with(api: &TestApi, admin: &str, request: RegisterNode) -> FakeNode {
-        let join = api.rest(admin).create_join_token().await.expect("an admin issues a join token");
-        let client = AgentClient::new(api.connection.clone());
-        let registered = client.register(&join.token, &request).await.expect("the node registers");
-        client.set_node_token(registered.node_token.clone());
+        let (status, join) = api.post("/v1/nodes/join-tokens", admin, serde_json::json!({})).await;
+        assert_eq!(status, 201, "{join}");
+        let join: JoinToken = crate::decode(&join);
+        let body = crate::json_of(&request);
+        let (status, registered) = api.call(Method::POST, "/v1/agent/register", Some(&join.token), Some(body)).await;
+        assert_eq!(status, 200, "{registered}");
+        let registered: NodeRegistered = crate::decode(&registered);
+        let client = AgentClient::with_node_token(api.connection.clone(), registered.node_token.clone());
         let connection = api.connection.clone();
         FakeNode { name: request.name, token: registered.node_token, client, connection }
     }
@@ -55,7 +62,14 @@ impl FakeNode {
         crate::call(&self.connection, method, path, Some(&self.token), body).await
     }
 
-    /// Claims the next queued build; `None` when nothing is queued.
+    /// A call that must answer `expected`; returns the body.
+    async fn expect(&self, method: Method, path: &str, body: Option<Value>, expected: StatusCode) -> Value {
+        let (status, answer) = self.call(method.clone(), path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        answer
+    }
+
+    /// Claims the next queued build (typed client); `None` when nothing is queued.
     pub async fn claim(&self) -> Option<BuildJob> {
         self.client.claim_build().await.expect("the claim is answered")
     }
@@ -63,10 +77,12 @@ impl FakeNode {
     /// Claims the queued build, posts its output and finishes it successfully
     /// with a `web` process; returns the build id.
     pub async fn build(&self, output: &[&str]) -> Uuid {
-        let job = self.claim().await.expect("a build is queued");
+        let job = self.expect(Method::POST, "/v1/agent/builds/claim", None, StatusCode::OK).await;
+        let job: BuildJob = crate::decode(&job);
         let id = job.build_id;
-        let lines = output.iter().map(|l| l.to_string()).collect();
-        self.client.append_build_log(id, lines).await.expect("the build log is accepted");
+        let lines = BuildLogLines { lines: output.iter().map(|l| l.to_string()).collect() };
+        let path = format!("/v1/agent/builds/{id}/log");
+        self.expect(Method::POST, &path, Some(crate::json_of(&lines)), StatusCode::NO_CONTENT).await;
         let result = BuildResult {
             success: true,
             image: Some(format!("paas-app/{}:{}", job.app, &id.simple().to_string()[..8])),
@@ -75,18 +91,20 @@ impl FakeNode {
             release_command: None,
             error: None,
         };
-        self.client.finish_build(id, &result).await.expect("the build is finished");
+        let path = format!("/v1/agent/builds/{id}/finish");
+        self.expect(Method::POST, &path, Some(crate::json_of(&result)), StatusCode::NO_CONTENT).await;
         id
     }
 
     /// What the API wants this node to run.
     pub async fn desired(&self) -> DesiredState {
-        self.client.desired().await.expect("the desired state is answered")
+        crate::decode(&self.expect(Method::GET, "/v1/agent/desired", None, StatusCode::OK).await)
     }
 
     /// Reports `instances` as what runs on the node.
     pub async fn report(&self, instances: Vec<InstanceReport>) {
-        self.client.report(&NodeReport { instances }).await.expect("the report is accepted");
+        let body = crate::json_of(&NodeReport { instances });
+        self.expect(Method::POST, "/v1/agent/report", Some(body), StatusCode::NO_CONTENT).await;
     }
 
     /// Reports every desired instance in `state` (addresses 127.0.0.1:40000 and up); returns their ids.
@@ -111,6 +129,6 @@ impl FakeNode {
     /// Ships one output line of `instance`.
     pub async fn ship_log(&self, instance: Uuid, line: &str) {
         let batch = LogBatch { lines: vec![ShippedLine { instance_id: instance, line: line.into() }] };
-        self.client.ship_logs(&batch).await.expect("the log lines are accepted");
+        self.expect(Method::POST, "/v1/agent/logs", Some(crate::json_of(&batch)), StatusCode::NO_CONTENT).await;
     }
 }

@@ -4,9 +4,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use test_support::{tarball, TestApi};
+use test_support::{tarball, FakeNode, TestApi};
 
-use crate::support::{admin, csrf_in, http, set_cookie, FakeNode, WebSession};
+use crate::support::{admin, csrf_in, http, set_cookie, WebSession};
 
 const APP: &str = "alpha";
 const MISSING_APP: &str = "zz-missing";
@@ -58,7 +58,7 @@ async fn another_tenants_app_is_a_404_on_every_app_page() {
     api.post(&format!("/v1/apps/{APP}/domains"), &alice_jwt, json!({ "hostname": "www.alpha.example" })).await;
     let (status, _) = api.upload_build(&alice_jwt, APP, tarball(&[("app.py", "app = None\n")])).await;
     assert_eq!(status, 202);
-    let build = node.build(&["built"]).await;
+    let build = node.build(&["built"]).await.to_string();
     let before = snapshot(&api, &alice_jwt).await;
 
     let alice = WebSession::new(&api, &alice_jwt);
