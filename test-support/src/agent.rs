@@ -5,8 +5,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::TestApi;
+use paas_types::{Build, BuildDetail, Instance};
 use serde_json::Value;
+
+use crate::TestApi;
 
 /// An agent running in this process; dropping it leaves its containers
 /// running (like a killed agent), `cleanup` removes them.
@@ -179,24 +181,28 @@ where
 }
 
 /// Waits for a build to end; returns its detail (status and log).
-pub async fn wait_build(api: &TestApi, token: &str, app: &str, build_id: &str) -> Value {
+pub async fn wait_build(api: &TestApi, token: &str, app: &str, build_id: &str) -> BuildDetail {
     wait_for(&format!("build {build_id}"), Duration::from_secs(300), || async {
         let (_, detail) = api.get(&format!("/v1/apps/{app}/builds/{build_id}"), token).await;
-        let status = detail["build"]["status"].as_str().unwrap_or("").to_string();
-        (status == "succeeded" || status == "failed").then_some(detail)
+        let detail: BuildDetail = crate::decode(&detail);
+        matches!(detail.build.status.as_str(), "succeeded" | "failed").then_some(detail)
     })
     .await
 }
 
+/// The id of a build as `TestApi::upload_build` answered it.
+pub fn build_id(build: &Value) -> String {
+    crate::decode::<Build>(build).id.to_string()
+}
+
 /// Running instances of a process type (desired running, health-checked).
-pub async fn running(api: &TestApi, token: &str, app: &str, process_type: &str) -> Vec<Value> {
-    let (_, instances) = api.get(&format!("/v1/apps/{app}/instances"), token).await;
+pub async fn running(api: &TestApi, token: &str, app: &str, process_type: &str) -> Vec<Instance> {
+    let instances = api.rest(token).list_instances(app).await.expect("the app's instances");
     instances
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["process_type"] == process_type && i["desired_state"] == "running" && i["state"] == "running")
-        .cloned()
+        .into_iter()
+        .filter(|i| {
+            i.process_type == process_type && i.desired_state.as_str() == "running" && i.state.as_str() == "running"
+        })
         .collect()
 }
 

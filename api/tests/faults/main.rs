@@ -77,8 +77,8 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "before" })).await;
     api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
     let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
-    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    let detail = wait_build(&api, &token, "steady", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
 
     let router = TestRouter::start(&api).await;
     let url = router.url("/");
@@ -115,8 +115,8 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
         (status == 200).then_some(())
     })
     .await;
-    let (_, nodes) = api.get("/v1/nodes", &token).await;
-    assert_eq!(nodes[0]["state"], "up", "{nodes}");
+    let nodes = api.rest(&token).list_nodes().await.unwrap();
+    assert_eq!(nodes[0].state.as_str(), "up", "{nodes:?}");
     assert_eq!(snapshot(&api, &token).await, before, "nothing was lost");
     api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "after" })).await;
     wait_for("the new config served through the router", Duration::from_secs(120), || async {
