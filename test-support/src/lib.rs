@@ -16,7 +16,7 @@ mod pg;
 use std::net::SocketAddr;
 
 use paas_types::client::{Connection, RestClient, RouterClient};
-use paas_types::{App, CreateAppRequest, Session, SignupRequest};
+use paas_types::{App, ConfigPatch, CreateAppRequest, FormationChange, FormationPatch, Session, SignupRequest};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -127,6 +127,7 @@ impl TestApi {
 
     /// Sends a request with an optional bearer token and JSON body; returns
     /// the status and the body parsed as JSON (`Value::Null` when empty).
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn call(
         &self,
         method: Method,
@@ -137,18 +138,22 @@ impl TestApi {
         call(&self.connection, method, path, token, body).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
     }
@@ -211,6 +216,16 @@ pub(crate) async fn call(
     (status, value)
 }
 
+/// A formation patch: `[("web", 3)]`.
+pub fn scale(changes: &[(&str, i64)]) -> FormationPatch {
+    changes.iter().map(|(process, quantity)| (process.to_string(), FormationChange::Quantity(*quantity))).collect()
+}
+
+/// A config patch setting `vars`: `[("GREETING", "hello")]`.
+pub fn set_vars(vars: &[(&str, &str)]) -> ConfigPatch {
+    vars.iter().map(|(key, value)| (key.to_string(), Some(value.to_string()))).collect()
+}
+
 /// A JSON body decoded as the `paas-types` struct the API documents for it.
 pub fn decode<T: DeserializeOwned>(value: &Value) -> T {
     serde_json::from_value(value.clone())
@@ -244,6 +259,7 @@ pub fn tarball_of_dir(dir: &std::path::Path) -> Vec<u8> {
 
 impl TestApi {
     /// Uploads a source tarball as a new build of `app`; returns the build.
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn upload_build(&self, token: &str, app: &str, source: Vec<u8>) -> (StatusCode, Value) {
         let response = self
             .connection

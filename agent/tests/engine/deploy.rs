@@ -4,8 +4,7 @@
 use std::time::{Duration, Instant};
 
 use paas_types::client::rest::LogsQuery;
-use serde_json::json;
-use test_support::TestApi;
+use test_support::{scale, set_vars, TestApi};
 
 use test_support::agent::*;
 
@@ -20,7 +19,7 @@ async fn hello_wsgi_lifecycle() {
     let token = admin(&api, "ops@example.org").await;
     let mut agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "hello").await;
-    api.patch("/v1/apps/hello/config", &token, json!({ "GREETING": "configured" })).await;
+    api.rest(&token).update_config("hello", &set_vars(&[("GREETING", "configured")])).await.expect("config set");
 
     // (a) upload -> build -> release -> running instance answering HTTP.
     let started = Instant::now();
@@ -70,7 +69,7 @@ async fn hello_wsgi_lifecycle() {
     assert_eq!(inspect(id, "{{.State.StartedAt}}"), started_at, "the container itself was not restarted");
 
     // (d) scale web 1 -> 3 -> 1: containers follow.
-    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_formation("hello", &scale(&[("web", 3)])).await.expect("scaled");
     wait_for("3 running web instances", Duration::from_secs(60), || async {
         (running(&api, &token, "hello", "web").await.len() == 3 && containers(&agent.node, "web").len() == 3)
             .then_some(())
@@ -80,7 +79,7 @@ async fn hello_wsgi_lifecycle() {
         let (status, _) = http_get(instance.address.as_deref().unwrap(), HELLO_HOST, "/").await.unwrap();
         assert_eq!(status, 200);
     }
-    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 1 })).await;
+    api.rest(&token).update_formation("hello", &scale(&[("web", 1)])).await.expect("scaled");
     wait_for("back to 1 web container", Duration::from_secs(60), || async {
         (containers(&agent.node, "web").len() == 1).then_some(())
     })
@@ -149,7 +148,7 @@ async fn flask_app_with_requirements_and_worker() {
     // (c) the Procfile's worker type appears at 0; scale it to 1.
     let formation = api.rest(&token).formation("flasky").await.unwrap();
     assert!(formation.iter().any(|f| f.process_type == "worker" && f.quantity == 0));
-    api.patch("/v1/apps/flasky/formation", &token, json!({ "worker": 1 })).await;
+    api.rest(&token).update_formation("flasky", &scale(&[("worker", 1)])).await.expect("scaled");
     wait_for("worker heartbeats in the logs", Duration::from_secs(60), || async {
         let query = LogsQuery { process: Some("worker".into()), ..Default::default() };
         let lines = api.rest(&token).logs("flasky", &query).await.unwrap();
@@ -188,7 +187,7 @@ async fn release_phase_runs_before_rollout_and_can_stop_it() {
     let token = admin(&api, "release@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "phased").await;
-    api.patch("/v1/apps/phased/config", &token, json!({ "APP_LABEL": "phased-db" })).await;
+    api.rest(&token).update_config("phased", &set_vars(&[("APP_LABEL", "phased-db")])).await.expect("config set");
 
     let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;
     let detail = wait_build(&api, &token, "phased", &build_id(&build)).await;
@@ -202,7 +201,7 @@ async fn release_phase_runs_before_rollout_and_can_stop_it() {
     })
     .await;
 
-    api.patch("/v1/apps/phased/config", &token, json!({ "RELEASE_EXIT": "3" })).await;
+    api.rest(&token).update_config("phased", &set_vars(&[("RELEASE_EXIT", "3")])).await.expect("config set");
     let release_before = api.rest(&token).app("phased").await.unwrap().current_release.unwrap();
     assert_eq!(release_before, good_release + 1, "the config change is a release of the same build");
     let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;

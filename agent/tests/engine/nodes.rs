@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::TestApi;
+use test_support::{scale, set_vars, TestApi};
 
 const HOST: &str = "spread.paas.test";
 
@@ -29,8 +29,8 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         TestAgent::start(&api, &token).await,
     ];
     api.create_app(&token, "spread").await;
-    api.patch("/v1/apps/spread/config", &token, json!({ "GREETING": "kept" })).await;
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_config("spread", &set_vars(&[("GREETING", "kept")])).await.expect("config set");
+    api.rest(&token).update_formation("spread", &scale(&[("web", 3)])).await.expect("scaled");
 
     // A build whose agent dies mid-way is finished by another agent.
     let (_, build) = api.upload_build(&token, "spread", fixture("flask-app")).await;
@@ -65,12 +65,12 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     .await;
     // Instances placed while a node was down stay where they are (no
     // rebalancing); scale from zero to see placement over three live nodes.
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 0 })).await;
+    api.rest(&token).update_formation("spread", &scale(&[("web", 0)])).await.expect("scaled");
     wait_for("no web instance", Duration::from_secs(60), || async {
         running(&api, &token, "spread", "web").await.is_empty().then_some(())
     })
     .await;
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_formation("spread", &scale(&[("web", 3)])).await.expect("scaled");
 
     // Three instances, one per node.
     let spread = wait_for("3 web instances on 3 nodes", Duration::from_secs(120), || async {
@@ -166,7 +166,7 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     })
     .await;
     // Take the image away, as on a node that never built it.
-    api.patch("/v1/apps/rebuilt/formation", &token, json!({ "web": 0 })).await;
+    api.rest(&token).update_formation("rebuilt", &scale(&[("web", 0)])).await.expect("scaled");
     wait_for("no containers", Duration::from_secs(60), || async {
         containers(&agent.node, "web").is_empty().then_some(())
     })
@@ -174,7 +174,7 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     let removed = std::process::Command::new("docker").args(["rmi", "-f", &image]).output().unwrap();
     assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     let started = Instant::now();
-    api.patch("/v1/apps/rebuilt/formation", &token, json!({ "web": 1 })).await;
+    api.rest(&token).update_formation("rebuilt", &scale(&[("web", 1)])).await.expect("scaled");
     let web = wait_for("an instance from the rebuilt image", Duration::from_secs(120), || async {
         running(&api, &token, "rebuilt", "web").await.pop()
     })

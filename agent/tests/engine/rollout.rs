@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use test_support::agent::*;
-use test_support::TestApi;
+use test_support::{scale, set_vars, TestApi};
 
 const HOST: &str = "steady.paas.test";
 
@@ -15,7 +14,7 @@ async fn deploys_under_load_drop_no_request() {
     let token = admin(&api, "steady@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "steady").await;
-    api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
+    api.rest(&token).update_formation("steady", &scale(&[("web", 2)])).await.expect("scaled");
     let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
     let detail = wait_build(&api, &token, "steady", &build_id(&build)).await;
     assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
@@ -34,7 +33,7 @@ async fn deploys_under_load_drop_no_request() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Rollout 1: a config change (new release, same build).
-    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "second" })).await;
+    api.rest(&token).update_config("steady", &set_vars(&[("GREETING", "second")])).await.expect("config set");
     let config_release = api.rest(&token).app("steady").await.unwrap().current_release.unwrap();
     wait_rolled_out(&api, &token, &agent.node, config_release).await;
     // Rollout 2: a new build.

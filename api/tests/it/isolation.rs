@@ -3,10 +3,10 @@
 //! by a user of another tenant and must answer exactly like a missing object.
 //! A new route is covered as soon as it is registered.
 
-use paas_types::{AppList, Build, ErrorBody, Event};
+use paas_types::{AddDomainRequest, AddMemberRequest, AppList, Build, ErrorBody, Event, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use test_support::{decode, TestApi};
+use test_support::{decode, set_vars, TestApi};
 
 const APP: &str = "alpha";
 const MISSING_APP: &str = "zz-missing";
@@ -86,14 +86,13 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     api.signup("carl@example.org").await;
     api.signup("dora@example.org").await;
     api.create_app(&alice, APP).await;
-    api.patch(&format!("/v1/apps/{APP}/config"), &alice, json!({ "FOO": "bar" })).await;
-    api.post(&format!("/v1/apps/{APP}/domains"), &alice, json!({ "hostname": "www.alpha.example" })).await;
-    api.post(
-        &format!("/v1/tenants/{TENANT}/members"),
-        &alice,
-        json!({ "email": "carl@example.org", "role": "member" }),
-    )
-    .await;
+    api.rest(&alice).update_config(APP, &set_vars(&[("FOO", "bar")])).await.expect("config set");
+    api.rest(&alice)
+        .add_domain(APP, &AddDomainRequest { hostname: "www.alpha.example".into() })
+        .await
+        .expect("domain added");
+    let carl = AddMemberRequest { email: "carl@example.org".into(), role: Role::Member };
+    api.rest(&alice).add_member(TENANT, &carl).await.expect("carl joins");
     let (status, build) =
         api.upload_build(&alice, APP, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
     assert_eq!(status, 202, "{build}");

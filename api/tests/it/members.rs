@@ -1,6 +1,6 @@
 //! Tenants and roles: owners and admins manage members; members see the tenant's apps.
 
-use paas_types::{App, AppList, Member};
+use paas_types::{AddMemberRequest, App, AppList, Member, Role};
 use serde_json::json;
 use test_support::{decode, TestApi};
 
@@ -18,7 +18,8 @@ async fn members_are_added_and_removed_by_owners_and_admins() {
     let (status, added) =
         api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
     assert_eq!(status, 201, "{added}");
-    api.post("/v1/tenants/olga/members", &owner, json!({ "email": "quinn@example.org", "role": "admin" })).await;
+    let quinn = AddMemberRequest { email: "quinn@example.org".into(), role: Role::Admin };
+    api.rest(&owner).add_member("olga", &quinn).await.expect("quinn joins");
     let (status, _) =
         api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
     assert_eq!(status, 409, "duplicate membership");
@@ -61,7 +62,8 @@ async fn users_in_several_tenants_name_the_tenant() {
     let api = TestApi::start().await;
     let rita = api.signup("rita@example.org").await;
     let sam = api.signup("sam@example.org").await;
-    api.post("/v1/tenants/sam/members", &sam, json!({ "email": "rita@example.org", "role": "member" })).await;
+    let rita_joins = AddMemberRequest { email: "rita@example.org".into(), role: Role::Member };
+    api.rest(&sam).add_member("sam", &rita_joins).await.expect("rita joins");
     let (status, body) = api.post("/v1/apps", &rita, json!({ "name": "where" })).await;
     assert_eq!(status, 422, "{body}");
     let (status, app) = api.post("/v1/apps", &rita, json!({ "name": "where", "tenant": "sam" })).await;

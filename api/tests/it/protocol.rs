@@ -11,7 +11,7 @@ use paas_types::routing::{Backend, RouteApp, RouteTable};
 use paas_types::{Build, BuildDetail, ErrorBody, Instance, JoinToken, LogLine, Release};
 use reqwest::Method;
 use serde_json::json;
-use test_support::{decode, json_of, tarball, FakeNode, TestApi, ROUTER_TOKEN};
+use test_support::{decode, json_of, scale, tarball, FakeNode, TestApi, ROUTER_TOKEN};
 
 /// The platform administrator of these tests.
 const ADMIN: &str = "root@example.org";
@@ -180,7 +180,7 @@ async fn build_release_schedule_route_and_logs() {
     );
 
     // Scaling to 0 stops the instance and empties the backends.
-    api.patch("/v1/apps/shop/formation", &admin, json!({ "web": 0 })).await;
+    api.rest(&admin).update_formation("shop", &scale(&[("web", 0)])).await.expect("scaled");
     assert_eq!(node.desired().await.instances, []);
     let (_, table) = api.call(Method::GET, "/v1/router/table", Some(ROUTER_TOKEN), None).await;
     assert_eq!(route(&decode(&table), "shop").backends, []);
