@@ -31,7 +31,7 @@ pub struct FakeNode {
 }
 
 impl FakeNode {
-    /// Registers `name` (127.0.0.1, [`CPU_MILLIS`], [`MEMORY_MB`]) with a join token issued to `admin`.
+    /// Registers `name` (127.0.0.1, `CPU_MILLIS`, `MEMORY_MB`) with a join token issued to `admin`.
     pub async fn register(api: &TestApi, admin: &str, name: &str) -> FakeNode {
         let request = RegisterNode {
             name: name.into(),

@@ -2,8 +2,8 @@
 //!
 //! One definition per JSON shape, shared by the server (which derives the
 //! OpenAPI schemas from them with the `openapi` feature) and by every client.
-//! With the `client` feature, [`client`] is the one typed HTTP client of the
-//! REST, agent and router protocols.
+//! With the `client` feature, the `client` module is the one typed HTTP
+//! client of the REST, agent and router protocols.
 
 pub mod agent;
 #[cfg(feature = "client")]

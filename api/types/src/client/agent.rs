@@ -32,6 +32,7 @@ impl AgentClient {
         AgentClient { connection, node_token: RwLock::new(Some(token)) }
     }
 
+    /// The connection this client sends through.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }

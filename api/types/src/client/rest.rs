@@ -70,6 +70,7 @@ impl RestClient {
         RestClient { connection: self.connection.clone(), token }
     }
 
+    /// The connection this client sends through.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
@@ -79,6 +80,7 @@ impl RestClient {
         self.connection.base()
     }
 
+    /// The credential sent, if any.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
@@ -128,6 +130,7 @@ impl RestClient {
         self.get("/v1/me").await
     }
 
+    /// The caller's API tokens (metadata only).
     pub async fn list_tokens(&self) -> Result<Vec<ApiToken>, ClientError> {
         self.get("/v1/tokens").await
     }
@@ -142,18 +145,22 @@ impl RestClient {
         self.delete(&format!("/v1/tokens/{id}")).await
     }
 
+    /// The tenants the caller belongs to, with their role.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, ClientError> {
         self.get("/v1/tenants").await
     }
 
+    /// Members of a tenant.
     pub async fn list_members(&self, tenant: &str) -> Result<Vec<Member>, ClientError> {
         self.get(&format!("/v1/tenants/{}/members", segment(tenant))).await
     }
 
+    /// Adds an existing user to a tenant (owners and admins).
     pub async fn add_member(&self, tenant: &str, request: &AddMemberRequest) -> Result<Member, ClientError> {
         self.send_json(Method::POST, &format!("/v1/tenants/{}/members", segment(tenant)), request).await
     }
 
+    /// Removes a member from a tenant (owners and admins).
     pub async fn remove_member(&self, tenant: &str, email: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/tenants/{}/members/{}", segment(tenant), segment(email))).await
     }
@@ -167,10 +174,12 @@ impl RestClient {
         self.get_with("/v1/apps", query).await
     }
 
+    /// Creates an app (`tenant` optional when the caller has one).
     pub async fn create_app(&self, request: &CreateAppRequest) -> Result<App, ClientError> {
         self.send_json(Method::POST, "/v1/apps", request).await
     }
 
+    /// One app.
     pub async fn app(&self, app: &str) -> Result<App, ClientError> {
         self.get(&app_path(app, "")).await
     }
@@ -180,6 +189,7 @@ impl RestClient {
         self.delete(&app_path(app, "")).await
     }
 
+    /// The app's config vars.
     pub async fn config(&self, app: &str) -> Result<ConfigVars, ClientError> {
         self.get(&app_path(app, "/config")).await
     }
@@ -194,18 +204,22 @@ impl RestClient {
         self.connection.json(self.request(Method::DELETE, &app_path(app, &format!("/config/{}", segment(key))))).await
     }
 
+    /// The app's custom domains.
     pub async fn list_domains(&self, app: &str) -> Result<Vec<Domain>, ClientError> {
         self.get(&app_path(app, "/domains")).await
     }
 
+    /// Routes a custom hostname to the app.
     pub async fn add_domain(&self, app: &str, request: &AddDomainRequest) -> Result<Domain, ClientError> {
         self.send_json(Method::POST, &app_path(app, "/domains"), request).await
     }
 
+    /// Stops routing a custom hostname to the app.
     pub async fn remove_domain(&self, app: &str, hostname: &str) -> Result<(), ClientError> {
         self.delete(&app_path(app, &format!("/domains/{}", segment(hostname)))).await
     }
 
+    /// Quantity and size of each process type.
     pub async fn formation(&self, app: &str) -> Result<Vec<ProcessFormation>, ClientError> {
         self.get(&app_path(app, "/formation")).await
     }
@@ -262,6 +276,7 @@ impl RestClient {
         self.connection.json(request.body(tarball)).await
     }
 
+    /// The app's builds, newest first.
     pub async fn list_builds(&self, app: &str) -> Result<Vec<Build>, ClientError> {
         self.get(&app_path(app, "/builds")).await
     }
@@ -271,6 +286,7 @@ impl RestClient {
         self.get(&app_path(app, &format!("/builds/{build}"))).await
     }
 
+    /// The app's instances with desired and actual state.
     pub async fn list_instances(&self, app: &str) -> Result<Vec<Instance>, ClientError> {
         self.get(&app_path(app, "/instances")).await
     }

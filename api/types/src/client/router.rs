@@ -20,10 +20,12 @@ pub struct RouterClient {
 }
 
 impl RouterClient {
+    /// A client sending the router `token` on every call.
     pub fn new(connection: Connection, token: Option<String>) -> RouterClient {
         RouterClient { connection, token }
     }
 
+    /// The connection this client sends through.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
