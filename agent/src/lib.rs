@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{AgentClient, ClientError};
 use crate::config::Config;
 use crate::docker::Engine;
 
 /// Runs the agent until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = Engine::connect(&config.node_name, &config.node_address).await?;
-    let api = Arc::new(ApiClient::new(&config.api_url));
+    let api = Arc::new(client::connect(&config.api_url)?);
     register_with_retry(&api, &config, false).await?;
     let (log_tx, log_rx) = mpsc::channel(10_000);
     let settings = Arc::new(build::BuildSettings {
@@ -55,12 +55,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Registers (or loads the saved token), retrying while the API is unreachable.
-async fn register_with_retry(api: &ApiClient, config: &Config, force: bool) -> anyhow::Result<()> {
+async fn register_with_retry(api: &AgentClient, config: &Config, force: bool) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(500);
     loop {
         match node::ensure_registered(api, config, force).await {
             Ok(()) => return Ok(()),
-            Err(node::IdentityError::Register(ClientError::Unreachable(error))) => {
+            Err(node::IdentityError::Register(ClientError::Unreachable { source: error, .. })) => {
                 tracing::warn!(error = %error, "API unreachable; retrying registration");
             }
             Err(other) => return Err(other.into()),
@@ -70,14 +70,14 @@ async fn register_with_retry(api: &ApiClient, config: &Config, force: bool) -> a
     }
 }
 
-async fn heartbeat_loop(api: Arc<ApiClient>, config: Config) {
+async fn heartbeat_loop(api: Arc<AgentClient>, config: Config) {
     let mut tick = tokio::time::interval(config.heartbeat_every());
     loop {
         tick.tick().await;
         match api.heartbeat().await {
             Ok(()) => {}
-            Err(ClientError::Unauthorized(message)) => {
-                tracing::warn!(%message, "node token refused; registering again");
+            Err(error) if client::is_unauthorized(&error) => {
+                tracing::warn!(error = %error, "node token refused; registering again");
                 if let Err(error) = register_with_retry(&api, &config, true).await {
                     tracing::error!(error = %error, "cannot register again");
                 }
@@ -88,7 +88,7 @@ async fn heartbeat_loop(api: Arc<ApiClient>, config: Config) {
 }
 
 async fn reconcile_loop(
-    api: Arc<ApiClient>,
+    api: Arc<AgentClient>,
     engine: Engine,
     config: Config,
     log_tx: mpsc::Sender<paas_types::agent::ShippedLine>,
@@ -107,7 +107,7 @@ async fn reconcile_loop(
     }
 }
 
-async fn build_loop(api: Arc<ApiClient>, engine: Engine, settings: Arc<build::BuildSettings>) {
+async fn build_loop(api: Arc<AgentClient>, engine: Engine, settings: Arc<build::BuildSettings>) {
     loop {
         match api.claim_build().await {
             Ok(Some(job)) => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use paas_types::agent::RegisterNode;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{AgentClient, ClientError};
 use crate::config::Config;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ fn token_path(config: &Config) -> PathBuf {
 }
 
 /// Loads the saved node token, or registers (`force`: even if one is saved).
-pub async fn ensure_registered(api: &ApiClient, config: &Config, force: bool) -> Result<(), IdentityError> {
+pub async fn ensure_registered(api: &AgentClient, config: &Config, force: bool) -> Result<(), IdentityError> {
     let path = token_path(config);
     if !force {
         if let Ok(token) = std::fs::read_to_string(&path) {

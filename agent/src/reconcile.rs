@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::build::BuildSettings;
-use crate::client::{ApiClient, ClientError};
+use crate::client::{AgentClient, ClientError};
 use crate::docker::{Engine, EngineError, ManagedContainer};
 use crate::{error_chain, health};
 
@@ -32,7 +32,7 @@ const RECHECK_EVERY: Duration = Duration::from_secs(10);
 const FAILURES_BEFORE_UNHEALTHY: u32 = 3;
 
 pub struct Reconciler {
-    api: Arc<ApiClient>,
+    api: Arc<AgentClient>,
     engine: Engine,
     address: String,
     drain: Duration,
@@ -54,7 +54,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     pub fn new(
-        api: Arc<ApiClient>,
+        api: Arc<AgentClient>,
         engine: Engine,
         address: &str,
         drain: Duration,
@@ -262,7 +262,7 @@ impl Reconciler {
 }
 
 /// Ships log lines to the API in batches (at most every 500 ms).
-pub async fn ship_logs(api: Arc<ApiClient>, mut lines: mpsc::Receiver<ShippedLine>) {
+pub async fn ship_logs(api: Arc<AgentClient>, mut lines: mpsc::Receiver<ShippedLine>) {
     while let Some(first) = lines.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::sleep(Duration::from_millis(500));

@@ -1,76 +1,44 @@
-//! Typed client of the REST API. Every non-2xx answer becomes
-//! `CliError::Api` with the API's stable code and message.
+//! The CLI's connection to the API (the shared typed client with the CLI's
+//! settings) and how its failures read to a person.
 
-use reqwest::{Method, RequestBuilder, StatusCode};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use std::time::Duration;
 
-use crate::CliError;
+use paas_types::client::{ClientError, Connection, RestClient};
 
-pub struct Client {
-    base: String,
-    token: Option<String>,
-    http: reqwest::Client,
+/// A REST client of the API at `base`, sending `token` when there is one.
+pub fn connect(base: &str, token: Option<String>) -> RestClient {
+    let connection = Connection::builder(base)
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a TLS backend is available");
+    RestClient::new(connection, token)
 }
 
-impl Client {
-    pub fn new(base: &str, token: Option<String>) -> Client {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS backend is available");
-        Client { base: base.trim_end_matches('/').to_string(), token, http }
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+/// One line saying what failed and, where we know it, how to fix it.
+pub fn user_message(error: &ClientError) -> String {
+    match error {
+        ClientError::Api { status, code, message, request_id } => match request_id {
+            Some(id) if status.is_server_error() => {
+                format!("{message} ({code}); the API failed: retry, or give its operator the request id {id}")
+            }
+            _ => format!("{message} ({code})"),
+        },
+        ClientError::Unreachable { url, source } => format!(
+            "cannot reach the API at {url} ({}); check that it runs and that --api-url or PAAS_API_URL names it",
+            root_cause(source)
+        ),
+        ClientError::Decode { path, source } => {
+            format!("unexpected answer from the API ({path}: {source}); is this paas as new as the API?")
         }
     }
+}
 
-    /// Sends a request; a non-2xx answer becomes `CliError::Api`.
-    pub async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, CliError> {
-        let response = request.send().await.map_err(|e| CliError::Unreachable { url: self.base.clone(), source: e })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(match serde_json::from_str::<paas_types::ErrorBody>(&text) {
-            Ok(body) => CliError::Api { status, code: body.error.code, message: body.error.message },
-            Err(_) => CliError::Api { status, code: "http".into(), message: format!("{status}: {}", text.trim()) },
-        })
+/// The innermost cause of a transport error ("Connection refused (os error 111)").
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
     }
-
-    pub async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, CliError> {
-        self.send(request).await?.json().await.map_err(CliError::Decode)
-    }
-
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        self.json(self.request(Method::GET, path)).await
-    }
-
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.json(self.request(Method::POST, path).json(body)).await
-    }
-
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.json(self.request(Method::PATCH, path).json(body)).await
-    }
-
-    /// DELETE; the body (if any) is returned as JSON, `Null` when empty.
-    pub async fn delete(&self, path: &str) -> Result<serde_json::Value, CliError> {
-        let response = self.send(self.request(Method::DELETE, path)).await?;
-        if response.status() == StatusCode::NO_CONTENT {
-            return Ok(serde_json::Value::Null);
-        }
-        response.json().await.map_err(CliError::Decode)
-    }
+    cause.to_string()
 }

@@ -7,24 +7,16 @@ mod commands;
 mod output;
 mod settings;
 
-use reqwest::StatusCode;
+use paas_types::client::{ClientError, RestClient};
 
 pub use args::Cli;
-use client::Client;
 
 /// What can go wrong, each printed as one readable line.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{message} ({code})")]
-    Api { status: StatusCode, code: String, message: String },
-    #[error("cannot reach the API at {url}: {source}")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("unexpected answer from the API: {0}")]
-    Decode(#[source] reqwest::Error),
+    /// A call to the API failed; the message says what to do about it.
+    #[error("{}", client::user_message(.0))]
+    Client(ClientError),
     #[error("{0}")]
     Usage(String),
     #[error("not logged in: run `paas login` (or set PAAS_TOKEN)")]
@@ -39,6 +31,12 @@ pub enum CliError {
     },
 }
 
+impl From<ClientError> for CliError {
+    fn from(error: ClientError) -> CliError {
+        CliError::Client(error)
+    }
+}
+
 impl CliError {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
         let context = context.into();
@@ -48,7 +46,7 @@ impl CliError {
 
 /// Everything a command needs: the API client, the chosen app, output mode.
 pub struct Context {
-    client: Client,
+    client: RestClient,
     token: Option<String>,
     app: Option<String>,
     json: bool,
@@ -66,7 +64,7 @@ impl Context {
         let token = cli.token.clone().or_else(|| saved.map(|s| s.token));
         Context {
             logged_in: token.is_some(),
-            client: Client::new(&api_url, token.clone()),
+            client: client::connect(&api_url, token.clone()),
             token,
             app: cli.app.clone(),
             json: cli.json,
@@ -77,7 +75,7 @@ impl Context {
         self.token.as_deref()
     }
 
-    fn client(&self) -> Result<&Client, CliError> {
+    fn client(&self) -> Result<&RestClient, CliError> {
         if self.logged_in {
             Ok(&self.client)
         } else {

@@ -7,30 +7,17 @@
 
 use std::time::Duration;
 
+use paas_types::client::{ClientError, Connection, RouterClient};
 use paas_types::routing::RouteTable;
 
 use crate::config::ApiConfig;
 use crate::error::RouterError;
 
-const BUNDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Why a table fetch failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("requesting the route table")]
-    Request(#[source] reqwest::Error),
-    #[error("route table request answered HTTP {status}")]
-    Status { status: u16 },
-    #[error("decoding the route table")]
-    Decode(#[source] reqwest::Error),
-}
-
-/// Authenticated requests to the API.
+/// Authenticated requests to the API: the shared typed client of the
+/// route-table protocol, with the router's token.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
+    client: RouterClient,
 }
 
 impl ApiClient {
@@ -44,33 +31,20 @@ impl ApiClient {
             ),
             None => config.router_token.clone(),
         };
-        let http = reqwest::Client::builder()
+        let connection = Connection::builder(&config.api_url)
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|source| RouterError::HttpClient { source })?;
-        Ok(ApiClient { http, base: config.api_url.trim_end_matches('/').to_owned(), token })
+        Ok(ApiClient { client: RouterClient::new(connection, token) })
     }
 
-    /// A GET of an API path (starting with `/`) with the router's bearer token.
-    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.get(format!("{}{path}", self.base)).timeout(BUNDLE_TIMEOUT);
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
+    /// The typed client; its `static_bundle` downloads a bundle with error answers decoded.
+    pub fn client(&self) -> &RouterClient {
+        &self.client
     }
 
     /// One (long-)poll of the route table.
-    pub async fn table(&self, after: Option<i64>, wait: u64) -> Result<RouteTable, SourceError> {
-        let path = match after {
-            Some(version) => format!("/v1/router/table?after={version}&wait={wait}"),
-            None => "/v1/router/table".to_owned(),
-        };
-        let response =
-            self.get(&path).timeout(Duration::from_secs(wait + 10)).send().await.map_err(SourceError::Request)?;
-        if !response.status().is_success() {
-            return Err(SourceError::Status { status: response.status().as_u16() });
-        }
-        response.json().await.map_err(SourceError::Decode)
+    pub async fn table(&self, after: Option<i64>, wait: u64) -> Result<RouteTable, ClientError> {
+        self.client.table(after, wait).await
     }
 }

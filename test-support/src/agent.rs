@@ -5,8 +5,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use paas_types::{Build, BuildDetail, Instance};
+use serde_json::Value;
+
 use crate::TestApi;
-use serde_json::{json, Value};
 
 /// An agent running in this process; dropping it leaves its containers
 /// running (like a killed agent), `cleanup` removes them.
@@ -19,11 +21,10 @@ pub struct TestAgent {
 impl TestAgent {
     /// Registers a new node (a fresh join token) and starts its agent.
     pub async fn start(api: &TestApi, admin_token: &str) -> TestAgent {
-        let (status, join) = api.post("/v1/nodes/join-tokens", admin_token, json!({})).await;
-        assert_eq!(status, 201, "{join}");
+        let join = api.rest(admin_token).create_join_token().await.expect("an admin issues a join token");
         let node = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let state_dir = tempfile::tempdir().unwrap();
-        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(join["token"].as_str().unwrap()));
+        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(&join.token));
         TestAgent { node, state_dir, task }
     }
 
@@ -180,24 +181,28 @@ where
 }
 
 /// Waits for a build to end; returns its detail (status and log).
-pub async fn wait_build(api: &TestApi, token: &str, app: &str, build_id: &str) -> Value {
+pub async fn wait_build(api: &TestApi, token: &str, app: &str, build_id: &str) -> BuildDetail {
     wait_for(&format!("build {build_id}"), Duration::from_secs(300), || async {
         let (_, detail) = api.get(&format!("/v1/apps/{app}/builds/{build_id}"), token).await;
-        let status = detail["build"]["status"].as_str().unwrap_or("").to_string();
-        (status == "succeeded" || status == "failed").then_some(detail)
+        let detail: BuildDetail = crate::decode(&detail);
+        matches!(detail.build.status.as_str(), "succeeded" | "failed").then_some(detail)
     })
     .await
 }
 
+/// The id of a build as `TestApi::upload_build` answered it.
+pub fn build_id(build: &Value) -> String {
+    crate::decode::<Build>(build).id.to_string()
+}
+
 /// Running instances of a process type (desired running, health-checked).
-pub async fn running(api: &TestApi, token: &str, app: &str, process_type: &str) -> Vec<Value> {
-    let (_, instances) = api.get(&format!("/v1/apps/{app}/instances"), token).await;
+pub async fn running(api: &TestApi, token: &str, app: &str, process_type: &str) -> Vec<Instance> {
+    let instances = api.rest(token).list_instances(app).await.expect("the app's instances");
     instances
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["process_type"] == process_type && i["desired_state"] == "running" && i["state"] == "running")
-        .cloned()
+        .into_iter()
+        .filter(|i| {
+            i.process_type == process_type && i.desired_state.as_str() == "running" && i.state.as_str() == "running"
+        })
         .collect()
 }
 
@@ -211,9 +216,7 @@ pub async fn http_get(address: &str, host: &str, path: &str) -> Option<(u16, Str
 
 /// A platform admin's session token.
 pub async fn admin(api: &TestApi, email: &str) -> String {
-    let token = api.signup(email).await;
-    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
-    token
+    api.admin(email).await
 }
 
 /// Outcome counts of a [`Load`].

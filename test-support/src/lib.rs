@@ -4,18 +4,26 @@
 //!   with `initdb` and `pg_ctl` (as the `postgres` user when run as root) on a
 //!   free loopback port, stopped and deleted when the process exits.
 //! - [`TestApi`]: the real API, on its own fresh database, serving HTTP on
-//!   127.0.0.1 with an ephemeral port, plus a small client for driving it.
+//!   127.0.0.1 with an ephemeral port. It hands out the typed clients of
+//!   `paas_types::client` ([`TestApi::rest`], [`TestApi::router`]) and keeps
+//!   raw calls ([`TestApi::call`]) for tests of statuses and error bodies.
+//! - [`FakeNode`]: a scripted node speaking the agent protocol, no Docker.
 
 pub mod agent;
+mod node;
 mod pg;
 
 use std::net::SocketAddr;
 
+use paas_types::client::{Connection, RestClient, RouterClient};
+use paas_types::{App, ConfigPatch, CreateAppRequest, FormationChange, FormationPatch, Session, SignupRequest};
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use node::FakeNode;
 pub use pg::PgCluster;
 
 /// Secret the test API signs JWTs with (tests forge tokens with it and others).
@@ -31,8 +39,16 @@ pub struct TestApi {
     pub url: String,
     pub db: sqlx::PgPool,
     pub database_url: String,
+    /// The typed client's connection to this API (no proxy).
+    pub connection: Connection,
+    /// Its HTTP client, for requests that are not API calls.
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// A connection to a test API at `url`, ignoring proxy settings (loopback).
+fn connect(url: &str) -> Connection {
+    Connection::builder(url).no_proxy().build().expect("http client")
 }
 
 impl TestApi {
@@ -80,30 +96,38 @@ impl TestApi {
                 eprintln!("test API stopped with an error: {err:#}");
             }
         });
-        TestApi {
-            addr,
-            url: format!("http://{addr}"),
-            db,
-            database_url,
-            http: reqwest::Client::builder().no_proxy().build().expect("http client"),
-            shutdown: Some(tx),
-        }
+        let url = format!("http://{addr}");
+        let connection = connect(&url);
+        TestApi { addr, url, db, database_url, http: connection.http().clone(), connection, shutdown: Some(tx) }
     }
 
     /// A handle on an API running elsewhere (a subprocess), for its helpers.
     pub async fn attach(url: &str, database_url: &str) -> TestApi {
+        let connection = connect(url);
         TestApi {
             addr: url.trim_start_matches("http://").parse().expect("http://ip:port"),
             url: url.to_string(),
             db: sqlx::PgPool::connect(database_url).await.expect("connect to the test database"),
             database_url: database_url.to_string(),
-            http: reqwest::Client::builder().no_proxy().build().expect("http client"),
+            http: connection.http().clone(),
+            connection,
             shutdown: None,
         }
     }
 
+    /// The typed REST client with a user's `token`.
+    pub fn rest(&self, token: &str) -> RestClient {
+        RestClient::new(self.connection.clone(), Some(token.to_string()))
+    }
+
+    /// The typed route-table client with the test router token.
+    pub fn router(&self) -> RouterClient {
+        RouterClient::new(self.connection.clone(), Some(ROUTER_TOKEN.to_string()))
+    }
+
     /// Sends a request with an optional bearer token and JSON body; returns
     /// the status and the body parsed as JSON (`Value::Null` when empty).
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn call(
         &self,
         method: Method,
@@ -111,55 +135,106 @@ impl TestApi {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request reaches the test API");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("read body");
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("{status} body is not JSON: {}", String::from_utf8_lossy(&bytes)))
-        };
-        (status, value)
+        call(&self.connection, method, path, token, body).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Signs up a user (tenant derived from the email) and returns its session token.
     pub async fn signup(&self, email: &str) -> String {
-        let body = serde_json::json!({ "email": email, "password": "correct horse battery" });
-        let (status, value) = self.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
+        let request = SignupRequest { email: email.into(), password: "correct horse battery".into(), tenant: None };
+        let (status, value) = self.call(Method::POST, "/v1/auth/signup", None, Some(json_of(&request))).await;
         assert_eq!(status, StatusCode::CREATED, "signup of {email} failed: {value}");
-        value["token"].as_str().expect("session token").to_string()
+        decode::<Session>(&value).token
     }
 
     /// Creates an app and asserts success.
-    pub async fn create_app(&self, token: &str, name: &str) -> Value {
-        let (status, value) = self.post("/v1/apps", token, serde_json::json!({ "name": name })).await;
+    pub async fn create_app(&self, token: &str, name: &str) -> App {
+        let request = CreateAppRequest { name: name.into(), tenant: None };
+        let (status, value) = self.post("/v1/apps", token, json_of(&request)).await;
         assert_eq!(status, StatusCode::CREATED, "creating app {name} failed: {value}");
-        value
+        decode(&value)
     }
+
+    /// Makes the user `email` a platform administrator (that user only).
+    pub async fn make_admin(&self, email: &str) {
+        let done = sqlx::query("UPDATE users SET is_admin = true WHERE email = $1")
+            .bind(email)
+            .execute(&self.db)
+            .await
+            .expect("update the user");
+        assert_eq!(done.rows_affected(), 1, "no user {email}");
+    }
+
+    /// Signs up `email` as a platform administrator; returns its session token.
+    pub async fn admin(&self, email: &str) -> String {
+        let token = self.signup(email).await;
+        self.make_admin(email).await;
+        token
+    }
+}
+
+/// A raw call to the API: the status and the body as JSON (`Value::Null` when empty).
+pub(crate) async fn call(
+    connection: &Connection,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = connection.request(method, path, token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request reaches the test API");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("read body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{status} body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, value)
+}
+
+/// A formation patch: `[("web", 3)]`.
+pub fn scale(changes: &[(&str, i64)]) -> FormationPatch {
+    changes.iter().map(|(process, quantity)| (process.to_string(), FormationChange::Quantity(*quantity))).collect()
+}
+
+/// A config patch setting `vars`: `[("GREETING", "hello")]`.
+pub fn set_vars(vars: &[(&str, &str)]) -> ConfigPatch {
+    vars.iter().map(|(key, value)| (key.to_string(), Some(value.to_string()))).collect()
+}
+
+/// A JSON body decoded as the `paas-types` struct the API documents for it.
+pub fn decode<T: DeserializeOwned>(value: &Value) -> T {
+    serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("the body is not a {}: {e}: {value}", std::any::type_name::<T>()))
+}
+
+/// A request struct as the JSON value raw calls send.
+pub fn json_of<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("wire types serialise")
 }
 
 /// A gzip-compressed tarball of the files `(path, contents)`, as `paas deploy` sends.
@@ -184,11 +259,11 @@ pub fn tarball_of_dir(dir: &std::path::Path) -> Vec<u8> {
 
 impl TestApi {
     /// Uploads a source tarball as a new build of `app`; returns the build.
+    #[must_use = "assert on the status, or use the typed client (`rest`) for a setup step"]
     pub async fn upload_build(&self, token: &str, app: &str, source: Vec<u8>) -> (StatusCode, Value) {
         let response = self
-            .http
-            .post(format!("{}/v1/apps/{app}/builds", self.url))
-            .bearer_auth(token)
+            .connection
+            .request(Method::POST, &format!("/v1/apps/{app}/builds"), Some(token))
             .header("content-type", "application/gzip")
             .body(source)
             .send()

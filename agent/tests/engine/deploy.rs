@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use test_support::TestApi;
+use paas_types::client::rest::LogsQuery;
+use test_support::{scale, set_vars, TestApi};
 
 use test_support::agent::*;
 
@@ -19,27 +19,27 @@ async fn hello_wsgi_lifecycle() {
     let token = admin(&api, "ops@example.org").await;
     let mut agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "hello").await;
-    api.patch("/v1/apps/hello/config", &token, json!({ "GREETING": "configured" })).await;
+    api.rest(&token).update_config("hello", &set_vars(&[("GREETING", "configured")])).await.expect("config set");
 
     // (a) upload -> build -> release -> running instance answering HTTP.
     let started = Instant::now();
     let (status, build) = api.upload_build(&token, "hello", fixture("hello-wsgi")).await;
     assert_eq!(status, 202, "{build}");
-    let build_id = build["id"].as_str().unwrap().to_string();
-    let detail = wait_build(&api, &token, "hello", &build_id).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
-    assert!(detail["log"].as_str().unwrap().contains("Process type web: gunicorn wsgi:application"));
+    let hello_build = build_id(&build);
+    let detail = wait_build(&api, &token, "hello", &hello_build).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
+    assert!(detail.log.contains("Process type web: gunicorn wsgi:application"));
     let web = wait_for("a running web instance", Duration::from_secs(60), || async {
         running(&api, &token, "hello", "web").await.pop()
     })
     .await;
-    let address = web["address"].as_str().unwrap().to_string();
+    let address = web.address.clone().unwrap();
     assert!(address.starts_with("127.0.0.1:"), "{address}");
     let (status, body) = http_get(&address, HELLO_HOST, "/").await.expect("the instance answers");
     println!("(a) hello-wsgi upload to first 200: {:?}", started.elapsed());
     assert_eq!(status, 200);
     assert_eq!(body, "hello from hello-wsgi\nconfigured\n", "config vars arrive as env");
-    let release_before: i64 = api.get("/v1/apps/hello", &token).await.1["current_release"].as_i64().unwrap();
+    let release_before = api.rest(&token).app("hello").await.unwrap().current_release.unwrap();
 
     // The container runs unprivileged and limited.
     let web_ids = containers(&agent.node, "web");
@@ -69,17 +69,17 @@ async fn hello_wsgi_lifecycle() {
     assert_eq!(inspect(id, "{{.State.StartedAt}}"), started_at, "the container itself was not restarted");
 
     // (d) scale web 1 -> 3 -> 1: containers follow.
-    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_formation("hello", &scale(&[("web", 3)])).await.expect("scaled");
     wait_for("3 running web instances", Duration::from_secs(60), || async {
         (running(&api, &token, "hello", "web").await.len() == 3 && containers(&agent.node, "web").len() == 3)
             .then_some(())
     })
     .await;
     for instance in running(&api, &token, "hello", "web").await {
-        let (status, _) = http_get(instance["address"].as_str().unwrap(), HELLO_HOST, "/").await.unwrap();
+        let (status, _) = http_get(instance.address.as_deref().unwrap(), HELLO_HOST, "/").await.unwrap();
         assert_eq!(status, 200);
     }
-    api.patch("/v1/apps/hello/formation", &token, json!({ "web": 1 })).await;
+    api.rest(&token).update_formation("hello", &scale(&[("web", 1)])).await.expect("scaled");
     wait_for("back to 1 web container", Duration::from_secs(60), || async {
         (containers(&agent.node, "web").len() == 1).then_some(())
     })
@@ -95,27 +95,27 @@ async fn hello_wsgi_lifecycle() {
         running(&api, &token, "hello", "web").await.pop()
     })
     .await;
-    assert_eq!(still["address"], json!(address));
+    assert_eq!(still.address, Some(address.clone()));
 
     // (e) a build with a requirement that does not exist fails with its log,
     // and the previous release keeps answering.
     let (_, bad) = api.upload_build(&token, "hello", fixture("bad-requirements")).await;
-    let detail = wait_build(&api, &token, "hello", bad["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "failed");
-    let log = detail["log"].as_str().unwrap();
+    let detail = wait_build(&api, &token, "hello", &build_id(&bad)).await;
+    assert_eq!(detail.build.status.as_str(), "failed");
+    let log = &detail.log;
     assert!(log.contains("this-package-does-not-exist-paas-test"), "{log}");
     assert!(log.contains("Build failed"), "{log}");
-    assert!(detail["build"]["error"].is_string());
-    let release_after: i64 = api.get("/v1/apps/hello", &token).await.1["current_release"].as_i64().unwrap();
+    assert!(detail.build.error.is_some());
+    let release_after = api.rest(&token).app("hello").await.unwrap().current_release.unwrap();
     assert_eq!(release_after, release_before, "a failed build makes no release");
     assert_eq!(http_get(&address, HELLO_HOST, "/").await.unwrap().0, 200);
     assert_eq!(containers(&agent.node, "web"), web_ids);
 
     // Logs: the app's output reached the API, tagged with process and instance.
-    let (_, logs) = api.get("/v1/apps/hello/logs?process=web", &token).await;
-    let lines = logs.as_array().unwrap();
-    assert!(lines.iter().any(|l| l["line"].as_str().unwrap().contains("Booting worker")), "{logs}");
-    assert!(lines.iter().all(|l| l["process_type"] == "web" && l["instance_id"].is_string()));
+    let query = LogsQuery { process: Some("web".into()), ..Default::default() };
+    let lines = api.rest(&token).logs("hello", &query).await.unwrap();
+    assert!(lines.iter().any(|l| l.line.contains("Booting worker")), "{lines:?}");
+    assert!(lines.iter().all(|l| l.process_type == "web" && l.instance_id.is_some()));
     agent.cleanup();
 }
 
@@ -132,26 +132,27 @@ async fn flask_app_with_requirements_and_worker() {
     let source = || fixture_with("flask-app", &[("requirements.txt", &requirements)]);
     let started = Instant::now();
     let (_, build) = api.upload_build(&token, "flasky", source()).await;
-    let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
-    let log = detail["log"].as_str().unwrap();
+    let detail = wait_build(&api, &token, "flasky", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
+    let log = &detail.log;
     assert!(log.contains("Successfully installed") && log.contains("flask"), "{log}");
     let web = wait_for("flask web instance", Duration::from_secs(60), || async {
         running(&api, &token, "flasky", "web").await.pop()
     })
     .await;
-    let address = web["address"].as_str().unwrap();
+    let address = web.address.as_deref().unwrap();
     let (status, body) = http_get(address, "flasky.paas.test", "/health").await.unwrap();
     println!("(b) flask upload to first 200 (cold): {:?}", started.elapsed());
     assert_eq!((status, body.trim()), (200, r#"{"status":"ok"}"#));
 
     // (c) the Procfile's worker type appears at 0; scale it to 1.
-    let (_, formation) = api.get("/v1/apps/flasky/formation", &token).await;
-    assert!(formation.as_array().unwrap().iter().any(|f| f["process_type"] == "worker" && f["quantity"] == 0));
-    api.patch("/v1/apps/flasky/formation", &token, json!({ "worker": 1 })).await;
+    let formation = api.rest(&token).formation("flasky").await.unwrap();
+    assert!(formation.iter().any(|f| f.process_type == "worker" && f.quantity == 0));
+    api.rest(&token).update_formation("flasky", &scale(&[("worker", 1)])).await.expect("scaled");
     wait_for("worker heartbeats in the logs", Duration::from_secs(60), || async {
-        let (_, logs) = api.get("/v1/apps/flasky/logs?process=worker", &token).await;
-        logs.as_array().unwrap().iter().any(|l| l["line"].as_str().unwrap().contains("worker heartbeat")).then_some(())
+        let query = LogsQuery { process: Some("worker".into()), ..Default::default() };
+        let lines = api.rest(&token).logs("flasky", &query).await.unwrap();
+        lines.iter().any(|l| l.line.contains("worker heartbeat")).then_some(())
     })
     .await;
     assert_eq!(containers(&agent.node, "worker").len(), 1);
@@ -160,13 +161,13 @@ async fn flask_app_with_requirements_and_worker() {
     // A second push of the same code reuses the cached dependency layer.
     let started = Instant::now();
     let (_, build) = api.upload_build(&token, "flasky", source()).await;
-    let detail = wait_build(&api, &token, "flasky", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded");
-    let log = detail["log"].as_str().unwrap();
+    let detail = wait_build(&api, &token, "flasky", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded");
+    let log = &detail.log;
     assert!(log.contains("Using cache") && !log.contains("Successfully installed"), "{log}");
     wait_for("the new release's web instance", Duration::from_secs(60), || async {
         let web = running(&api, &token, "flasky", "web").await;
-        (web.len() == 1 && web[0]["release"] == 2).then_some(())
+        (web.len() == 1 && web[0].release == 2).then_some(())
     })
     .await;
     println!("(b) flask upload to new release running (cached layers): {:?}", started.elapsed());
@@ -186,33 +187,32 @@ async fn release_phase_runs_before_rollout_and_can_stop_it() {
     let token = admin(&api, "release@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "phased").await;
-    api.patch("/v1/apps/phased/config", &token, json!({ "APP_LABEL": "phased-db" })).await;
+    api.rest(&token).update_config("phased", &set_vars(&[("APP_LABEL", "phased-db")])).await.expect("config set");
 
     let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;
-    let detail = wait_build(&api, &token, "phased", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
-    let log = detail["log"].as_str().unwrap();
+    let detail = wait_build(&api, &token, "phased", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
+    let log = &detail.log;
     assert!(log.contains("Running release command: python3 migrate.py"), "{log}");
     assert!(log.contains("migrating schema for phased-db"), "the release command sees config vars: {log}");
-    let good_release = detail["build"]["release"].as_i64().unwrap();
+    let good_release = detail.build.release.unwrap();
     wait_for("the web instance", Duration::from_secs(60), || async {
         running(&api, &token, "phased", "web").await.pop()
     })
     .await;
 
-    api.patch("/v1/apps/phased/config", &token, json!({ "RELEASE_EXIT": "3" })).await;
-    let (_, app) = api.get("/v1/apps/phased", &token).await;
-    let release_before = app["current_release"].as_i64().unwrap();
+    api.rest(&token).update_config("phased", &set_vars(&[("RELEASE_EXIT", "3")])).await.expect("config set");
+    let release_before = api.rest(&token).app("phased").await.unwrap().current_release.unwrap();
     assert_eq!(release_before, good_release + 1, "the config change is a release of the same build");
     let (_, build) = api.upload_build(&token, "phased", fixture("release-phase")).await;
-    let detail = wait_build(&api, &token, "phased", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "failed");
-    assert!(detail["log"].as_str().unwrap().contains("release command failed (exit code 3)"), "{}", detail["log"]);
-    let (_, app) = api.get("/v1/apps/phased", &token).await;
-    assert_eq!(app["current_release"], release_before, "no release after a failed release phase");
+    let detail = wait_build(&api, &token, "phased", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "failed");
+    assert!(detail.log.contains("release command failed (exit code 3)"), "{}", detail.log);
+    let app = api.rest(&token).app("phased").await.unwrap();
+    assert_eq!(app.current_release, Some(release_before), "no release after a failed release phase");
     let web = running(&api, &token, "phased", "web").await;
     assert_eq!(web.len(), 1);
-    let (status, _) = http_get(web[0]["address"].as_str().unwrap(), "phased.paas.test", "/").await.unwrap();
+    let (status, _) = http_get(web[0].address.as_deref().unwrap(), "phased.paas.test", "/").await.unwrap();
     assert_eq!(status, 200);
     agent.cleanup();
 }

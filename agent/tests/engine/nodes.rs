@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::TestApi;
+use test_support::{scale, set_vars, TestApi};
 
 const HOST: &str = "spread.paas.test";
 
@@ -29,12 +29,12 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         TestAgent::start(&api, &token).await,
     ];
     api.create_app(&token, "spread").await;
-    api.patch("/v1/apps/spread/config", &token, json!({ "GREETING": "kept" })).await;
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_config("spread", &set_vars(&[("GREETING", "kept")])).await.expect("config set");
+    api.rest(&token).update_formation("spread", &scale(&[("web", 3)])).await.expect("scaled");
 
     // A build whose agent dies mid-way is finished by another agent.
     let (_, build) = api.upload_build(&token, "spread", fixture("flask-app")).await;
-    let build_id = build["id"].as_str().unwrap().to_string();
+    let build_id = build_id(&build);
     let builder: String = wait_for("the build to be claimed", Duration::from_secs(30), || async {
         sqlx::query_scalar::<_, String>(
             "SELECT n.name FROM builds b JOIN nodes n ON n.id = b.claimed_by WHERE b.id = $1::uuid",
@@ -48,8 +48,8 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     let index = agents.iter().position(|a| a.node == builder).unwrap();
     agents[index].kill_node().await;
     let detail = wait_build(&api, &token, "spread", &build_id).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
-    assert!(detail["log"].as_str().unwrap().contains("Retrying the build"), "{}", detail["log"]);
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
+    assert!(detail.log.contains("Retrying the build"), "{}", detail.log);
     let finisher: String =
         sqlx::query_scalar("SELECT n.name FROM builds b JOIN nodes n ON n.id = b.claimed_by WHERE b.id = $1::uuid")
             .bind(&build_id)
@@ -59,23 +59,23 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     assert_ne!(finisher, builder, "another agent finished the build");
     agents[index].revive(&api);
     wait_for("all three nodes up", Duration::from_secs(30), || async {
-        let (_, nodes) = api.get("/v1/nodes", &token).await;
-        (nodes.as_array()?.iter().filter(|n| n["state"] == "up").count() == 3).then_some(())
+        let nodes = api.rest(&token).list_nodes().await.ok()?;
+        (nodes.iter().filter(|n| n.state.as_str() == "up").count() == 3).then_some(())
     })
     .await;
     // Instances placed while a node was down stay where they are (no
     // rebalancing); scale from zero to see placement over three live nodes.
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 0 })).await;
+    api.rest(&token).update_formation("spread", &scale(&[("web", 0)])).await.expect("scaled");
     wait_for("no web instance", Duration::from_secs(60), || async {
         running(&api, &token, "spread", "web").await.is_empty().then_some(())
     })
     .await;
-    api.patch("/v1/apps/spread/formation", &token, json!({ "web": 3 })).await;
+    api.rest(&token).update_formation("spread", &scale(&[("web", 3)])).await.expect("scaled");
 
     // Three instances, one per node.
     let spread = wait_for("3 web instances on 3 nodes", Duration::from_secs(120), || async {
         let web = running(&api, &token, "spread", "web").await;
-        let mut nodes: Vec<String> = web.iter().map(|w| w["node"].as_str().unwrap_or("").to_string()).collect();
+        let mut nodes: Vec<String> = web.iter().map(|w| w.node.clone().unwrap_or_default()).collect();
         nodes.sort();
         nodes.dedup();
         (web.len() == 3 && nodes.len() == 3).then_some(nodes)
@@ -105,7 +105,7 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         let lost = agents[victim].node.clone();
         wait_for("3 running instances again", Duration::from_secs(120), || async {
             let web = running(&api, &token, "spread", "web").await;
-            (web.len() == 3 && web.iter().all(|w| w["node"] != lost.as_str())).then_some(())
+            (web.len() == 3 && web.iter().all(|w| w.node.as_deref() != Some(lost.as_str()))).then_some(())
         })
         .await;
         to_running.push(killed_at.elapsed());
@@ -120,12 +120,8 @@ async fn node_loss_reschedules_and_traffic_recovers() {
         );
         agents[victim].revive(&api);
         wait_for("the node back up", Duration::from_secs(30), || async {
-            let (_, nodes) = api.get("/v1/nodes", &token).await;
-            nodes
-                .as_array()?
-                .iter()
-                .find(|n| n["name"] == agents[victim].node.as_str() && n["state"] == "up")
-                .map(|_| ())
+            let nodes = api.rest(&token).list_nodes().await.ok()?;
+            nodes.iter().find(|n| n.name == agents[victim].node && n.state.as_str() == "up").map(|_| ())
         })
         .await;
     }
@@ -163,14 +159,14 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "rebuilt").await;
     let (_, build) = api.upload_build(&token, "rebuilt", fixture("hello-wsgi")).await;
-    let detail = wait_build(&api, &token, "rebuilt", build["id"].as_str().unwrap()).await;
-    let image = detail["build"]["image"].as_str().unwrap().to_string();
+    let detail = wait_build(&api, &token, "rebuilt", &build_id(&build)).await;
+    let image = detail.build.image.clone().unwrap();
     wait_for("first instance", Duration::from_secs(60), || async {
         running(&api, &token, "rebuilt", "web").await.pop()
     })
     .await;
     // Take the image away, as on a node that never built it.
-    api.patch("/v1/apps/rebuilt/formation", &token, json!({ "web": 0 })).await;
+    api.rest(&token).update_formation("rebuilt", &scale(&[("web", 0)])).await.expect("scaled");
     wait_for("no containers", Duration::from_secs(60), || async {
         containers(&agent.node, "web").is_empty().then_some(())
     })
@@ -178,13 +174,13 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     let removed = std::process::Command::new("docker").args(["rmi", "-f", &image]).output().unwrap();
     assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     let started = Instant::now();
-    api.patch("/v1/apps/rebuilt/formation", &token, json!({ "web": 1 })).await;
+    api.rest(&token).update_formation("rebuilt", &scale(&[("web", 1)])).await.expect("scaled");
     let web = wait_for("an instance from the rebuilt image", Duration::from_secs(120), || async {
         running(&api, &token, "rebuilt", "web").await.pop()
     })
     .await;
     println!("node without the image: first instance running after {:?} (rebuild from source)", started.elapsed());
-    let (status, body) = http_get(web["address"].as_str().unwrap(), "rebuilt.paas.test", "/").await.unwrap();
+    let (status, body) = http_get(web.address.as_deref().unwrap(), "rebuilt.paas.test", "/").await.unwrap();
     assert_eq!((status, body.as_str()), (200, "hello from hello-wsgi\n"));
     let inspect = std::process::Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
     assert!(inspect.status.success(), "the image exists again under its tag");

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use test_support::agent::*;
-use test_support::TestApi;
+use test_support::{scale, set_vars, TestApi};
 
 const HOST: &str = "steady.paas.test";
 
@@ -15,10 +14,10 @@ async fn deploys_under_load_drop_no_request() {
     let token = admin(&api, "steady@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "steady").await;
-    api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
+    api.rest(&token).update_formation("steady", &scale(&[("web", 2)])).await.expect("scaled");
     let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
-    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    let detail = wait_build(&api, &token, "steady", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
 
     let router = TestRouter::start(&api).await;
     let url = router.url("/");
@@ -34,15 +33,14 @@ async fn deploys_under_load_drop_no_request() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Rollout 1: a config change (new release, same build).
-    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "second" })).await;
-    let (_, app) = api.get("/v1/apps/steady", &token).await;
-    let config_release = app["current_release"].as_i64().unwrap();
+    api.rest(&token).update_config("steady", &set_vars(&[("GREETING", "second")])).await.expect("config set");
+    let config_release = api.rest(&token).app("steady").await.unwrap().current_release.unwrap();
     wait_rolled_out(&api, &token, &agent.node, config_release).await;
     // Rollout 2: a new build.
     let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
-    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded");
-    wait_rolled_out(&api, &token, &agent.node, detail["build"]["release"].as_i64().unwrap()).await;
+    let detail = wait_build(&api, &token, "steady", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded");
+    wait_rolled_out(&api, &token, &agent.node, detail.build.release.unwrap()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stats = load.stop().await;
@@ -56,10 +54,10 @@ async fn deploys_under_load_drop_no_request() {
 }
 
 /// Waits until both web instances run `release` and the old containers are gone.
-async fn wait_rolled_out(api: &TestApi, token: &str, node: &str, release: i64) {
+async fn wait_rolled_out(api: &TestApi, token: &str, node: &str, release: i32) {
     wait_for(&format!("rollout of v{release}"), Duration::from_secs(120), || async {
         let web = running(api, token, "steady", "web").await;
-        let all_new = web.len() == 2 && web.iter().all(|w| w["release"] == release);
+        let all_new = web.len() == 2 && web.iter().all(|w| w.release == release);
         (all_new && containers(node, "web").len() == 2).then_some(())
     })
     .await;

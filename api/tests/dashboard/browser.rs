@@ -5,9 +5,9 @@
 //! `target/dashboard-screenshots/`.
 
 use fantoccini::Locator;
-use test_support::{tarball, TestApi};
+use test_support::{tarball, FakeNode, TestApi};
 
-use crate::support::{admin, Browser, FakeNode};
+use crate::support::{admin, Browser};
 
 const EMAIL: &str = "dev@example.org";
 
@@ -91,7 +91,7 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     // Live logs over SSE.
     b.client.goto(&url("/apps/demo/logs")).await.unwrap();
     b.wait_text("#log-status", "the stream to connect", |t| t.contains("connected")).await;
-    node.ship_log(&instances[0], "GET / 200 in 3 ms").await;
+    node.ship_log(instances[0], "GET / 200 in 3 ms").await;
     b.wait_text("#log", "the shipped line", |t| t.contains("GET / 200 in 3 ms")).await;
     b.screenshot("07-logs").await;
 
@@ -135,7 +135,7 @@ async fn a_developer_runs_an_app_from_the_dashboard() {
     b.screenshot("10-team").await;
     b.client.goto(&url("/nodes")).await.unwrap();
     assert!(b.text("h1").await.contains("Not allowed"), "nodes are for administrators");
-    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(EMAIL).execute(&api.db).await.unwrap();
+    api.make_admin(EMAIL).await;
     b.client.goto(&url("/nodes")).await.unwrap();
     assert!(b.text("main table").await.contains("node-1"));
     b.screenshot("11-nodes").await;

@@ -2,11 +2,12 @@
 //! checks on forms, session cookie attributes, and forms that keep what was
 //! typed when they are rejected.
 
+use paas_types::AddDomainRequest;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use test_support::{tarball, TestApi};
+use test_support::{set_vars, tarball, FakeNode, TestApi};
 
-use crate::support::{admin, csrf_in, http, set_cookie, FakeNode, WebSession};
+use crate::support::{admin, csrf_in, http, set_cookie, WebSession};
 
 const APP: &str = "alpha";
 const MISSING_APP: &str = "zz-missing";
@@ -54,11 +55,14 @@ async fn another_tenants_app_is_a_404_on_every_app_page() {
     let alice_jwt = api.signup("alice@example.org").await;
     let bob_jwt = api.signup("bob@example.org").await;
     api.create_app(&alice_jwt, APP).await;
-    api.patch(&format!("/v1/apps/{APP}/config"), &alice_jwt, json!({ "FOO": "bar" })).await;
-    api.post(&format!("/v1/apps/{APP}/domains"), &alice_jwt, json!({ "hostname": "www.alpha.example" })).await;
+    api.rest(&alice_jwt).update_config(APP, &set_vars(&[("FOO", "bar")])).await.expect("config set");
+    api.rest(&alice_jwt)
+        .add_domain(APP, &AddDomainRequest { hostname: "www.alpha.example".into() })
+        .await
+        .expect("domain added");
     let (status, _) = api.upload_build(&alice_jwt, APP, tarball(&[("app.py", "app = None\n")])).await;
     assert_eq!(status, 202);
-    let build = node.build(&["built"]).await;
+    let build = node.build(&["built"]).await.to_string();
     let before = snapshot(&api, &alice_jwt).await;
 
     let alice = WebSession::new(&api, &alice_jwt);

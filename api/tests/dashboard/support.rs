@@ -1,6 +1,6 @@
 //! Helpers of the dashboard tests: plain-HTTP sessions (cookie + CSRF token
-//! read from the page), a scripted node speaking the real agent protocol,
-//! and a headless Chromium driven over WebDriver.
+//! read from the page) and a headless Chromium driven over WebDriver. The
+//! scripted node is `test_support::FakeNode`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -8,8 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use test_support::TestApi;
 
 // === Plain HTTP ===
@@ -73,79 +72,7 @@ pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a
 
 /// Signs up a platform administrator through the API.
 pub async fn admin(api: &TestApi, email: &str) -> String {
-    let token = api.signup(email).await;
-    sqlx::query("UPDATE users SET is_admin = true WHERE email = $1").bind(email).execute(&api.db).await.unwrap();
-    token
-}
-
-// === A scripted node (the real agent protocol, no Docker) ===
-
-pub struct FakeNode<'a> {
-    api: &'a TestApi,
-    token: String,
-}
-
-impl<'a> FakeNode<'a> {
-    /// Registers a node with a join token issued to `admin`.
-    pub async fn register(api: &'a TestApi, admin: &str, name: &str) -> FakeNode<'a> {
-        let (status, join) = api.post("/v1/nodes/join-tokens", admin, json!({})).await;
-        assert_eq!(status, 201, "{join}");
-        let body = json!({ "name": name, "address": "127.0.0.1", "cpu_millis": 4000, "memory_mb": 8192 });
-        let join = join["token"].as_str().unwrap();
-        let (status, registered) = api.call(Method::POST, "/v1/agent/register", Some(join), Some(body)).await;
-        assert_eq!(status, 200, "{registered}");
-        FakeNode { api, token: registered["node_token"].as_str().unwrap().to_string() }
-    }
-
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.api.call(method, path, Some(&self.token), body).await
-    }
-
-    /// Claims the queued build, posts its output and finishes it successfully.
-    pub async fn build(&self, output: &[&str]) -> String {
-        let (status, job) = self.call(Method::POST, "/v1/agent/builds/claim", None).await;
-        assert_eq!(status, 200, "a build is queued: {job}");
-        let id = job["build_id"].as_str().unwrap().to_string();
-        let (status, _) =
-            self.call(Method::POST, &format!("/v1/agent/builds/{id}/log"), Some(json!({ "lines": output }))).await;
-        assert_eq!(status, 204);
-        let result = json!({
-            "success": true, "image": format!("paas-app/demo:{}", &id[..8]),
-            "process_types": { "web": "gunicorn app:app" },
-        });
-        let (status, body) = self.call(Method::POST, &format!("/v1/agent/builds/{id}/finish"), Some(result)).await;
-        assert_eq!(status, 204, "{body}");
-        id
-    }
-
-    /// The instance ids this node should run.
-    pub async fn desired(&self) -> Vec<String> {
-        let (status, desired) = self.call(Method::GET, "/v1/agent/desired", None).await;
-        assert_eq!(status, 200, "{desired}");
-        desired["instances"].as_array().unwrap().iter().map(|i| i["instance_id"].as_str().unwrap().into()).collect()
-    }
-
-    /// Reports every desired instance in `state`.
-    pub async fn report_all(&self, state: &str) -> Vec<String> {
-        let ids = self.desired().await;
-        let instances: Vec<Value> = ids
-            .iter()
-            .enumerate()
-            .map(|(n, id)| {
-                json!({ "instance_id": id, "state": state, "address": format!("127.0.0.1:{}", 40000 + n),
-                        "container_id": format!("c{n}"), "restarts": 0 })
-            })
-            .collect();
-        let (status, body) = self.call(Method::POST, "/v1/agent/report", Some(json!({ "instances": instances }))).await;
-        assert_eq!(status, 204, "{body}");
-        ids
-    }
-
-    pub async fn ship_log(&self, instance: &str, line: &str) {
-        let batch = json!({ "lines": [{ "instance_id": instance, "line": line }] });
-        let (status, body) = self.call(Method::POST, "/v1/agent/logs", Some(batch)).await;
-        assert_eq!(status, 204, "{body}");
-    }
+    api.admin(email).await
 }
 
 // === Headless Chromium ===

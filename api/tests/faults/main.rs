@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::{PgCluster, TestApi, JWT_SECRET, ROUTER_TOKEN};
+use test_support::{scale, set_vars, PgCluster, TestApi, JWT_SECRET, ROUTER_TOKEN};
 
 const HOST: &str = "steady.paas.test";
 
@@ -74,11 +74,11 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     let token = admin(&api, "faults@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "steady").await;
-    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "before" })).await;
-    api.patch("/v1/apps/steady/formation", &token, json!({ "web": 2 })).await;
+    api.rest(&token).update_config("steady", &set_vars(&[("GREETING", "before")])).await.expect("config set");
+    api.rest(&token).update_formation("steady", &scale(&[("web", 2)])).await.expect("scaled");
     let (_, build) = api.upload_build(&token, "steady", fixture("hello-wsgi")).await;
-    let detail = wait_build(&api, &token, "steady", build["id"].as_str().unwrap()).await;
-    assert_eq!(detail["build"]["status"], "succeeded", "{}", detail["log"]);
+    let detail = wait_build(&api, &token, "steady", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
 
     let router = TestRouter::start(&api).await;
     let url = router.url("/");
@@ -115,10 +115,10 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
         (status == 200).then_some(())
     })
     .await;
-    let (_, nodes) = api.get("/v1/nodes", &token).await;
-    assert_eq!(nodes[0]["state"], "up", "{nodes}");
+    let nodes = api.rest(&token).list_nodes().await.unwrap();
+    assert_eq!(nodes[0].state.as_str(), "up", "{nodes:?}");
     assert_eq!(snapshot(&api, &token).await, before, "nothing was lost");
-    api.patch("/v1/apps/steady/config", &token, json!({ "GREETING": "after" })).await;
+    api.rest(&token).update_config("steady", &set_vars(&[("GREETING", "after")])).await.expect("config set");
     wait_for("the new config served through the router", Duration::from_secs(120), || async {
         let r = client.get(&url).header("host", HOST).send().await.ok()?;
         r.text().await.ok()?.contains("after").then_some(())

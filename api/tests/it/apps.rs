@@ -1,21 +1,22 @@
 //! Apps: create, list (paged), show, delete; name rules.
 
+use paas_types::{App, AppList, ErrorBody, Event};
 use serde_json::json;
-use test_support::TestApi;
+use test_support::{decode, TestApi};
 
 #[tokio::test]
 async fn create_list_show_delete() {
     let api = TestApi::start().await;
     let token = api.signup("gina@example.org").await;
     let app = api.create_app(&token, "web-shop").await;
-    assert_eq!(app["hostname"], "web-shop.paas.test");
-    assert_eq!(app["web_url"], "http://web-shop.paas.test/");
-    assert_eq!(app["tenant"], "gina");
-    assert!(app["current_release"].is_null());
+    assert_eq!(app.hostname, "web-shop.paas.test");
+    assert_eq!(app.web_url, "http://web-shop.paas.test/");
+    assert_eq!(app.tenant, "gina");
+    assert!(app.current_release.is_none());
 
     let (status, shown) = api.get("/v1/apps/web-shop", &token).await;
     assert_eq!(status, 200);
-    assert_eq!(shown["id"], app["id"]);
+    assert_eq!(decode::<App>(&shown).id, app.id);
 
     // A new app runs one web process.
     let (_, formation) = api.get("/v1/apps/web-shop/formation", &token).await;
@@ -23,17 +24,18 @@ async fn create_list_show_delete() {
 
     let (status, body) = api.post("/v1/apps", &token, json!({ "name": "web-shop" })).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(decode::<ErrorBody>(&body).error.code, "conflict");
 
     let (status, _) = api.delete("/v1/apps/web-shop", &token).await;
     assert_eq!(status, 204);
     let (status, body) = api.get("/v1/apps/web-shop", &token).await;
     assert_eq!(status, 404);
-    assert_eq!(body["error"]["message"], "app \"web-shop\" not found");
+    assert_eq!(decode::<ErrorBody>(&body).error.message, "app \"web-shop\" not found");
     // The name is free again, and the deletion is in the audit log.
     api.create_app(&token, "web-shop").await;
     let (_, events) = api.get("/v1/events", &token).await;
-    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let events: Vec<Event> = decode(&events);
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["app.create", "app.delete", "app.create", "user.signup"]);
 }
 
@@ -45,7 +47,7 @@ async fn app_names_are_checked() {
     {
         let (status, body) = api.post("/v1/apps", &token, json!({ "name": bad })).await;
         assert_eq!(status, 422, "{bad:?} -> {body}");
-        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(decode::<ErrorBody>(&body).error.code, "validation_failed");
     }
     // Names rejected by the API are rejected by the database too.
     let tenant: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants").fetch_one(&api.db).await.unwrap();
@@ -75,8 +77,9 @@ async fn listing_pages_through_many_apps() {
         };
         let (status, page) = api.get(&query, &token).await;
         assert_eq!(status, 200, "{page}");
-        seen.extend(page["apps"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()));
-        after = page["next_after"].as_str().map(str::to_string);
+        let page: AppList = decode(&page);
+        seen.extend(page.apps.into_iter().map(|a| a.name));
+        after = page.next_after;
         if after.is_none() {
             break;
         }

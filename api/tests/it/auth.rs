@@ -3,9 +3,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use paas_types::{ApiToken, CreatedToken, ErrorBody, Me, Role, Session};
 use reqwest::Method;
 use serde_json::json;
-use test_support::{TestApi, JWT_SECRET};
+use test_support::{decode, TestApi, JWT_SECRET};
 
 #[tokio::test]
 async fn signup_login_and_me() {
@@ -13,18 +14,19 @@ async fn signup_login_and_me() {
     let body = json!({ "email": "Ada@Example.org", "password": "correct horse battery", "tenant": "analytical" });
     let (status, session) = api.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
     assert_eq!(status, 201, "{session}");
-    assert_eq!(session["user"]["email"], "Ada@Example.org");
+    assert_eq!(decode::<Session>(&session).user.email, "Ada@Example.org");
 
     // Login is case-insensitive on the email; the password must match.
     let login = json!({ "email": "ada@example.org", "password": "correct horse battery" });
     let (status, logged_in) = api.call(Method::POST, "/v1/auth/login", None, Some(login)).await;
     assert_eq!(status, 200, "{logged_in}");
-    let token = logged_in["token"].as_str().unwrap();
+    let token = decode::<Session>(&logged_in).token;
 
-    let (status, me) = api.get("/v1/me", token).await;
+    let (status, me) = api.get("/v1/me", &token).await;
     assert_eq!(status, 200);
-    assert_eq!(me["tenants"][0]["name"], "analytical");
-    assert_eq!(me["tenants"][0]["role"], "owner");
+    let me: Me = decode(&me);
+    assert_eq!(me.tenants[0].name, "analytical");
+    assert_eq!(me.tenants[0].role, Role::Owner);
 
     // The password is stored as an argon2 hash, never in clear.
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&api.db).await.unwrap();
@@ -41,8 +43,9 @@ async fn bad_logins_and_signups_are_refused() {
         let (status, body) =
             api.call(Method::POST, "/v1/auth/login", None, Some(json!({ "email": email, "password": password }))).await;
         assert_eq!(status, 401, "{body}");
-        assert_eq!(body["error"]["code"], "unauthorized");
-        assert_eq!(body["error"]["message"], "email or password is wrong");
+        let ErrorBody { error } = decode(&body);
+        assert_eq!(error.code, "unauthorized");
+        assert_eq!(error.message, "email or password is wrong");
     }
     let cases = [
         (json!({ "email": "bob@example.org", "password": "correct horse battery" }), 409),
@@ -87,18 +90,19 @@ async fn api_tokens_are_shown_once_hashed_and_revocable() {
     let session = api.signup("erin@example.org").await;
     let (status, created) = api.post("/v1/tokens", &session, json!({ "name": "ci", "expires_in_days": 30 })).await;
     assert_eq!(status, 201, "{created}");
-    let secret = created["token"].as_str().unwrap().to_string();
-    let id = created["info"]["id"].as_str().unwrap().to_string();
+    let CreatedToken { token: secret, info } = decode(&created);
+    let id = info.id;
     assert!(secret.starts_with("paas_"));
 
     // The token authenticates; listings show only its prefix.
     let (status, _) = api.get("/v1/me", &secret).await;
     assert_eq!(status, 200);
-    let (_, list) = api.get("/v1/tokens", &session).await;
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(!list.to_string().contains(&secret));
-    assert!(secret.starts_with(list[0]["prefix"].as_str().unwrap()));
-    assert!(list[0]["last_used_at"].is_string(), "use is recorded: {list}");
+    let (_, body) = api.get("/v1/tokens", &session).await;
+    let list: Vec<ApiToken> = decode(&body);
+    assert_eq!(list.len(), 1);
+    assert!(!body.to_string().contains(&secret));
+    assert!(secret.starts_with(&list[0].prefix));
+    assert!(list[0].last_used_at.is_some(), "use is recorded: {body}");
 
     // The database holds a hash, not the secret.
     let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_one(&api.db).await.unwrap();
@@ -115,7 +119,8 @@ async fn api_tokens_are_shown_once_hashed_and_revocable() {
     assert_eq!(list, json!([]));
 
     // Expired tokens fail too.
-    sqlx::query("UPDATE api_tokens SET revoked_at = NULL, expires_at = now() - interval '1 second'")
+    sqlx::query("UPDATE api_tokens SET revoked_at = NULL, expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(id)
         .execute(&api.db)
         .await
         .unwrap();
@@ -125,7 +130,8 @@ async fn api_tokens_are_shown_once_hashed_and_revocable() {
     // Another user's token id cannot be revoked by someone else.
     let (_, other) = api.post("/v1/tokens", &session, json!({ "name": "other" })).await;
     let mallory = api.signup("mallory@example.org").await;
-    let (status, _) = api.delete(&format!("/v1/tokens/{}", other["info"]["id"].as_str().unwrap()), &mallory).await;
+    let other: CreatedToken = decode(&other);
+    let (status, _) = api.delete(&format!("/v1/tokens/{}", other.info.id), &mallory).await;
     assert_eq!(status, 404);
 }
 
@@ -143,7 +149,7 @@ async fn forged_expired_and_unsigned_jwts_are_rejected() {
     let api = TestApi::start().await;
     let session = api.signup("frank@example.org").await;
     let (_, me) = api.get("/v1/me", &session).await;
-    let sub = me["user"]["id"].as_str().unwrap().to_string();
+    let sub = decode::<Me>(&me).user.id.to_string();
     let now = chrono::Utc::now().timestamp();
     let claims = |iss, aud, exp| Claims { sub: sub.clone(), iss, aud, iat: now - 10, exp };
     let sign =
@@ -170,7 +176,7 @@ async fn forged_expired_and_unsigned_jwts_are_rejected() {
     for (what, token) in bad {
         let (status, body) = api.get("/v1/me", &token).await;
         assert_eq!(status, 401, "{what} JWT accepted: {body}");
-        assert_eq!(body["error"]["code"], "unauthorized");
+        assert_eq!(decode::<ErrorBody>(&body).error.code, "unauthorized");
     }
     // Non-bearer schemes are refused too.
     let response = api.http.get(format!("{}/v1/me", api.url)).basic_auth("frank", Some("x")).send().await.unwrap();

@@ -1,8 +1,9 @@
 //! Bad input answers a 4xx JSON envelope with a stable code, never a 500.
 
+use paas_types::{AppList, ErrorBody};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
-use serde_json::{json, Value};
-use test_support::TestApi;
+use serde_json::Value;
+use test_support::{decode, TestApi};
 
 async fn raw(
     api: &TestApi,
@@ -51,16 +52,17 @@ async fn malformed_requests_get_clear_4xx_envelopes() {
         let what = format!("{method} {path} ({content_type:?}, {} bytes)", body.len());
         let (got, envelope, request_id) = raw(&api, method, path, &token, content_type, body).await;
         assert_eq!(got, status, "{what}: {envelope}");
-        assert_eq!(envelope["error"]["code"], code, "{what}: {envelope}");
-        let message = envelope["error"]["message"].as_str().unwrap();
+        let ErrorBody { error } = decode(&envelope);
+        assert_eq!(error.code, code, "{what}: {envelope}");
+        let message = error.message;
         assert!(message.len() > 5, "{what}: message {message:?} explains nothing");
         // The request id is in the header and in the body, for support requests.
         let request_id = request_id.expect("x-request-id header").to_str().unwrap().to_string();
-        assert_eq!(envelope["error"]["request_id"], json!(request_id), "{what}");
+        assert_eq!(error.request_id, Some(request_id), "{what}");
     }
     // Nothing above created anything.
     let (_, page) = api.get("/v1/apps", &token).await;
-    assert_eq!(page["apps"], json!([]));
+    assert!(decode::<AppList>(&page).apps.is_empty(), "{page}");
 }
 
 #[tokio::test]
@@ -78,7 +80,7 @@ async fn closed_database_pool_is_a_503_not_a_500() {
     api.db.close().await;
     let (status, body) = api.get("/v1/me", &token).await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(decode::<ErrorBody>(&body).error.code, "unavailable");
     let (status, _) = api.call(reqwest::Method::GET, "/healthz", None, None).await;
     assert_eq!(status, 503);
 }

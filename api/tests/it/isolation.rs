@@ -3,9 +3,10 @@
 //! by a user of another tenant and must answer exactly like a missing object.
 //! A new route is covered as soon as it is registered.
 
+use paas_types::{AddDomainRequest, AddMemberRequest, AppList, Build, ErrorBody, Event, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use test_support::TestApi;
+use test_support::{decode, set_vars, TestApi};
 
 const APP: &str = "alpha";
 const MISSING_APP: &str = "zz-missing";
@@ -85,27 +86,29 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     api.signup("carl@example.org").await;
     api.signup("dora@example.org").await;
     api.create_app(&alice, APP).await;
-    api.patch(&format!("/v1/apps/{APP}/config"), &alice, json!({ "FOO": "bar" })).await;
-    api.post(&format!("/v1/apps/{APP}/domains"), &alice, json!({ "hostname": "www.alpha.example" })).await;
-    api.post(
-        &format!("/v1/tenants/{TENANT}/members"),
-        &alice,
-        json!({ "email": "carl@example.org", "role": "member" }),
-    )
-    .await;
+    api.rest(&alice).update_config(APP, &set_vars(&[("FOO", "bar")])).await.expect("config set");
+    api.rest(&alice)
+        .add_domain(APP, &AddDomainRequest { hostname: "www.alpha.example".into() })
+        .await
+        .expect("domain added");
+    let carl = AddMemberRequest { email: "carl@example.org".into(), role: Role::Member };
+    api.rest(&alice).add_member(TENANT, &carl).await.expect("carl joins");
     let (status, build) =
         api.upload_build(&alice, APP, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
     assert_eq!(status, 202, "{build}");
-    let build_id = build["id"].as_str().unwrap().to_string();
+    let build: Build = decode(&build);
+    let build_id = build.id.to_string();
     // Pretend an agent built it: release v2 carries the build (rollback needs one).
-    sqlx::query("UPDATE builds SET status = 'succeeded', image_ref = 'paas-app/alpha:test', process_types = '{\"web\": \"gunicorn wsgi:application\"}'")
+    sqlx::query("UPDATE builds SET status = 'succeeded', image_ref = 'paas-app/alpha:test', process_types = '{\"web\": \"gunicorn wsgi:application\"}' WHERE id = $1")
+        .bind(build.id)
         .execute(&api.db)
         .await
         .unwrap();
     sqlx::query(
         "INSERT INTO releases (id, app_id, version, build_id, config, description)
-         SELECT gen_random_uuid(), app_id, 2, id, '{\"FOO\": \"bar\"}', 'Deploy' FROM builds",
+         SELECT gen_random_uuid(), app_id, 2, id, '{\"FOO\": \"bar\"}', 'Deploy' FROM builds WHERE id = $1",
     )
+    .bind(build.id)
     .execute(&api.db)
     .await
     .unwrap();
@@ -121,11 +124,12 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
         assert_eq!(status, 404, "{method} {intruder} by another tenant: {answer}");
         assert_eq!(missing_status, 404, "{method} {missing}: {missing_answer}");
         let scrub = |v: &Value, from: &[&str]| {
-            let mut text = v["error"]["message"].as_str().unwrap().to_string();
+            let ErrorBody { error } = decode(v);
+            let mut text = error.message;
             for name in from {
                 text = text.replace(name, "NAME");
             }
-            (v["error"]["code"].clone(), text)
+            (error.code, text)
         };
         assert_eq!(
             scrub(&answer, &[APP, TENANT]),
@@ -137,9 +141,9 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
 
     // Listings never show the other tenant's objects.
     let (_, page) = api.get("/v1/apps", &bob).await;
-    assert_eq!(page["apps"], json!([]));
+    assert!(decode::<AppList>(&page).apps.is_empty(), "{page}");
     let (_, events) = api.get("/v1/events", &bob).await;
-    assert!(events.as_array().unwrap().iter().all(|e| e["tenant"] == "bob"), "{events}");
+    assert!(decode::<Vec<Event>>(&events).iter().all(|e| e.tenant == "bob"), "{events}");
 
     // The owner gets a success on every one of those routes, so the 404s
     // above were about ownership, not about wrong placeholders.

@@ -1,7 +1,8 @@
 //! Tenants and roles: owners and admins manage members; members see the tenant's apps.
 
+use paas_types::{AddMemberRequest, App, AppList, Member, Role};
 use serde_json::json;
-use test_support::TestApi;
+use test_support::{decode, TestApi};
 
 #[tokio::test]
 async fn members_are_added_and_removed_by_owners_and_admins() {
@@ -17,7 +18,8 @@ async fn members_are_added_and_removed_by_owners_and_admins() {
     let (status, added) =
         api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
     assert_eq!(status, 201, "{added}");
-    api.post("/v1/tenants/olga/members", &owner, json!({ "email": "quinn@example.org", "role": "admin" })).await;
+    let quinn = AddMemberRequest { email: "quinn@example.org".into(), role: Role::Admin };
+    api.rest(&owner).add_member("olga", &quinn).await.expect("quinn joins");
     let (status, _) =
         api.post("/v1/tenants/olga/members", &owner, json!({ "email": "pete@example.org", "role": "member" })).await;
     assert_eq!(status, 409, "duplicate membership");
@@ -41,7 +43,8 @@ async fn members_are_added_and_removed_by_owners_and_admins() {
     assert_eq!(status, 403);
 
     let (_, members) = api.get("/v1/tenants/olga/members", &member).await;
-    let emails: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    let members: Vec<Member> = decode(&members);
+    let emails: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
     assert_eq!(emails, ["olga@example.org", "pete@example.org", "quinn@example.org"]);
 
     assert_eq!(api.delete("/v1/tenants/olga/members/pete@example.org", &admin).await.0, 204);
@@ -59,16 +62,17 @@ async fn users_in_several_tenants_name_the_tenant() {
     let api = TestApi::start().await;
     let rita = api.signup("rita@example.org").await;
     let sam = api.signup("sam@example.org").await;
-    api.post("/v1/tenants/sam/members", &sam, json!({ "email": "rita@example.org", "role": "member" })).await;
+    let rita_joins = AddMemberRequest { email: "rita@example.org".into(), role: Role::Member };
+    api.rest(&sam).add_member("sam", &rita_joins).await.expect("rita joins");
     let (status, body) = api.post("/v1/apps", &rita, json!({ "name": "where" })).await;
     assert_eq!(status, 422, "{body}");
     let (status, app) = api.post("/v1/apps", &rita, json!({ "name": "where", "tenant": "sam" })).await;
     assert_eq!(status, 201);
-    assert_eq!(app["tenant"], "sam");
+    assert_eq!(decode::<App>(&app).tenant, "sam");
     let (_, page) = api.get("/v1/apps?tenant=rita", &rita).await;
-    assert_eq!(page["apps"], json!([]));
+    assert!(decode::<AppList>(&page).apps.is_empty(), "{page}");
     let (_, page) = api.get("/v1/apps", &sam).await;
-    assert_eq!(page["apps"][0]["name"], "where");
+    assert_eq!(decode::<AppList>(&page).apps[0].name, "where");
     let (status, _) = api.post("/v1/apps", &rita, json!({ "name": "nope", "tenant": "someone-else" })).await;
     assert_eq!(status, 404);
 }

@@ -1,39 +1,32 @@
-//! The agent and router protocols over real HTTP, with a scripted node in
-//! place of an agent (no Docker here; the engine tests run real agents):
-//! registration, the build queue and its lease, releases, scheduling,
-//! reports, the route table's long poll, log shipping and following.
+//! The agent and router protocols over real HTTP, with the scripted node of
+//! `test_support` in place of an agent (no Docker here; the engine tests run
+//! real agents): registration, the build queue and its lease, releases,
+//! scheduling, reports, the route table's long poll, log shipping and following.
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use test_support::{tarball, TestApi, ROUTER_TOKEN};
+use paas_types::agent::{BuildJob, RegisterNode};
+use paas_types::client::rest::LogsQuery;
+use paas_types::routing::{Backend, RouteApp, RouteTable};
+use paas_types::{Build, BuildDetail, ErrorBody, Instance, JoinToken, LogLine, Release};
+use reqwest::Method;
+use serde_json::json;
+use test_support::{decode, json_of, scale, tarball, FakeNode, TestApi, ROUTER_TOKEN};
 
-struct Node<'a> {
-    api: &'a TestApi,
-    token: String,
+/// The platform administrator of these tests.
+const ADMIN: &str = "root@example.org";
+
+fn node_spec(name: &str, cpu_millis: i32, memory_mb: i32) -> RegisterNode {
+    RegisterNode { name: name.into(), address: "127.0.0.1".into(), cpu_millis, memory_mb, labels: Default::default() }
 }
 
-impl Node<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.api.call(method, path, Some(&self.token), body).await
-    }
+async fn register(api: &TestApi, admin: &str, name: &str) -> FakeNode {
+    FakeNode::register_with(api, admin, node_spec(name, 2000, 4096)).await
 }
 
-async fn register<'a>(api: &'a TestApi, admin: &str, name: &str) -> Node<'a> {
-    let (status, join) = api.post("/v1/nodes/join-tokens", admin, json!({})).await;
-    assert_eq!(status, 201, "{join}");
-    let body = json!({ "name": name, "address": "127.0.0.1", "cpu_millis": 2000, "memory_mb": 4096 });
-    let (status, registered) =
-        api.call(Method::POST, "/v1/agent/register", Some(join["token"].as_str().unwrap()), Some(body)).await;
-    assert_eq!(status, 200, "{registered}");
-    Node { api, token: registered["node_token"].as_str().unwrap().to_string() }
-}
-
-async fn admin(api: &TestApi) -> String {
-    let token = api.signup("root@example.org").await;
-    sqlx::query("UPDATE users SET is_admin = true").execute(&api.db).await.unwrap();
-    token
+/// The table's entry of `name`.
+fn route(table: &RouteTable, name: &str) -> RouteApp {
+    table.apps.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("{name} in {table:?}")).clone()
 }
 
 #[tokio::test]
@@ -41,24 +34,28 @@ async fn registration_needs_a_valid_join_token() {
     let api = TestApi::start().await;
     let user = api.signup("nobody@example.org").await;
     assert_eq!(api.post("/v1/nodes/join-tokens", &user, json!({})).await.0, 403, "only admins issue join tokens");
-    let body = json!({ "name": "n1", "address": "127.0.0.1", "cpu_millis": 1000, "memory_mb": 1024 });
+    let body = json_of(&node_spec("n1", 1000, 1024));
     for token in ["paasjoin_forged", user.as_str()] {
         let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(token), Some(body.clone())).await;
         assert_eq!(status, 401);
     }
-    let admin = admin(&api).await;
+    let admin = api.admin(ADMIN).await;
     let node = register(&api, &admin, "n1").await;
     assert_eq!(node.call(Method::POST, "/v1/agent/heartbeat", None).await.0, 204);
     // A join token cannot take over a live node's name; a dead node's, yes.
     let (_, join) = api.post("/v1/nodes/join-tokens", &admin, json!({})).await;
-    let join = join["token"].as_str().unwrap().to_string();
+    let JoinToken { id: join_id, token: join } = decode(&join);
     let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
     assert_eq!(status, 409, "took over a live node");
-    sqlx::query("UPDATE nodes SET state = 'down'").execute(&api.db).await.unwrap();
+    sqlx::query("UPDATE nodes SET state = 'down' WHERE name = 'n1'").execute(&api.db).await.unwrap();
     let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
     assert_eq!(status, 200, "a down node may register again");
     // Old join tokens stop working.
-    sqlx::query("UPDATE node_join_tokens SET created_at = now() - interval '2 days'").execute(&api.db).await.unwrap();
+    sqlx::query("UPDATE node_join_tokens SET created_at = now() - interval '2 days' WHERE id = $1")
+        .bind(join_id)
+        .execute(&api.db)
+        .await
+        .unwrap();
     let (status, _) = api.call(Method::POST, "/v1/agent/register", Some(&join), Some(body.clone())).await;
     assert_eq!(status, 401, "an expired join token");
     // A user's token is not a node token, and vice versa.
@@ -69,48 +66,48 @@ async fn registration_needs_a_valid_join_token() {
 #[tokio::test]
 async fn build_release_schedule_route_and_logs() {
     let api = TestApi::start().await;
-    let admin = admin(&api).await;
+    let admin = api.admin(ADMIN).await;
     let node = register(&api, &admin, "node-a").await;
     api.create_app(&admin, "shop").await;
 
     // Upload -> queued build; the node claims it; a second claim finds nothing.
     let (status, build) = api.upload_build(&admin, "shop", tarball(&[("wsgi.py", "application = None\n")])).await;
     assert_eq!(status, 202, "{build}");
-    assert_eq!(build["status"], "queued");
-    let build_id = build["id"].as_str().unwrap();
+    let build: Build = decode(&build);
+    assert_eq!(build.status.as_str(), "queued");
+    let build_id = build.id;
     let (status, job) = node.call(Method::POST, "/v1/agent/builds/claim", None).await;
     assert_eq!(status, 200, "{job}");
-    assert_eq!(job["build_id"], build_id);
+    assert_eq!(decode::<BuildJob>(&job).build_id, build_id);
     assert_eq!(node.call(Method::POST, "/v1/agent/builds/claim", None).await.0, 204);
-    let source = api
-        .http
-        .get(format!("{}/v1/agent/builds/{build_id}/source", api.url))
-        .bearer_auth(&node.token)
-        .send()
-        .await
-        .unwrap();
+    let source = node.client.request(Method::GET, &format!("/v1/agent/builds/{build_id}/source")).send().await.unwrap();
     assert_eq!(source.status(), 200);
     assert_eq!(&source.bytes().await.unwrap()[..2], &[0x1f, 0x8b]);
+    let fetched = node.client.build_source(build_id).await.expect("the typed client fetches it too");
+    assert_eq!(&fetched[..2], &[0x1f, 0x8b]);
     let lines = json!({ "lines": ["-----> Building", "step 1"] });
     assert_eq!(node.call(Method::POST, &format!("/v1/agent/builds/{build_id}/log"), Some(lines)).await.0, 204);
     let (_, detail) = api.get(&format!("/v1/apps/shop/builds/{build_id}"), &admin).await;
-    assert_eq!(detail["log"], "-----> Building\nstep 1\n");
-    assert_eq!(detail["build"]["status"], "building");
+    let detail: BuildDetail = decode(&detail);
+    assert_eq!(detail.log, "-----> Building\nstep 1\n");
+    assert_eq!(detail.build.status.as_str(), "building");
 
     // The route table before the release: the app, no backends.
     let (status, table) = api.call(Method::GET, "/v1/router/table", Some(ROUTER_TOKEN), None).await;
     assert_eq!(status, 200);
-    let app = table["apps"].as_array().unwrap().iter().find(|a| a["name"] == "shop").unwrap().clone();
-    assert_eq!(app["hostnames"], json!(["shop.paas.test"]));
-    assert_eq!(app["backends"], json!([]));
+    let table: RouteTable = decode(&table);
+    let app = route(&table, "shop");
+    assert_eq!(app.hostnames, ["shop.paas.test"]);
+    assert_eq!(app.backends, []);
     assert_eq!(api.call(Method::GET, "/v1/router/table", Some(&admin), None).await.0, 401, "routers only");
 
     // Success makes release v1 and the scheduler places one web instance on the node.
     let result = json!({ "success": true, "image": "paas-app/shop:1", "process_types": { "web": "gunicorn wsgi:application", "worker": "python3 w.py" } });
     assert_eq!(node.call(Method::POST, &format!("/v1/agent/builds/{build_id}/finish"), Some(result)).await.0, 204);
     let (_, releases) = api.get("/v1/apps/shop/releases", &admin).await;
-    assert_eq!(releases[0]["version"], 1);
-    assert_eq!(releases[0]["build_id"], build_id);
+    let releases: Vec<Release> = decode(&releases);
+    assert_eq!(releases[0].version, 1);
+    assert_eq!(releases[0].build_id, Some(build_id));
     let (_, formation) = api.get("/v1/apps/shop/formation", &admin).await;
     assert_eq!(
         formation,
@@ -119,59 +116,46 @@ async fn build_release_schedule_route_and_logs() {
             { "process_type": "worker", "quantity": 0, "size": "standard" }
         ])
     );
-    let (_, desired) = node.call(Method::GET, "/v1/agent/desired", None).await;
-    let instances = desired["instances"].as_array().unwrap();
-    assert_eq!(instances.len(), 1, "{desired}");
-    let instance = &instances[0];
-    assert_eq!(instance["image"], "paas-app/shop:1");
-    assert_eq!(instance["env"]["PORT"], "5000");
-    assert_eq!(instance["env"]["WEB_CONCURRENCY"], "2");
-    assert_eq!(instance["hostname"], "shop.paas.test");
-    let instance_id = instance["instance_id"].as_str().unwrap().to_string();
+    let desired = node.desired().await;
+    assert_eq!(desired.instances.len(), 1, "{desired:?}");
+    let instance = &desired.instances[0];
+    assert_eq!(instance.image, "paas-app/shop:1");
+    assert_eq!(instance.env["PORT"], "5000");
+    assert_eq!(instance.env["WEB_CONCURRENCY"], "2");
+    assert_eq!(instance.hostname, "shop.paas.test");
+    let instance_id = instance.instance_id;
 
     // Long poll: waits while nothing changes, answers fast when something does.
-    let version = table["version"].as_i64().unwrap();
-    let (_, current) = api.call(Method::GET, "/v1/router/table", Some(ROUTER_TOKEN), None).await;
-    let current_version = current["version"].as_i64().unwrap();
+    let router = api.router();
+    let version = table.version;
+    let current_version = router.table(None, 30).await.unwrap().version;
     assert!(current_version > version, "the release moved the version");
     let started = Instant::now();
-    let (_, same) = api
-        .call(Method::GET, &format!("/v1/router/table?after={current_version}&wait=1"), Some(ROUTER_TOKEN), None)
-        .await;
+    let same = router.table(Some(current_version), 1).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(900), "answered before the wait ended");
-    assert_eq!(same["version"], current_version);
+    assert_eq!(same.version, current_version);
 
     // The node reports the instance healthy: the router gets a backend within 1 s.
-    let poll = {
-        let url = format!("{}/v1/router/table?after={current_version}&wait=20", api.url);
-        let http = api.http.clone();
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let table: Value = http.get(url).bearer_auth(ROUTER_TOKEN).send().await.unwrap().json().await.unwrap();
-            (started, table)
-        })
-    };
+    let poll = tokio::spawn(async move {
+        let started = Instant::now();
+        (started, router.table(Some(current_version), 20).await.unwrap())
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let report = json!({ "instances": [{ "instance_id": instance_id, "state": "running", "address": "127.0.0.1:40001", "container_id": "c1", "restarts": 0 }] });
     let reported = Instant::now();
     assert_eq!(node.call(Method::POST, "/v1/agent/report", Some(report)).await.0, 204);
     let (_, table) = poll.await.unwrap();
     assert!(reported.elapsed() < Duration::from_secs(1), "route change took {:?}", reported.elapsed());
-    let app = table["apps"].as_array().unwrap().iter().find(|a| a["name"] == "shop").unwrap().clone();
-    assert_eq!(app["backends"], json!([{ "instance_id": instance_id, "address": "127.0.0.1:40001" }]));
-    assert_eq!(app["release"], 1);
+    let app = route(&table, "shop");
+    assert_eq!(app.backends, [Backend { instance_id, address: "127.0.0.1:40001".into() }]);
+    assert_eq!(app.release, Some(1));
     let (_, ps) = api.get("/v1/apps/shop/instances", &admin).await;
-    assert_eq!(ps[0]["state"], "running");
-    assert_eq!(ps[0]["node"], "node-a");
+    let ps: Vec<Instance> = decode(&ps);
+    assert_eq!(ps[0].state.as_str(), "running");
+    assert_eq!(ps[0].node.as_deref(), Some("node-a"));
 
     // Log lines shipped by the node are served and followed (SSE).
-    let mut stream = api
-        .http
-        .get(format!("{}/v1/apps/shop/logs/stream?lines=10", api.url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = api.rest(&admin).request(Method::GET, "/v1/apps/shop/logs/stream?lines=10").send().await.unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     let batch = json!({ "lines": [{ "instance_id": instance_id, "line": "GET / 200" }, { "instance_id": uuid::Uuid::new_v4(), "line": "not mine" }] });
     assert_eq!(node.call(Method::POST, "/v1/agent/logs", Some(batch)).await.0, 204);
@@ -184,36 +168,45 @@ async fn build_release_schedule_route_and_logs() {
     }
     assert!(seen.contains("\"line\":\"GET / 200\"") && seen.contains("\"process_type\":\"web\""), "{seen}");
     let (_, logs) = api.get("/v1/apps/shop/logs", &admin).await;
-    assert_eq!(logs.as_array().unwrap().len(), 1, "lines of unknown instances are dropped: {logs}");
+    let logs: Vec<LogLine> = decode(&logs);
+    assert_eq!(logs.len(), 1, "lines of unknown instances are dropped: {logs:?}");
+    // The typed client follows the same stream, starting with the recent lines.
+    let query = LogsQuery { lines: Some(10), ..Default::default() };
+    let mut events = api.rest(&admin).follow_logs("shop", &query).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        (first.line.as_str(), first.process_type.as_str(), first.instance_id),
+        ("GET / 200", "web", Some(instance_id))
+    );
 
     // Scaling to 0 stops the instance and empties the backends.
-    api.patch("/v1/apps/shop/formation", &admin, json!({ "web": 0 })).await;
-    let (_, desired) = node.call(Method::GET, "/v1/agent/desired", None).await;
-    assert_eq!(desired["instances"], json!([]));
+    api.rest(&admin).update_formation("shop", &scale(&[("web", 0)])).await.expect("scaled");
+    assert_eq!(node.desired().await.instances, []);
     let (_, table) = api.call(Method::GET, "/v1/router/table", Some(ROUTER_TOKEN), None).await;
-    let app = table["apps"].as_array().unwrap().iter().find(|a| a["name"] == "shop").unwrap().clone();
-    assert_eq!(app["backends"], json!([]));
+    assert_eq!(route(&decode(&table), "shop").backends, []);
 }
 
 #[tokio::test]
 async fn a_build_whose_agent_dies_is_retried_by_another() {
     let api = TestApi::start_with(|c| c.build_lease_secs = 1).await;
-    let admin = admin(&api).await;
+    let admin = api.admin(ADMIN).await;
     let first = register(&api, &admin, "dies").await;
     let second = register(&api, &admin, "lives").await;
     api.create_app(&admin, "retry").await;
     let (_, build) = api.upload_build(&admin, "retry", tarball(&[("wsgi.py", "application = None\n")])).await;
-    let build_id = build["id"].as_str().unwrap();
+    let build_id = decode::<Build>(&build).id;
     assert_eq!(first.call(Method::POST, "/v1/agent/builds/claim", None).await.0, 200);
     assert_eq!(second.call(Method::POST, "/v1/agent/builds/claim", None).await.0, 204, "leased");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, job) = second.call(Method::POST, "/v1/agent/builds/claim", None).await;
-    assert_eq!((status.as_u16(), job["build_id"].as_str()), (200, Some(build_id)), "expired lease is claimable");
+    assert_eq!(status, 200, "expired lease is claimable: {job}");
+    assert_eq!(decode::<BuildJob>(&job).build_id, build_id, "expired lease is claimable");
     // The first agent, back from the dead, may no longer touch it.
     let lines = json!({ "lines": ["late"] });
     assert_eq!(first.call(Method::POST, &format!("/v1/agent/builds/{build_id}/log"), Some(lines)).await.0, 409);
     let (_, detail) = api.get(&format!("/v1/apps/retry/builds/{build_id}"), &admin).await;
-    assert!(detail["log"].as_str().unwrap().contains("Retrying the build"), "{detail}");
+    let detail: BuildDetail = decode(&detail);
+    assert!(detail.log.contains("Retrying the build"), "{detail:?}");
 }
 
 #[tokio::test]
@@ -224,7 +217,7 @@ async fn uploads_are_checked_and_limited() {
     let (status, body) =
         api.upload_build(&token, "big", vec![0x1f, 0x8b].into_iter().chain(vec![0; 2 * 1024 * 1024]).collect()).await;
     assert_eq!(status, 413, "{body}");
-    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(decode::<ErrorBody>(&body).error.code, "payload_too_large");
     let (status, body) = api.upload_build(&token, "big", b"not a tarball".to_vec()).await;
     assert_eq!(status, 422, "{body}");
     let (_, builds) = api.get("/v1/apps/big/builds", &token).await;

@@ -1,7 +1,8 @@
 //! Per-app resources: config vars, domains, formation, releases, events; and nodes.
 
+use paas_types::{App, Domain, ErrorBody, Event, Node, Release, ReleaseDetail};
 use serde_json::json;
-use test_support::TestApi;
+use test_support::{decode, TestApi};
 
 #[tokio::test]
 async fn config_vars_set_unset_and_make_releases() {
@@ -32,25 +33,29 @@ async fn config_vars_set_unset_and_make_releases() {
 
     // Three changes, three releases, newest first, each with its snapshot.
     let (_, releases) = api.get("/v1/apps/cfg/releases", &token).await;
-    let versions: Vec<i64> = releases.as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    let releases: Vec<Release> = decode(&releases);
+    let versions: Vec<i32> = releases.iter().map(|r| r.version).collect();
     assert_eq!(versions, [3, 2, 1]);
-    assert_eq!(releases[0]["description"], "Unset WEB_CONCURRENCY");
-    assert_eq!(releases[1]["description"], "Set WEB_CONCURRENCY; unset DEBUG");
-    assert_eq!(releases[0]["author"], "jack@example.org");
-    assert_eq!(releases[0]["current"], true);
-    assert_eq!(releases[1]["current"], false);
+    assert_eq!(releases[0].description, "Unset WEB_CONCURRENCY");
+    assert_eq!(releases[1].description, "Set WEB_CONCURRENCY; unset DEBUG");
+    assert_eq!(releases[0].author.as_deref(), Some("jack@example.org"));
+    assert!(releases[0].current);
+    assert!(!releases[1].current);
     let (status, detail) = api.get("/v1/apps/cfg/releases/2", &token).await;
     assert_eq!(status, 200);
-    assert_eq!(detail["config"], json!({ "DATABASE_URL": "postgres://db", "WEB_CONCURRENCY": "3" }));
+    let detail: ReleaseDetail = decode(&detail);
+    let expected = [("DATABASE_URL", "postgres://db"), ("WEB_CONCURRENCY", "3")];
+    assert_eq!(detail.config, expected.map(|(k, v)| (k.to_string(), v.to_string())).into());
     assert_eq!(api.get("/v1/apps/cfg/releases/9", &token).await.0, 404);
     assert_eq!(api.get("/v1/apps/cfg/releases/x", &token).await.0, 400);
     let (_, app) = api.get("/v1/apps/cfg", &token).await;
-    assert_eq!(app["current_release"], 3);
+    assert_eq!(decode::<App>(&app).current_release, Some(3));
 
     // The audit log names the vars but never their values.
-    let (_, events) = api.get("/v1/apps/cfg/events", &token).await;
-    assert_eq!(events[0]["action"], "config.change");
-    assert!(!events.to_string().contains("postgres://db"), "{events}");
+    let (_, body) = api.get("/v1/apps/cfg/events", &token).await;
+    let events: Vec<Event> = decode(&body);
+    assert_eq!(events[0].action, "config.change");
+    assert!(!body.to_string().contains("postgres://db"), "{body}");
 }
 
 #[tokio::test]
@@ -61,7 +66,7 @@ async fn domains_add_list_remove() {
     api.create_app(&token, "other").await;
     let (status, domain) = api.post("/v1/apps/site/domains", &token, json!({ "hostname": "WWW.Example.COM." })).await;
     assert_eq!(status, 201, "{domain}");
-    assert_eq!(domain["hostname"], "www.example.com");
+    assert_eq!(decode::<Domain>(&domain).hostname, "www.example.com");
     let (_, list) = api.get("/v1/apps/site/domains", &token).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
@@ -123,8 +128,8 @@ async fn nodes_are_for_admins() {
     let token = api.signup("max@example.org").await;
     let (status, body) = api.get("/v1/nodes", &token).await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body["error"]["code"], "forbidden");
-    sqlx::query("UPDATE users SET is_admin = true").execute(&api.db).await.unwrap();
+    assert_eq!(decode::<ErrorBody>(&body).error.code, "forbidden");
+    api.make_admin("max@example.org").await;
     sqlx::query(
         "INSERT INTO nodes (id, name, address, cpu_millis, memory_mb, token_hash) VALUES ($1, 'node-1', '127.0.0.1', 2000, 4096, '\\x00')",
     )
@@ -134,7 +139,8 @@ async fn nodes_are_for_admins() {
     .unwrap();
     let (status, nodes) = api.get("/v1/nodes", &token).await;
     assert_eq!(status, 200, "{nodes}");
-    assert_eq!(nodes[0]["name"], "node-1");
-    assert_eq!(nodes[0]["state"], "up");
-    assert_eq!(nodes[0]["instances"], 0);
+    let nodes: Vec<Node> = decode(&nodes);
+    assert_eq!(nodes[0].name, "node-1");
+    assert_eq!(nodes[0].state.as_str(), "up");
+    assert_eq!(nodes[0].instances, 0);
 }

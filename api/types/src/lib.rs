@@ -2,8 +2,12 @@
 //!
 //! One definition per JSON shape, shared by the server (which derives the
 //! OpenAPI schemas from them with the `openapi` feature) and by every client.
+//! With the `client` feature, the `client` module is the one typed HTTP
+//! client of the REST, agent and router protocols.
 
 pub mod agent;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod routing;
 pub mod states;
 

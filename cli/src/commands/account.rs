@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use paas_types::{CreateTokenRequest, CreatedToken, LoginRequest, Session};
 
 use crate::args::LoginArgs;
-use crate::client::Client;
 use crate::{settings, CliError, Context};
 
 /// Exchanges email and password for a session, then creates a long-lived
@@ -23,12 +22,12 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
         rpassword::prompt_password("Password: ").map_err(CliError::io("cannot read the password"))?
     };
     let base = ctx.client.base().to_string();
-    let anonymous = Client::new(&base, None);
-    let session: Session = anonymous.post("/v1/auth/login", &LoginRequest { email: email.clone(), password }).await?;
+    let anonymous = ctx.client.with_token(None);
+    let session: Session = anonymous.login(&LoginRequest { email: email.clone(), password }).await?;
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "cli".into());
-    let with_session = Client::new(&base, Some(session.token));
+    let with_session = ctx.client.with_token(Some(session.token));
     let request = CreateTokenRequest { name: format!("paas CLI on {host}"), expires_in_days: None };
-    let created: CreatedToken = with_session.post("/v1/tokens", &request).await?;
+    let created: CreatedToken = with_session.create_token(&request).await?;
     let path = settings::save(&settings::Credentials { api_url: base, email: email.clone(), token: created.token })
         .map_err(CliError::io("cannot save the token"))?;
     eprintln!("Logged in as {email}; token saved in {}", path.display());

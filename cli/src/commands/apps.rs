@@ -1,5 +1,6 @@
 //! Apps, releases, rollback, domains, open.
 
+use paas_types::client::rest::AppsQuery;
 use paas_types::{AddDomainRequest, App, AppList, CreateAppRequest, Domain, Release};
 
 use crate::args::{AppsCommand, DomainsCommand};
@@ -13,11 +14,8 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             let mut after: Option<String> = None;
             // Bounded: at most 100 pages of 1000.
             for _ in 0..100 {
-                let path = match &after {
-                    Some(a) => format!("/v1/apps?limit=1000&after={a}"),
-                    None => "/v1/apps?limit=1000".into(),
-                };
-                let page: AppList = client.get(&path).await?;
+                let query = AppsQuery { after: after.take(), limit: Some(1000), ..Default::default() };
+                let page: AppList = client.list_apps(&query).await?;
                 apps.extend(page.apps);
                 after = page.next_after;
                 if after.is_none() {
@@ -35,7 +33,7 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             }
         }
         AppsCommand::Create { name, tenant } => {
-            let app: App = client.post("/v1/apps", &CreateAppRequest { name, tenant }).await?;
+            let app: App = client.create_app(&CreateAppRequest { name, tenant }).await?;
             if ctx.json {
                 output::json(&app);
             } else {
@@ -47,7 +45,7 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             }
         }
         AppsCommand::Info => {
-            let app: App = client.get(&format!("/v1/apps/{}", ctx.app()?)).await?;
+            let app: App = client.app(&ctx.app()?).await?;
             if ctx.json {
                 output::json(&app);
             } else {
@@ -72,7 +70,7 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             if typed != app {
                 return Err(CliError::Usage(format!("confirmation {typed:?} does not match {app:?}; nothing deleted")));
             }
-            client.delete(&format!("/v1/apps/{app}")).await?;
+            client.delete_app(&app).await?;
             eprintln!("Destroyed {app}");
         }
     }
@@ -84,7 +82,7 @@ fn release(version: Option<i32>) -> String {
 }
 
 pub async fn releases(ctx: &Context) -> Result<(), CliError> {
-    let releases: Vec<Release> = ctx.client()?.get(&format!("/v1/apps/{}/releases", ctx.app()?)).await?;
+    let releases: Vec<Release> = ctx.client()?.list_releases(&ctx.app()?, None).await?;
     if ctx.json {
         output::json(&releases);
         return Ok(());
@@ -113,11 +111,11 @@ pub async fn rollback(ctx: &Context, version: Option<String>) -> Result<(), CliE
             .parse::<i32>()
             .map_err(|_| CliError::Usage(format!("{v:?} is not a release version like v3")))?,
         None => {
-            let releases: Vec<Release> = client.get(&format!("/v1/apps/{app}/releases?limit=2")).await?;
+            let releases: Vec<Release> = client.list_releases(&app, Some(2)).await?;
             releases.get(1).map(|r| r.version).ok_or_else(|| CliError::Usage("there is no earlier release".into()))?
         }
     };
-    let release: Release = client.post(&format!("/v1/apps/{app}/releases/{target}/rollback"), &()).await?;
+    let release: Release = client.rollback(&app, target).await?;
     if ctx.json {
         output::json(&release);
     } else {
@@ -131,7 +129,7 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
     let app = ctx.app()?;
     match command {
         DomainsCommand::List => {
-            let domains: Vec<Domain> = client.get(&format!("/v1/apps/{app}/domains")).await?;
+            let domains: Vec<Domain> = client.list_domains(&app).await?;
             if ctx.json {
                 output::json(&domains);
             } else {
@@ -139,8 +137,7 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
             }
         }
         DomainsCommand::Add { hostname } => {
-            let domain: Domain =
-                client.post(&format!("/v1/apps/{app}/domains"), &AddDomainRequest { hostname }).await?;
+            let domain: Domain = client.add_domain(&app, &AddDomainRequest { hostname }).await?;
             if ctx.json {
                 output::json(&domain);
             } else {
@@ -148,7 +145,7 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
             }
         }
         DomainsCommand::Remove { hostname } => {
-            client.delete(&format!("/v1/apps/{app}/domains/{hostname}")).await?;
+            client.remove_domain(&app, &hostname).await?;
             eprintln!("Removed {hostname} from {app}");
         }
     }
@@ -156,7 +153,7 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
 }
 
 pub async fn open(ctx: &Context) -> Result<(), CliError> {
-    let app: App = ctx.client()?.get(&format!("/v1/apps/{}", ctx.app()?)).await?;
+    let app: App = ctx.client()?.app(&ctx.app()?).await?;
     // Try the desktop's opener; always print the URL.
     let _ = std::process::Command::new("xdg-open")
         .arg(&app.web_url)

@@ -10,10 +10,9 @@ use crate::{output, CliError, Context};
 pub async fn run(ctx: &Context, command: ConfigCommand) -> Result<(), CliError> {
     let client = ctx.client()?;
     let app = ctx.app()?;
-    let path = format!("/v1/apps/{app}/config");
     let config: ConfigVars = match command {
         ConfigCommand::Get { key: Some(key) } => {
-            let config: ConfigVars = client.get(&path).await?;
+            let config: ConfigVars = client.config(&app).await?;
             let value = config.get(&key).ok_or_else(|| CliError::Failed(format!("{key} is not set on {app}")))?;
             if ctx.json {
                 output::json(&BTreeMap::from([(key, value)]));
@@ -22,7 +21,7 @@ pub async fn run(ctx: &Context, command: ConfigCommand) -> Result<(), CliError> 
             }
             return Ok(());
         }
-        ConfigCommand::Get { key: None } => client.get(&path).await?,
+        ConfigCommand::Get { key: None } => client.config(&app).await?,
         ConfigCommand::Set { pairs } => {
             let mut patch = BTreeMap::new();
             for pair in pairs {
@@ -30,13 +29,13 @@ pub async fn run(ctx: &Context, command: ConfigCommand) -> Result<(), CliError> 
                     pair.split_once('=').ok_or_else(|| CliError::Usage(format!("{pair:?} is not KEY=VALUE")))?;
                 patch.insert(key.to_string(), Some(value.to_string()));
             }
-            let config = client.patch(&path, &patch).await?;
+            let config = client.update_config(&app, &patch).await?;
             eprintln!("Config updated; {app} restarts with it");
             config
         }
         ConfigCommand::Unset { keys } => {
             let patch: BTreeMap<String, Option<String>> = keys.into_iter().map(|k| (k, None)).collect();
-            let config = client.patch(&path, &patch).await?;
+            let config = client.update_config(&app, &patch).await?;
             eprintln!("Config updated; {app} restarts with it");
             config
         }

@@ -4,7 +4,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use paas_types::{ActualState, App, Build, BuildDetail, BuildStatus, Instance};
-use reqwest::Method;
 
 use crate::{output, CliError, Context};
 
@@ -16,11 +15,7 @@ pub async fn run(ctx: &Context, dir: &Path) -> Result<(), CliError> {
     let app = ctx.app()?;
     let tarball = pack(dir).map_err(CliError::io(format!("cannot pack {}", dir.display())))?;
     let spinner = output::spinner(&format!("Uploading {} KiB", tarball.len() / 1024));
-    let request = client
-        .request(Method::POST, &format!("/v1/apps/{app}/builds"))
-        .header("content-type", "application/gzip")
-        .body(tarball);
-    let build: Build = client.json(request).await?;
+    let build: Build = client.create_build(&app, tarball, None).await?;
     spinner.finish_and_clear();
     eprintln!("-----> Build {} queued", &build.id.simple().to_string()[..8]);
     let detail = follow_build(ctx, &app, build.id).await?;
@@ -32,7 +27,7 @@ pub async fn run(ctx: &Context, dir: &Path) -> Result<(), CliError> {
     }
     let release = detail.build.release.ok_or_else(|| CliError::Failed("the build made no release".into()))?;
     eprintln!("-----> Released v{release}");
-    let info: App = client.get(&format!("/v1/apps/{app}")).await?;
+    let info: App = client.app(&app).await?;
     let spinner = output::spinner(&format!("Waiting for v{release} to pass health checks"));
     let serving = wait_for_release(ctx, &app, release, Duration::from_secs(120)).await?;
     spinner.finish_and_clear();
@@ -53,7 +48,7 @@ async fn follow_build(ctx: &Context, app: &str, build: uuid::Uuid) -> Result<Bui
     let mut printed = 0;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(3600) {
-        let detail: BuildDetail = client.get(&format!("/v1/apps/{app}/builds/{build}")).await?;
+        let detail: BuildDetail = client.build(app, build).await?;
         if detail.log.len() > printed {
             eprint!("{}", &detail.log[printed..]);
             printed = detail.log.len();
@@ -71,12 +66,12 @@ async fn wait_for_release(ctx: &Context, app: &str, release: i32, limit: Duratio
     let client = ctx.client()?;
     let started = Instant::now();
     while started.elapsed() < limit {
-        let instances: Vec<Instance> = client.get(&format!("/v1/apps/{app}/instances")).await?;
+        let instances: Vec<Instance> = client.list_instances(app).await?;
         if instances.iter().any(|i| i.process_type == "web" && i.release == release && i.state == ActualState::Running)
         {
             return Ok(true);
         }
-        let formation: Vec<paas_types::ProcessFormation> = client.get(&format!("/v1/apps/{app}/formation")).await?;
+        let formation: Vec<paas_types::ProcessFormation> = client.formation(app).await?;
         if !formation.iter().any(|f| f.process_type == "web" && f.quantity > 0) {
             return Ok(true);
         }

@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, command: GitCommand) -> Result<(), CliError> {
 /// Adds the remote and makes git ask `paas git credential` for the password,
 /// so the API token stays in the CLI's config, not in `.git/config`.
 async fn add_remote(ctx: &Context, remote: &str) -> Result<(), CliError> {
-    let app: App = ctx.client()?.get(&format!("/v1/apps/{}", ctx.app()?)).await?;
+    let app: App = ctx.client()?.app(&ctx.app()?).await?;
     let url = format!("{}/git/{}.git", ctx.client()?.base(), app.name);
     let git = |args: &[&str]| std::process::Command::new("git").args(args).output();
     let exists = git(&["remote", "get-url", remote]).map(|o| o.status.success()).unwrap_or(false);

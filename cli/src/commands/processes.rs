@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
+use paas_types::client::rest::LogsQuery;
+use paas_types::client::ClientError;
 use paas_types::{ActualState, FormationChange, Instance, InstanceGoal, LogLine, ProcessFormation, Size};
-use reqwest::Method;
 
 use crate::{output, CliError, Context};
 
@@ -31,7 +31,7 @@ pub fn parse_changes(changes: &[String]) -> Result<BTreeMap<String, FormationCha
 pub async fn scale(ctx: &Context, changes: &[String]) -> Result<(), CliError> {
     let patch = parse_changes(changes)?;
     let app = ctx.app()?;
-    let formation: Vec<ProcessFormation> = ctx.client()?.patch(&format!("/v1/apps/{app}/formation"), &patch).await?;
+    let formation: Vec<ProcessFormation> = ctx.client()?.update_formation(&app, &patch).await?;
     if ctx.json {
         output::json(&formation);
     } else {
@@ -44,7 +44,7 @@ pub async fn scale(ctx: &Context, changes: &[String]) -> Result<(), CliError> {
 
 pub async fn ps(ctx: &Context) -> Result<(), CliError> {
     let app = ctx.app()?;
-    let instances: Vec<Instance> = ctx.client()?.get(&format!("/v1/apps/{app}/instances")).await?;
+    let instances: Vec<Instance> = ctx.client()?.list_instances(&app).await?;
     if ctx.json {
         output::json(&instances);
         return Ok(());
@@ -79,31 +79,21 @@ fn print_line(line: &LogLine, json: bool) {
 pub async fn logs(ctx: &Context, follow: bool, process: Option<String>, lines: i64) -> Result<(), CliError> {
     let client = ctx.client()?;
     let app = ctx.app()?;
-    let mut query = format!("lines={lines}");
-    if let Some(process) = &process {
-        query.push_str(&format!("&process={process}"));
-    }
+    let query = LogsQuery { process, lines: Some(lines) };
     if !follow {
-        let lines: Vec<LogLine> = client.get(&format!("/v1/apps/{app}/logs?{query}")).await?;
+        let lines: Vec<LogLine> = client.logs(&app, &query).await?;
         for line in &lines {
             print_line(line, ctx.json);
         }
         return Ok(());
     }
-    // Server-sent events: one `data: <LogLine JSON>` per event.
-    let response = client.send(client.request(Method::GET, &format!("/v1/apps/{app}/logs/stream?{query}"))).await?;
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(CliError::Decode)?;
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            if let Some(data) = line.trim_end().strip_prefix("data:") {
-                if let Ok(log) = serde_json::from_str::<LogLine>(data.trim()) {
-                    print_line(&log, ctx.json);
-                }
-            }
+    let mut events = client.follow_logs(&app, &query).await?;
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(line) => print_line(&line, ctx.json),
+            // An event that is not a log line (a newer API's) is skipped, not fatal.
+            Err(ClientError::Decode { .. }) => continue,
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(())

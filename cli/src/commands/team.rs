@@ -9,7 +9,7 @@ pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliErro
     let client = ctx.client()?;
     match command {
         TokensCommand::List => {
-            let tokens: Vec<ApiToken> = client.get("/v1/tokens").await?;
+            let tokens: Vec<ApiToken> = client.list_tokens().await?;
             if ctx.json {
                 output::json(&tokens);
             } else {
@@ -30,8 +30,7 @@ pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliErro
             }
         }
         TokensCommand::Create { name, expires_in_days } => {
-            let created: CreatedToken =
-                client.post("/v1/tokens", &CreateTokenRequest { name, expires_in_days }).await?;
+            let created: CreatedToken = client.create_token(&CreateTokenRequest { name, expires_in_days }).await?;
             if ctx.json {
                 output::json(&created);
             } else {
@@ -40,7 +39,7 @@ pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliErro
             }
         }
         TokensCommand::Revoke { id } => {
-            client.delete(&format!("/v1/tokens/{id}")).await?;
+            client.revoke_token(id).await?;
             eprintln!("Revoked {id}");
         }
     }
@@ -52,7 +51,7 @@ async fn tenant(ctx: &Context, named: Option<String>) -> Result<String, CliError
     if let Some(name) = named {
         return Ok(name);
     }
-    let me: Me = ctx.client()?.get("/v1/me").await?;
+    let me: Me = ctx.client()?.me().await?;
     match me.tenants.as_slice() {
         [only] => Ok(only.name.clone()),
         _ => Err(CliError::Usage("you belong to several tenants; pass --tenant NAME".into())),
@@ -64,7 +63,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> Result<(), CliEr
     match command {
         MembersCommand::List { tenant: named } => {
             let tenant = tenant(ctx, named).await?;
-            let members: Vec<Member> = client.get(&format!("/v1/tenants/{tenant}/members")).await?;
+            let members: Vec<Member> = client.list_members(&tenant).await?;
             if ctx.json {
                 output::json(&members);
             } else {
@@ -76,8 +75,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> Result<(), CliEr
         MembersCommand::Add { email, role, tenant: named } => {
             let role = Role::parse(&role).ok_or_else(|| CliError::Usage("role is member, admin or owner".into()))?;
             let tenant = tenant(ctx, named).await?;
-            let member: Member =
-                client.post(&format!("/v1/tenants/{tenant}/members"), &AddMemberRequest { email, role }).await?;
+            let member: Member = client.add_member(&tenant, &AddMemberRequest { email, role }).await?;
             if ctx.json {
                 output::json(&member);
             } else {
@@ -86,7 +84,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> Result<(), CliEr
         }
         MembersCommand::Remove { email, tenant: named } => {
             let tenant = tenant(ctx, named).await?;
-            client.delete(&format!("/v1/tenants/{tenant}/members/{email}")).await?;
+            client.remove_member(&tenant, &email).await?;
             eprintln!("Removed {email} from {tenant}");
         }
     }

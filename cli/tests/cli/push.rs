@@ -11,11 +11,11 @@ use crate::{git, repo_with, text, Paas};
 const HOST: &str = "pushy.paas.test";
 
 /// Waits until a web instance of `release` answers `path` with `expect` in its body.
-async fn wait_serving(api: &TestApi, token: &str, release: i64, path: &str, expect: &str) -> Instant {
+async fn wait_serving(api: &TestApi, token: &str, release: i32, path: &str, expect: &str) -> Instant {
     wait_for(&format!("v{release} serving {expect:?}"), Duration::from_secs(120), || async {
         for web in running(api, token, "pushy", "web").await {
-            if web["release"] == release {
-                if let Some((_, body)) = http_get(web["address"].as_str()?, HOST, path).await {
+            if web.release == release {
+                if let Some((_, body)) = http_get(web.address.as_deref()?, HOST, path).await {
                     if body.contains(expect) {
                         return Some(Instant::now());
                     }
@@ -100,8 +100,8 @@ async fn git_push_config_rollback_and_a_rejected_push() {
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "a failed build must fail the push: {stderr}");
     assert!(stderr.contains("Build failed") && stderr.contains("pre-receive hook declined"), "{stderr}");
-    let (_, app) = api.get("/v1/apps/pushy", &token).await;
-    assert_eq!(app["current_release"], 4);
+    let app = api.rest(&token).app("pushy").await.unwrap();
+    assert_eq!(app.current_release, Some(4));
     wait_serving(&api, &token, 4, "/health", "ok").await;
 
     // Pushed history lives in Postgres: with the API's local repositories

@@ -5,12 +5,16 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use paas_types::routing::StaticBundle;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::source::ApiClient;
+
+/// Longest a bundle download may take.
+const BUNDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a bundle is not available.
 #[derive(Debug, thiserror::Error)]
@@ -21,10 +25,8 @@ pub enum BundleError {
     Fetch {
         path: String,
         #[source]
-        source: reqwest::Error,
+        source: paas_types::client::ClientError,
     },
-    #[error("bundle {path} answered HTTP {status}")]
-    Status { path: String, status: u16 },
     #[error("bundle {path} has digest {actual}, the table says {expected}")]
     Mismatch { path: String, expected: String, actual: String },
     #[error("storing bundle {sha256}")]
@@ -73,10 +75,7 @@ pub async fn ensure(api: &ApiClient, bundle: &StaticBundle, statics_dir: &Path) 
 /// Streams the tarball to `to`, returning its hex SHA-256.
 async fn download(api: &ApiClient, path: &str, to: &Path) -> Result<String, BundleError> {
     let fetch = |source| BundleError::Fetch { path: path.to_owned(), source };
-    let mut response = api.get(path).send().await.map_err(fetch)?;
-    if !response.status().is_success() {
-        return Err(BundleError::Status { path: path.to_owned(), status: response.status().as_u16() });
-    }
+    let mut response = api.client().static_bundle(path, BUNDLE_TIMEOUT).await.map_err(fetch)?;
     let io_err = |source| BundleError::Io { sha256: String::new(), source };
     let mut file = tokio::fs::File::create(to).await.map_err(io_err)?;
     let mut hasher = Sha256::new();

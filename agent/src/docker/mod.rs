@@ -1,5 +1,8 @@
 //! The Docker engine, through bollard: the containers this node owns (found
 //! by labels, so a restarted agent adopts them), image builds, and logs.
+//! Every container is confined by [`policy::confine`].
+
+pub mod policy;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,10 +28,12 @@ pub mod label {
     pub const INSTANCE: &str = "paas.instance";
 }
 
+pub use policy::APP_USER;
+
 /// Port a web process listens on inside its container (`$PORT`).
 pub const WEB_PORT: u16 = 5000;
-/// The app user of the base image.
-pub const APP_USER: &str = "10000:10000";
+/// Size of release-phase containers.
+const RELEASE_SIZE: paas_types::Size = paas_types::Size::Standard;
 
 /// A failed engine call, naming the operation.
 #[derive(Debug, thiserror::Error)]
@@ -41,14 +46,6 @@ pub enum EngineError {
     },
     #[error("image build failed: {0}")]
     Build(String),
-}
-
-/// Container output kept by the engine: bounded, rotated (the API keeps the history).
-fn log_config() -> bollard::models::HostConfigLogConfig {
-    bollard::models::HostConfigLogConfig {
-        typ: Some("json-file".into()),
-        config: Some(HashMap::from([("max-size".into(), "10m".into()), ("max-file".into(), "3".into())])),
-    }
 }
 
 fn docker_err(op: &'static str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
@@ -108,53 +105,10 @@ impl Engine {
     }
 
     /// Creates and starts the container of an instance: supervisord as PID 1
-    /// running the process type, as the app user, with the size's limits,
-    /// no capabilities and no privilege escalation.
+    /// running the process type, confined by the policy, on the app's network.
     pub async fn run(&self, instance: &DesiredInstance) -> Result<String, EngineError> {
-        let web = instance.process_type == "web";
-        let port_key = format!("{WEB_PORT}/tcp");
-        let labels = HashMap::from([
-            (label::MANAGED.to_string(), "true".to_string()),
-            (label::NODE.to_string(), self.node.clone()),
-            (label::APP.to_string(), instance.app.clone()),
-            (label::RELEASE.to_string(), instance.release.to_string()),
-            (label::PROCESS_TYPE.to_string(), instance.process_type.clone()),
-            (label::INSTANCE.to_string(), instance.instance_id.to_string()),
-        ]);
-        let memory = i64::from(instance.size.memory_mb()) * 1024 * 1024;
         let network = self.app_network(&instance.app).await?;
-        let host_config = HostConfig {
-            network_mode: Some(network),
-            memory: Some(memory),
-            memory_swap: Some(memory),
-            nano_cpus: Some(i64::from(instance.size.cpu_millis()) * 1_000_000),
-            pids_limit: Some(256),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
-            log_config: Some(log_config()),
-            port_bindings: web.then(|| {
-                HashMap::from([(
-                    port_key.clone(),
-                    Some(vec![PortBinding { host_ip: Some(self.address.clone()), host_port: Some(String::new()) }]),
-                )])
-            }),
-            ..Default::default()
-        };
-        let config = ContainerConfig {
-            image: Some(instance.image.clone()),
-            user: Some(APP_USER.to_string()),
-            cmd: Some(vec![
-                "supervisord".to_string(),
-                "-c".to_string(),
-                format!("/etc/paas/supervisor/{}.conf", instance.process_type),
-            ]),
-            env: Some(instance.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(labels),
-            exposed_ports: web.then(|| HashMap::from([(port_key.clone(), HashMap::new())])),
-            stop_signal: Some("SIGTERM".to_string()),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        let config = instance_container(&self.node, &self.address, network, instance);
         let name = format!(
             "paas-{}-{}-{}-{}",
             self.node,
@@ -218,8 +172,8 @@ impl Engine {
         self.docker.remove_container(id, Some(remove)).await.map_err(docker_err("remove container"))
     }
 
-    /// Runs `command` once in a throwaway container of `image` (same limits
-    /// and user as app processes, no published port), handing each output
+    /// Runs `command` once in a throwaway container of `image` (the same
+    /// policy as app processes, no published port), handing each output
     /// line to `on_line`; returns the exit code.
     pub async fn run_once(
         &self,
@@ -229,29 +183,7 @@ impl Engine {
         limit: std::time::Duration,
         mut on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let size = paas_types::Size::Standard;
-        let memory = i64::from(size.memory_mb()) * 1024 * 1024;
-        let config = ContainerConfig {
-            image: Some(image.to_string()),
-            user: Some(APP_USER.to_string()),
-            cmd: Some(vec!["bash".to_string(), "-c".to_string(), command.to_string()]),
-            env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(HashMap::from([
-                (label::MANAGED.to_string(), "release-phase".to_string()),
-                (label::NODE.to_string(), self.node.clone()),
-            ])),
-            host_config: Some(HostConfig {
-                memory: Some(memory),
-                memory_swap: Some(memory),
-                nano_cpus: Some(i64::from(size.cpu_millis()) * 1_000_000),
-                pids_limit: Some(256),
-                log_config: Some(log_config()),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges:true".into()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let config = release_container(&self.node, image, command, env);
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions<String>>, config)
@@ -349,5 +281,136 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+// === Container specs ===
+
+/// The container of an app instance: labels for adoption, the process
+/// type's supervisord config, the web port published on the node address.
+fn instance_container(
+    node: &str,
+    address: &str,
+    network: String,
+    instance: &DesiredInstance,
+) -> ContainerConfig<String> {
+    let web = instance.process_type == "web";
+    let port_key = format!("{WEB_PORT}/tcp");
+    let labels = HashMap::from([
+        (label::MANAGED.to_string(), "true".to_string()),
+        (label::NODE.to_string(), node.to_string()),
+        (label::APP.to_string(), instance.app.clone()),
+        (label::RELEASE.to_string(), instance.release.to_string()),
+        (label::PROCESS_TYPE.to_string(), instance.process_type.clone()),
+        (label::INSTANCE.to_string(), instance.instance_id.to_string()),
+    ]);
+    let host_config = HostConfig {
+        network_mode: Some(network),
+        port_bindings: web.then(|| {
+            HashMap::from([(
+                port_key.clone(),
+                Some(vec![PortBinding { host_ip: Some(address.to_string()), host_port: Some(String::new()) }]),
+            )])
+        }),
+        ..Default::default()
+    };
+    let config = ContainerConfig {
+        image: Some(instance.image.clone()),
+        cmd: Some(vec![
+            "supervisord".to_string(),
+            "-c".to_string(),
+            format!("/etc/paas/supervisor/{}.conf", instance.process_type),
+        ]),
+        env: Some(instance.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(labels),
+        exposed_ports: web.then(|| HashMap::from([(port_key.clone(), HashMap::new())])),
+        stop_signal: Some("SIGTERM".to_string()),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    policy::confine(instance.size, config)
+}
+
+/// The throwaway container of a release-phase command (`bash -c`, as Procfile commands run).
+fn release_container(
+    node: &str,
+    image: &str,
+    command: &str,
+    env: &std::collections::BTreeMap<String, String>,
+) -> ContainerConfig<String> {
+    let config = ContainerConfig {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["bash".to_string(), "-c".to_string(), command.to_string()]),
+        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(HashMap::from([
+            (label::MANAGED.to_string(), "release-phase".to_string()),
+            (label::NODE.to_string(), node.to_string()),
+        ])),
+        ..Default::default()
+    };
+    policy::confine(RELEASE_SIZE, config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(process_type: &str, size: paas_types::Size) -> DesiredInstance {
+        DesiredInstance {
+            instance_id: Uuid::new_v4(),
+            app: "shop".into(),
+            release: 3,
+            process_type: process_type.into(),
+            image: "paas-app/shop:abc".into(),
+            build_id: Uuid::new_v4(),
+            env: [("PORT".to_string(), "5000".to_string())].into(),
+            size,
+            hostname: "shop.paas.test".into(),
+        }
+    }
+
+    /// Every kind of container the agent starts, with the size it runs at.
+    fn every_kind() -> Vec<(&'static str, paas_types::Size, ContainerConfig<String>)> {
+        use paas_types::Size::*;
+        let process = |kind, size| instance_container("n1", "127.0.0.1", "paas-n1-shop".into(), &instance(kind, size));
+        vec![
+            ("web", Standard, process("web", Standard)),
+            ("web (large)", Large, process("web", Large)),
+            ("worker", Small, process("worker", Small)),
+            (
+                "release phase",
+                RELEASE_SIZE,
+                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into()),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_container_kind_gets_the_same_policy() {
+        for (kind, size, config) in every_kind() {
+            assert_eq!(config.user.as_deref(), Some(APP_USER), "{kind}: not root");
+            let host = config.host_config.expect("a host config");
+            assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]), "{kind}: capabilities");
+            assert_eq!(host.cap_add, None, "{kind}");
+            assert_eq!(host.privileged, None, "{kind}");
+            assert_eq!(host.security_opt, Some(vec!["no-new-privileges:true".to_string()]), "{kind}");
+            assert_eq!(host.pids_limit, Some(policy::PIDS_LIMIT), "{kind}");
+            let memory = i64::from(size.memory_mb()) * 1024 * 1024;
+            assert_eq!((host.memory, host.memory_swap), (Some(memory), Some(memory)), "{kind}: memory");
+            assert_eq!(host.nano_cpus, Some(i64::from(size.cpu_millis()) * 1_000_000), "{kind}: CPU");
+            let logs = host.log_config.expect("bounded logs");
+            assert_eq!(logs.config.unwrap()["max-size"], "10m", "{kind}");
+        }
+    }
+
+    #[test]
+    fn only_web_publishes_its_port_on_the_node_address() {
+        let web = instance_container("n1", "10.0.0.5", "net".into(), &instance("web", paas_types::Size::Standard));
+        let bindings = web.host_config.unwrap().port_bindings.expect("web publishes");
+        let binding = &bindings["5000/tcp"].as_ref().unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("10.0.0.5"));
+        let worker = instance_container("n1", "10.0.0.5", "net".into(), &instance("worker", paas_types::Size::Small));
+        assert!(worker.host_config.unwrap().port_bindings.is_none());
+        assert!(worker.exposed_ports.is_none());
     }
 }
