@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod detect;
 pub mod docker;
+pub mod errors;
 pub mod health;
 pub mod node;
 pub mod reconcile;
@@ -135,18 +136,6 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
-}
-
-/// An error and its sources on one line ("a: b: c"), for logs and build output.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Installs the log subscriber.

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::build::BuildSettings;
 use crate::client::{AgentClient, ClientError};
 use crate::docker::{Engine, EngineError, ManagedContainer};
-use crate::{error_chain, health};
+use crate::errors::error_chain;
+use crate::health;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {

@@ -7,10 +7,10 @@
 //!   127.0.0.1 with an ephemeral port. It hands out the typed clients of
 //!   `paas_types::client` ([`TestApi::rest`], [`TestApi::router`]) and keeps
 //!   raw calls ([`TestApi::call`]) for tests of statuses and error bodies.
-//! - [`FakeNode`]: a scripted node speaking the agent protocol, no Docker.
+//! - [`node::FakeNode`]: a scripted node speaking the agent protocol, no Docker.
 
 pub mod agent;
-mod node;
+pub mod node;
 mod pg;
 
 use std::net::SocketAddr;
@@ -23,7 +23,6 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use node::FakeNode;
 pub use pg::PgCluster;
 
 /// Secret the test API signs JWTs with (tests forge tokens with it and others).

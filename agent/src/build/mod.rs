@@ -8,6 +8,7 @@
 //! (Dockerfile, supervisord configs, build context, static bundle),
 //! `output` (build log streaming and the lease).
 
+mod error;
 mod output;
 mod recipe;
 mod unpack;
@@ -16,44 +17,14 @@ use std::sync::Arc;
 
 use paas_types::agent::{BuildJob, BuildResult};
 
+pub use self::error::{BuildError, BuildSettings};
 use self::output::BuildLog;
 use self::recipe::{build_args, build_context, describe_statics, static_bundle};
 use self::unpack::{unpack_source, Workspace};
 use crate::client::{AgentClient, ClientError};
-use crate::detect::{self, AppSpec};
+use crate::detect::AppSpec;
 use crate::docker::Engine;
-use crate::error_chain;
-
-/// Operator settings that reach the image build.
-#[derive(Debug, Clone, Default)]
-pub struct BuildSettings {
-    pub base_image: String,
-    /// PEM bundle installed as the image's CA certificates (for pip behind TLS interception).
-    pub ca_bundle: Option<Vec<u8>>,
-    pub pip_index_url: Option<String>,
-    pub https_proxy: Option<String>,
-    /// Longest a build (or its release command) may run.
-    pub timeout: std::time::Duration,
-}
-
-/// Why a build failed, as shown to the user at the end of the build log.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("cannot fetch the source")]
-    Fetch(#[source] ClientError),
-    #[error("the source is not a valid gzip tarball: {0}")]
-    Unpack(String),
-    #[error(transparent)]
-    Detect(#[from] detect::DetectError),
-    #[error("cannot store the static files")]
-    Static(#[source] ClientError),
-    #[error("{0}")]
-    Image(String),
-    #[error("the release command failed (exit code {0}); the previous release keeps running")]
-    ReleaseCommand(i64),
-    #[error("build workspace error")]
-    Io(#[from] std::io::Error),
-}
+use crate::errors::error_chain;
 
 /// Runs one build to completion and reports the result. Returns an error
 /// only when the API could not be told (the lease then expires and the build

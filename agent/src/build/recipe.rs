@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{BuildError, BuildSettings};
+use super::error::{BuildError, BuildSettings};
 use crate::detect::{self, AppSpec};
 
 pub(super) fn build_args(settings: &BuildSettings) -> HashMap<String, String> {

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::BuildError;
+use super::error::BuildError;
 use crate::detect::{self, AppSpec};
 
 /// Largest unpacked source tree accepted.

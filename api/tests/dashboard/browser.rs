@@ -5,7 +5,8 @@
 //! `target/dashboard-screenshots/`.
 
 use fantoccini::Locator;
-use test_support::{tarball, FakeNode, TestApi};
+use test_support::node::FakeNode;
+use test_support::{tarball, TestApi};
 
 use crate::support::{admin, Browser};
 

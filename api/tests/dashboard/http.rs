@@ -5,7 +5,8 @@
 use paas_types::AddDomainRequest;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use test_support::{set_vars, tarball, FakeNode, TestApi};
+use test_support::node::FakeNode;
+use test_support::{set_vars, tarball, TestApi};
 
 use crate::support::{admin, csrf_in, http, set_cookie, WebSession};
 

@@ -11,7 +11,8 @@ use paas_types::routing::{Backend, RouteApp, RouteTable};
 use paas_types::{Build, BuildDetail, ErrorBody, Instance, JoinToken, LogLine, Release};
 use reqwest::Method;
 use serde_json::json;
-use test_support::{decode, json_of, scale, tarball, FakeNode, TestApi, ROUTER_TOKEN};
+use test_support::node::FakeNode;
+use test_support::{decode, json_of, scale, tarball, TestApi, ROUTER_TOKEN};
 
 /// The platform administrator of these tests.
 const ADMIN: &str = "root@example.org";

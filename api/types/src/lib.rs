@@ -9,7 +9,10 @@ pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod routing;
+pub mod size;
 pub mod states;
+#[cfg(feature = "sqlx")]
+mod text;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use size::Size;
 pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, UnknownState};
 
 #[cfg(feature = "openapi")]
@@ -266,73 +270,6 @@ pub struct Domain {
 }
 
 // === Formation ===
-
-/// Container size of a process type; sets its memory and CPU limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum Size {
-    Small,
-    Standard,
-    Large,
-}
-
-impl Size {
-    /// Every size, smallest first.
-    pub const ALL: &'static [Size] = &[Size::Small, Size::Standard, Size::Large];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Size::Small => "small",
-            Size::Standard => "standard",
-            Size::Large => "large",
-        }
-    }
-
-    /// Memory limit of one container of this size.
-    pub fn memory_mb(self) -> i32 {
-        match self {
-            Size::Small => 256,
-            Size::Standard => 512,
-            Size::Large => 1024,
-        }
-    }
-
-    /// CPU limit, in thousandths of a core.
-    pub fn cpu_millis(self) -> i32 {
-        match self {
-            Size::Small => 250,
-            Size::Standard => 500,
-            Size::Large => 1000,
-        }
-    }
-
-    /// Gunicorn workers that fit the size, the default `WEB_CONCURRENCY`.
-    pub fn web_concurrency(self) -> i32 {
-        match self {
-            Size::Small => 1,
-            Size::Standard => 2,
-            Size::Large => 4,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Size> {
-        match s {
-            "small" => Some(Size::Small),
-            "standard" => Some(Size::Standard),
-            "large" => Some(Size::Large),
-            _ => None,
-        }
-    }
-}
-
-impl std::str::FromStr for Size {
-    type Err = UnknownState;
-
-    fn from_str(s: &str) -> Result<Self, UnknownState> {
-        Size::parse(s).ok_or_else(|| UnknownState { kind: "Size", value: s.to_string() })
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -10,6 +10,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "sqlx")]
+use crate::text::sqlx_text;
+
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
@@ -28,43 +31,6 @@ impl fmt::Display for UnknownState {
 }
 
 impl std::error::Error for UnknownState {}
-
-/// Stores a type with `as_str` and `FromStr` as Postgres `text`.
-macro_rules! sqlx_text {
-    ($name:ty) => {
-        impl sqlx::Type<sqlx::Postgres> for $name {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
-            }
-
-            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
-            }
-        }
-
-        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
-            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                let word = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                Ok(word.parse::<$name>()?)
-            }
-        }
-
-        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
-            fn encode_by_ref(
-                &self,
-                buf: &mut sqlx::postgres::PgArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
-            }
-        }
-
-        impl sqlx::postgres::PgHasArrayType for $name {
-            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
-            }
-        }
-    };
-}
 
 /// Defines a state enum with its words, `as_str`, `ALL`, `FromStr`,
 /// `Display` and (with the `sqlx` feature) text encoding.
@@ -111,9 +77,6 @@ macro_rules! state_enum {
         sqlx_text!($name);
     };
 }
-
-#[cfg(feature = "sqlx")]
-sqlx_text!(crate::Size);
 
 state_enum! {
     /// Where a build is.

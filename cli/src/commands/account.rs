@@ -5,7 +5,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use paas_types::{CreateTokenRequest, CreatedToken, LoginRequest, Session};
 
 use crate::args::LoginArgs;
-use crate::{settings, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::settings;
 
 /// Exchanges email and password for a session, then creates a long-lived
 /// API token for this machine and saves it (the password is not kept).

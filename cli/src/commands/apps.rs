@@ -4,7 +4,9 @@ use paas_types::client::rest::AppsQuery;
 use paas_types::{AddDomainRequest, App, AppList, CreateAppRequest, Domain, Release};
 
 use crate::args::{AppsCommand, DomainsCommand};
-use crate::{output, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
 
 pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
     let client = ctx.client()?;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use paas_types::ConfigVars;
 
 use crate::args::ConfigCommand;
-use crate::{output, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
 
 pub async fn run(ctx: &Context, command: ConfigCommand) -> Result<(), CliError> {
     let client = ctx.client()?;

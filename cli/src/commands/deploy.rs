@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use paas_types::{ActualState, App, Build, BuildDetail, BuildStatus, Instance};
 
-use crate::{output, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
 
 /// Directories never uploaded.
 const SKIPPED: &[&str] = &[".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"];

@@ -9,7 +9,8 @@ mod processes;
 mod team;
 
 use crate::args::Command;
-use crate::{CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
 
 pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
@@ -30,7 +31,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Members(cmd) => team::members(ctx, cmd).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut crate::Cli::command(), "paas", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut crate::args::Cli::command(), "paas", &mut std::io::stdout());
             Ok(())
         }
     }

@@ -6,7 +6,9 @@ use paas_types::client::rest::LogsQuery;
 use paas_types::client::ClientError;
 use paas_types::{ActualState, FormationChange, Instance, InstanceGoal, LogLine, ProcessFormation, Size};
 
-use crate::{output, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
 
 /// `web=3 worker=1:small` -> a formation patch.
 pub fn parse_changes(changes: &[String]) -> Result<BTreeMap<String, FormationChange>, CliError> {

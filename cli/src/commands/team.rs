@@ -3,7 +3,9 @@
 use paas_types::{AddMemberRequest, ApiToken, CreateTokenRequest, CreatedToken, Me, Member, Role};
 
 use crate::args::{MembersCommand, TokensCommand};
-use crate::{output, CliError, Context};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
 
 pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliError> {
     let client = ctx.client()?;

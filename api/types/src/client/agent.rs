@@ -8,7 +8,8 @@ use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use uuid::Uuid;
 
-use super::{ClientError, Connection};
+use super::connection::Connection;
+use super::error::ClientError;
 use crate::agent::{
     BuildJob, BuildLogLines, BuildResult, DesiredState, LogBatch, NodeRegistered, NodeReport, RegisterNode,
 };

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
-use super::ClientError;
+use super::error::ClientError;
 
 /// The API's base URL and a configured HTTP client; cheap to clone.
 #[derive(Debug, Clone)]

@@ -7,7 +7,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::connection::segment;
-use super::{ClientError, Connection, Events};
+use super::connection::Connection;
+use super::error::ClientError;
+use super::sse::Events;
 use crate::{
     AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, ConfigPatch, ConfigVars,
     CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance, JoinToken,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
 
-use super::{ClientError, Connection, Download};
+use super::connection::{Connection, Download};
+use super::error::ClientError;
 use crate::routing::RouteTable;
 
 /// Slack over the long poll's `wait` before the call gives up.

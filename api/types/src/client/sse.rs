@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use reqwest::Response;
 use serde::de::DeserializeOwned;
 
-use super::{ClientError, Connection};
+use super::connection::Connection;
+use super::error::ClientError;
 
 /// A stream of events decoded as `T`; it ends when the server closes it.
 pub struct Events<T> {

@@ -1,0 +1,35 @@
+//! What a build needs from the operator, and why a build fails.
+
+use crate::client::ClientError;
+use crate::detect;
+
+/// Operator settings that reach the image build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSettings {
+    pub base_image: String,
+    /// PEM bundle installed as the image's CA certificates (for pip behind TLS interception).
+    pub ca_bundle: Option<Vec<u8>>,
+    pub pip_index_url: Option<String>,
+    pub https_proxy: Option<String>,
+    /// Longest a build (or its release command) may run.
+    pub timeout: std::time::Duration,
+}
+
+/// Why a build failed, as shown to the user at the end of the build log.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot fetch the source")]
+    Fetch(#[source] ClientError),
+    #[error("the source is not a valid gzip tarball: {0}")]
+    Unpack(String),
+    #[error(transparent)]
+    Detect(#[from] detect::DetectError),
+    #[error("cannot store the static files")]
+    Static(#[source] ClientError),
+    #[error("{0}")]
+    Image(String),
+    #[error("the release command failed (exit code {0}); the previous release keeps running")]
+    ReleaseCommand(i64),
+    #[error("build workspace error")]
+    Io(#[from] std::io::Error),
+}
