@@ -4,6 +4,14 @@
 //! Four independent loops share one API client: heartbeat, reconcile,
 //! builds, and log shipping. Stopping the agent leaves containers running;
 //! the next agent adopts them.
+//!
+//! Modules, bottom to top: `config` (flags and env), `errors` (one-line
+//! error chains), `client` (the typed API client, set up for the agent),
+//! `detect` (what kind of app a source tree is), `docker` (the engine, with
+//! `docker::policy`, the one container security policy), `health` (web
+//! health checks), `build` (unpack, image recipe, output streaming),
+//! `reconcile` (converging containers on the desired state), `node`
+//! (registration and heartbeats). This file runs the loops.
 
 pub mod build;
 pub mod client;

@@ -4,6 +4,13 @@
 //! OpenAPI schemas from them with the `openapi` feature) and by every client.
 //! With the `client` feature, the `client` module is the one typed HTTP
 //! client of the REST, agent and router protocols.
+//!
+//! - this file: the REST API's request and response bodies;
+//! - `states`: lifecycle states (build, instance, node) as enums whose words
+//!   are the wire format and the database's;
+//! - `size`: container sizes and what each gets (memory, CPU, workers);
+//! - `agent`: the agent protocol; `routing`: the route table routers poll;
+//! - `text` (feature `sqlx`): storing those enums as Postgres text.
 
 pub mod agent;
 #[cfg(feature = "client")]
