@@ -9,7 +9,7 @@
 //! error chains), `client` (the typed API client, set up for the agent),
 //! `detect` (what kind of app a source tree is), `docker` (the engine, with
 //! `docker::policy`, the one container security policy), `health` (web
-//! health checks), `build` (unpack, image recipe, output streaming),
+//! health checks), `supervisor` (reading supervisord's program state), `build` (unpack, image recipe, output streaming),
 //! `reconcile` (converging containers on the desired state), `node`
 //! (registration and heartbeats). This file runs the loops.
 
@@ -22,6 +22,7 @@ pub mod errors;
 pub mod health;
 pub mod node;
 pub mod reconcile;
+pub mod supervisor;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -106,10 +106,14 @@ fn dockerfile(spec: &AppSpec, settings: &BuildSettings) -> String {
 }
 
 /// supervisord as PID 1 for one process type: restarts it on crash, stops
-/// the whole process group on SIGTERM, sends its output to stdout.
+/// the whole process group on SIGTERM, sends its output to stdout. Its
+/// XML-RPC socket (owner-only, in `/tmp`) lets the agent read the
+/// program's state (`crate::supervisor`).
 fn supervisor_conf(process_type: &str) -> String {
     format!(
         "[supervisord]\nnodaemon=true\nlogfile=/dev/null\nlogfile_maxbytes=0\npidfile=/tmp/supervisord.pid\n\n\
+         [unix_http_server]\nfile=/tmp/supervisor.sock\nchmod=0700\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n\n\
          [program:{process_type}]\ncommand=/bin/bash /etc/paas/run/{process_type}.sh\ndirectory=/app\n\
          autostart=true\nautorestart=true\nstartsecs=1\nstartretries=1000\nstopsignal=TERM\nstopwaitsecs=10\n\
          stopasgroup=true\nkillasgroup=true\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n\

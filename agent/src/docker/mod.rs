@@ -257,6 +257,45 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `cmd` in a running container (as its user) and returns its
+    /// standard output, at most 64 KiB of it.
+    pub async fn exec_output(&self, id: &str, cmd: &[&str]) -> Result<String, EngineError> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let options = CreateExecOptions {
+            cmd: Some(cmd.iter().map(|c| c.to_string()).collect()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self.docker.create_exec(id, options).await.map_err(docker_err("create exec"))?;
+        let started = self.docker.start_exec(&exec.id, None).await.map_err(docker_err("start exec"))?;
+        let mut stdout = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while let Some(item) = output.next().await {
+                if let LogOutput::StdOut { message } = item.map_err(docker_err("read exec output"))? {
+                    if stdout.len() < 65536 {
+                        stdout.extend_from_slice(&message);
+                    }
+                }
+            }
+        }
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
+    }
+
+    /// The container's last `lines` lines of output.
+    pub async fn tail(&self, id: &str, lines: usize) -> Result<Vec<String>, EngineError> {
+        let options =
+            LogsOptions::<String> { stdout: true, stderr: true, tail: lines.to_string(), ..Default::default() };
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            let output = item.map_err(docker_err("read logs"))?;
+            out.extend(String::from_utf8_lossy(output.as_ref()).lines().map(str::to_string));
+        }
+        let skip = out.len().saturating_sub(lines);
+        Ok(out.split_off(skip))
+    }
+
     /// Follows a container's output from now on, sending each line to
     /// `lines` tagged with the instance, until the container stops.
     pub async fn forward_logs(&self, id: &str, instance_id: Uuid, lines: tokio::sync::mpsc::Sender<ShippedLine>) {
