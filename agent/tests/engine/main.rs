@@ -5,4 +5,5 @@
 
 mod deploy;
 mod nodes;
+mod process_state;
 mod rollout;
