@@ -49,7 +49,7 @@ async fn crash_loops_are_visible_and_block_promotion() {
     // (1) Scaling up a worker that exits at once: a crash loop inside its
     // container, shown as such.
     api.rest(&token).update_formation("loopy", &scale(&[("worker", 1)])).await.expect("scaled");
-    let worker = wait_for("a crash-looping worker", Duration::from_secs(60), || async {
+    let worker = wait_for("a crash-looping worker", Duration::from_secs(120), || async {
         instances(&api, &token, "loopy").await.into_iter().find(|i| {
             i.process_type == "worker"
                 && i.state.as_str() == "crashed"
@@ -73,7 +73,7 @@ async fn crash_loops_are_visible_and_block_promotion() {
     api.rest(&token).update_config("loopy", &set_vars(&[("WORKER_CRASH", "0")])).await.expect("config set");
     let v2 = current(&api, &token, "loopy").await;
     assert_eq!(wait_settled(&api, &token, "loopy", v2).await.status, ReleaseStatus::Promoted);
-    wait_for("only v2 instances left running", Duration::from_secs(60), || async {
+    wait_for("only v2 instances left running", Duration::from_secs(120), || async {
         let all = instances(&api, &token, "loopy").await;
         let wanted: Vec<&Instance> = all.iter().filter(|i| i.desired_state.as_str() == "running").collect();
         (wanted.len() == 2 && wanted.iter().all(|i| i.release == v2 && i.state.as_str() == "running")).then_some(())
@@ -87,7 +87,7 @@ async fn crash_loops_are_visible_and_block_promotion() {
     assert_eq!(failed.status, ReleaseStatus::Failed);
     let why = failed.failure.unwrap_or_default();
     assert!(why.contains("worker"), "{why}");
-    wait_for("v3's instances stopped", Duration::from_secs(60), || async {
+    wait_for("v3's instances stopped", Duration::from_secs(120), || async {
         let all = instances(&api, &token, "loopy").await;
         all.iter().filter(|i| i.release == v3).all(|i| i.desired_state.as_str() == "stopped").then_some(())
     })
@@ -114,7 +114,7 @@ async fn a_web_process_rejecting_the_hostname_is_reported() {
     let (_, build) = api.upload_build(&token, "picky", fixture("disallowed-host")).await;
     let detail = wait_build(&api, &token, "picky", &build_id(&build)).await;
     assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
-    let web = wait_for("a web instance answering 400", Duration::from_secs(60), || async {
+    let web = wait_for("a web instance answering 400", Duration::from_secs(120), || async {
         running(&api, &token, "picky", "web").await.into_iter().find(|w| w.http_status == Some(400))
     })
     .await;
@@ -124,7 +124,7 @@ async fn a_web_process_rejecting_the_hostname_is_reported() {
 
     api.rest(&token).update_config("picky", &set_vars(&[("ALLOWED_HOSTS", HOST)])).await.expect("config set");
     let fixed = current(&api, &token, "picky").await;
-    let web = wait_for("the new release answering 200", Duration::from_secs(60), || async {
+    let web = wait_for("the new release answering 200", Duration::from_secs(120), || async {
         running(&api, &token, "picky", "web")
             .await
             .into_iter()

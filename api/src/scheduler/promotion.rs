@@ -118,7 +118,8 @@ mod tests {
         let no_web = [want("web", 0)];
         let clock = [want("clock", 1)];
         // (name, formation, instances, seconds since the release was made, verdict)
-        let cases: Vec<(&str, &[FormationRow], Vec<ScheduledRow>, i64, Verdict)> = vec![
+        type Case<'a> = (&'a str, &'a [FormationRow], Vec<ScheduledRow>, i64, Verdict);
+        let cases: Vec<Case> = vec![
             (
                 "web healthy, worker settled",
                 &both,
