@@ -1,9 +1,10 @@
 //! One push: `git receive-pack` under a per-app lock; its pre-receive hook
 //! asks (through a FIFO) for a build of the pushed `main`, and the build's
 //! output is written back (through another FIFO) for git to relay as
-//! `remote:` lines. The hook exits non-zero when the build fails, so the push
-//! is rejected and the running release stays. Afterwards the repository is
-//! saved to Postgres.
+//! `remote:` lines. The hook exits non-zero when the build fails or the new
+//! release is not promoted (a process type crashed or never got healthy),
+//! so the push is rejected and the running release stays. Afterwards the
+//! repository is saved to Postgres.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -241,4 +242,66 @@ async fn relay_build_log(state: &GitState, build: Uuid, out: &mut pipe::Sender) 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paas_types::{ActualState, InstanceGoal};
+    use sqlx::types::Json;
+
+    fn crashed_worker() -> db::instances::InstanceRow {
+        db::instances::InstanceRow {
+            id: Uuid::nil(),
+            process_type: "worker".into(),
+            release: 3,
+            node: None,
+            desired_state: InstanceGoal::Stopped,
+            actual_state: ActualState::Crashed,
+            address: None,
+            restarts: 2,
+            exit_status: Some(1),
+            last_output: Json(vec!["worker: cannot reach the queue".into()]),
+            http_status: None,
+            hostname: "shop.paas.test".into(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_push_says_how_the_rollout_ended() {
+        let url = "http://shop.paas.test/";
+        let warned = RolloutOutcome::Promoted { warnings: vec!["add shop.paas.test to ALLOWED_HOSTS".into()] };
+        let failed = RolloutOutcome::Failed {
+            why: "the worker process crashed".into(),
+            serving: Some(2),
+            crashed: vec![crashed_worker()],
+        };
+        // (outcome, accepted, lines the output must hold)
+        let cases: [(RolloutOutcome, bool, &[&str]); 4] = [
+            (
+                RolloutOutcome::Promoted { warnings: vec![] },
+                true,
+                &["-----> http://shop.paas.test/ deployed (v3 is serving)"],
+            ),
+            (warned, true, &["deployed (v3 is serving)", " !     Warning: add shop.paas.test to ALLOWED_HOSTS"]),
+            (
+                failed,
+                false,
+                &[
+                    " !     Push rejected: v3 failed: the worker process crashed; v2 keeps serving",
+                    " !     worker exit status: 1",
+                    " !       worker: cannot reach the queue",
+                ],
+            ),
+            (RolloutOutcome::Pending, true, &["not every process type is healthy yet"]),
+        ];
+        for (outcome, accepted, lines) in cases {
+            let (text, ok) = outcome_text(&outcome, url, 3);
+            assert_eq!(ok, accepted, "{text}");
+            for line in lines {
+                assert!(text.contains(line), "missing {line:?} in:\n{text}");
+            }
+        }
+    }
 }
