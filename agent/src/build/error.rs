@@ -26,6 +26,8 @@ pub enum BuildError {
     Detect(#[from] detect::DetectError),
     #[error("cannot store the static files")]
     Static(#[source] ClientError),
+    #[error(transparent)]
+    Statics(#[from] super::statics::StaticsError),
     #[error("{0}")]
     Image(String),
     #[error("the release command failed (exit code {0}); the previous release keeps running")]

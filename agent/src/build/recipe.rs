@@ -37,6 +37,7 @@ pub(super) fn static_bundle(src: &Path, spec: &AppSpec) -> Result<Vec<u8>, Build
 /// The docker build context: Dockerfile, the source, and generated files.
 pub(super) fn build_context(src: &Path, spec: &AppSpec, settings: &BuildSettings) -> Result<Vec<u8>, BuildError> {
     let mut files: Vec<(String, Vec<u8>)> = vec![("Dockerfile".into(), dockerfile(spec, settings).into_bytes())];
+    files.extend(super::statics::context_files());
     if spec.has_requirements {
         files.push(("paas/requirements.txt".into(), requirements(src, spec)?.into_bytes()));
     }

@@ -1,0 +1,291 @@
+//! The static-files step of a build, after the image is built: ask the app
+//! itself where its static files are (`statics_probe.py` in a one-off
+//! container of the new image, with the app's config vars), run Django's
+//! `collectstatic` there, bake the collected files into the image (so
+//! whitenoise and `{% static %}` find their manifest at run time), and pack
+//! the bundle the router serves.
+//!
+//! Precedence: `paas.json` `static` mappings, then what the app reports
+//! (Django `STATIC_URL`/`STATIC_ROOT`, Flask `static_url_path`/
+//! `static_folder` per app and blueprint), then the `static/` convention of
+//! `detect.rs` for apps that are neither.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use paas_types::routing::StaticMapping;
+
+use super::error::{BuildError, BuildSettings};
+use super::output::BuildLog;
+use super::recipe;
+use crate::detect::{self, AppSpec};
+use crate::docker::{Engine, APP_USER};
+use crate::errors::error_chain;
+
+/// Where the probe lands in the image (`paas/` of the context is `/etc/paas/`).
+pub(super) const PROBE_PATH: &str = "paas/statics_probe.py";
+const PROBE: &str = include_str!("statics_probe.py");
+const MARKER: &str = "PAAS-STATICS ";
+/// The app's root inside the image.
+const APP_DIR: &str = "/app";
+
+/// Why the static-files step failed the build.
+#[derive(Debug, thiserror::Error)]
+pub enum StaticsError {
+    #[error("the static-files probe could not run")]
+    Probe(#[source] crate::docker::EngineError),
+    #[error(
+        "`python manage.py collectstatic --noinput` failed (exit code {0}); fix it, or set DISABLE_COLLECTSTATIC=1 \
+         to skip it and let the app serve its static files"
+    )]
+    Collectstatic(i64),
+    #[error("copying {path} out of the build container")]
+    Copy {
+        path: String,
+        #[source]
+        source: crate::docker::EngineError,
+    },
+    #[error("adding the collected static files to the image failed: {0}")]
+    Bake(String),
+    #[error("packing the static files")]
+    Pack(#[from] std::io::Error),
+}
+
+/// What the probe reported (its `PAAS-STATICS` line).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Report {
+    framework: Option<String>,
+    #[serde(default)]
+    mappings: Vec<Reported>,
+    /// Django's STATIC_ROOT, when collectstatic filled it.
+    collected: Option<String>,
+    failed: Option<i64>,
+    note: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Reported {
+    url_prefix: String,
+    /// Absolute path inside the image.
+    path: String,
+}
+
+/// The static files of a build: mappings for the route table and the gzip
+/// tarball the router downloads (`None` when there is nothing to serve).
+pub(super) struct Statics {
+    pub mappings: Vec<StaticMapping>,
+    pub bundle: Option<Vec<u8>>,
+}
+
+/// The files the probe needs in the build context.
+pub(super) fn context_files() -> Vec<(String, Vec<u8>)> {
+    vec![(PROBE_PATH.to_string(), PROBE.as_bytes().to_vec())]
+}
+
+/// Runs the step on the freshly built image `tag`.
+pub(super) async fn collect(
+    engine: &Engine,
+    tag: &str,
+    src: &Path,
+    spec: &AppSpec,
+    env: &BTreeMap<String, String>,
+    settings: &BuildSettings,
+    log: &BuildLog,
+) -> Result<Statics, BuildError> {
+    log.line("-----> Asking the app where its static files are".into());
+    let mut env = env.clone();
+    if let Some(web) = spec.processes.get("web") {
+        env.insert("PAAS_WEB_COMMAND".into(), web.clone());
+    }
+    let sender = log.sender();
+    let mut report_line = None;
+    let command = format!("python3 /etc/{PROBE_PATH}");
+    let (id, code) = engine
+        .run_kept(tag, &command, &env, settings.timeout, |line| match line.strip_prefix(MARKER) {
+            Some(json) => report_line = Some(json.to_string()),
+            None => {
+                let _ = sender.send(format!("       {line}"));
+            }
+        })
+        .await
+        .map_err(StaticsError::Probe)?;
+    let outcome = async {
+        let code = code.map_err(StaticsError::Probe)?;
+        let report = match report_line.as_deref().map(serde_json::from_str::<Report>) {
+            Some(Ok(report)) => report,
+            _ => {
+                log.line(format!(" !     The static-files probe exited with {code} and no report; using the source tree"));
+                Report::default()
+            }
+        };
+        apply(engine, &id, tag, src, spec, report, log).await
+    }
+    .await;
+    engine.remove_quietly(&id).await;
+    outcome
+}
+
+async fn apply(
+    engine: &Engine,
+    id: &str,
+    tag: &str,
+    src: &Path,
+    spec: &AppSpec,
+    report: Report,
+    log: &BuildLog,
+) -> Result<Statics, BuildError> {
+    if let Some(code) = report.failed {
+        return Err(StaticsError::Collectstatic(code).into());
+    }
+    for message in report.note.iter().chain(&report.error) {
+        log.line(format!("       {message}"));
+    }
+    if let Some(root) = &report.collected {
+        let files = engine.copy_out(id, root).await.map_err(|source| StaticsError::Copy { path: root.clone(), source })?;
+        bake(engine, tag, root, &files, log).await?;
+    }
+    if declared_in_manifest(src) {
+        log.line("       paas.json declares the static mappings".into());
+        return from_source(src, spec);
+    }
+    let Some(framework) = report.framework else { return from_source(src, spec) };
+    let mut mappings = Vec::new();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (index, reported) in report.mappings.iter().enumerate() {
+        let dir = bundle_dir(&reported.path, index);
+        let files = engine
+            .copy_out(id, &reported.path)
+            .await
+            .map_err(|source| StaticsError::Copy { path: reported.path.clone(), source })?;
+        rewrap(&files, &dir, &mut tar).map_err(StaticsError::Pack)?;
+        log.line(format!("       {framework}: {} -> {}", reported.url_prefix, reported.path));
+        mappings.push(StaticMapping { url_prefix: reported.url_prefix.clone(), dir });
+    }
+    let bundle = tar.into_inner().and_then(|gz| gz.finish()).map_err(StaticsError::Pack)?;
+    Ok(Statics { bundle: (!mappings.is_empty()).then_some(bundle), mappings })
+}
+
+/// Whether `paas.json` has a `static` key, which overrides what the app reports.
+fn declared_in_manifest(src: &Path) -> bool {
+    let Ok(text) = detect::read_small(&src.join("paas.json")) else { return false };
+    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("static").is_some())
+}
+
+/// The mappings `detect.rs` found in the source, packed from the source tree.
+fn from_source(src: &Path, spec: &AppSpec) -> Result<Statics, BuildError> {
+    if spec.statics.is_empty() {
+        return Ok(Statics { mappings: Vec::new(), bundle: None });
+    }
+    Ok(Statics { bundle: Some(recipe::static_bundle(src, spec)?), mappings: spec.statics.clone() })
+}
+
+/// The bundle directory of an image path: relative to the app when inside it.
+fn bundle_dir(path: &str, index: usize) -> String {
+    let inside = path.strip_prefix(APP_DIR).and_then(|rest| rest.strip_prefix('/')).map(|r| r.trim_end_matches('/'));
+    match inside {
+        Some(rel) if !rel.is_empty() && rel.split('/').all(|p| !p.is_empty() && p != "." && p != "..") => rel.into(),
+        _ => format!("paas-static-{index}"),
+    }
+}
+
+/// Copies the directories and regular files of a `docker cp` tarball (whose
+/// entries start with one top directory) into `out` under `dir`.
+fn rewrap<W: std::io::Write>(tarball: &[u8], dir: &str, out: &mut tar::Builder<W>) -> std::io::Result<usize> {
+    let mut archive = tar::Archive::new(tarball);
+    let mut count = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let kind = entry.header().entry_type();
+        if !kind.is_file() {
+            continue;
+        }
+        let path = entry.path()?.into_owned();
+        let rest: std::path::PathBuf = path.components().skip(1).collect();
+        if rest.as_os_str().is_empty() {
+            continue;
+        }
+        let mut data = Vec::with_capacity(entry.header().size()? as usize);
+        entry.read_to_end(&mut data)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(entry.header().mtime().unwrap_or(0));
+        header.set_cksum();
+        out.append_data(&mut header, Path::new(dir).join(rest), data.as_slice())?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Adds the collected STATIC_ROOT to the image under the same tag: the
+/// one-off container had the app's config vars, which must not end up in an
+/// image layer, so its files are copied, not the container committed.
+async fn bake(engine: &Engine, tag: &str, root: &str, files: &[u8], log: &BuildLog) -> Result<(), StaticsError> {
+    let mut context = tar::Builder::new(Vec::new());
+    let dockerfile = format!("FROM {tag}\nCOPY --chown={APP_USER} collected/ {root}/\n");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    context.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+    let count = rewrap(files, "collected", &mut context)?;
+    let context = context.into_inner()?;
+    engine
+        .build(context, tag, Default::default(), |line| tracing::debug!(line, "baking static files"))
+        .await
+        .map_err(|e| StaticsError::Bake(error_chain(&e)))?;
+    log.line(format!("       {count} collected files added to the image at {root}"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_dirs_stay_relative() {
+        assert_eq!(bundle_dir("/app/staticfiles", 0), "staticfiles");
+        assert_eq!(bundle_dir("/app/app/static/", 0), "app/static");
+        assert_eq!(bundle_dir("/srv/static", 1), "paas-static-1");
+        assert_eq!(bundle_dir("/app", 2), "paas-static-2");
+        assert_eq!(bundle_dir("/app/../etc", 3), "paas-static-3");
+        assert_eq!(bundle_dir("/application/x", 4), "paas-static-4");
+    }
+
+    #[test]
+    fn rewrap_moves_files_under_the_bundle_dir() {
+        let mut cp = tar::Builder::new(Vec::new());
+        for (path, data) in [("staticfiles/css/app.css", &b"body{}"[..]), ("staticfiles/staticfiles.json", b"{}")] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o600);
+            header.set_cksum();
+            cp.append_data(&mut header, path, data).unwrap();
+        }
+        let cp = cp.into_inner().unwrap();
+        let mut out = tar::Builder::new(Vec::new());
+        assert_eq!(rewrap(&cp, "app/static", &mut out).unwrap(), 2);
+        let out = out.into_inner().unwrap();
+        let mut names: Vec<String> = tar::Archive::new(out.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["app/static/css/app.css", "app/static/staticfiles.json"]);
+    }
+
+    #[test]
+    fn probe_reports_parse() {
+        let r: Report = serde_json::from_str(
+            r#"{"framework": "django", "collected": "/app/staticfiles",
+                "mappings": [{"url_prefix": "/static/", "path": "/app/staticfiles"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.framework.as_deref(), Some("django"));
+        assert_eq!(r.mappings[0].url_prefix, "/static/");
+        assert!(r.failed.is_none());
+    }
+}
