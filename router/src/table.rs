@@ -149,7 +149,8 @@ mod tests {
     #[test]
     fn lookup_is_case_insensitive_and_reuses_backends() {
         let metrics = Metrics::default();
-        let first = Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), Duration::ZERO, &metrics);
+        let first =
+            Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), Duration::ZERO, &metrics);
         assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
         assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
         assert!(first.lookup("other.paas.test").is_none());

@@ -111,7 +111,11 @@ async fn build(
         .await
         .map_err(|e| BuildError::Image(error_chain(&e)))?;
     // === static files: asked from the app in the built image (build/statics.rs) ===
-    let collected = statics::collect(engine, &tag, &src, &spec, &job.env, settings, log).await?;
+    let sender = log.sender();
+    let say = move |line: String| {
+        let _ = sender.send(line);
+    };
+    let collected = statics::collect(engine, &tag, &src, &spec, &job.env, settings, true, &say).await?;
     spec.statics = collected.mappings;
     match collected.bundle {
         Some(bundle) => {
@@ -141,14 +145,16 @@ async fn build(
 /// Rebuilds a release's image on this node from the build's stored source,
 /// under the same tag: images stay node-local when no registry is
 /// configured, so a node that must run an image it lacks makes it itself
-/// (reusing its own cached dependency layers). Static files and the release
-/// command were handled by the original build and are not repeated.
+/// (reusing its own cached dependency layers). The static-files step runs
+/// again with the release's config (`env`) so the image holds what
+/// collectstatic wrote; the bundle and the release command are not repeated.
 pub async fn rebuild_image(
     api: &AgentClient,
     engine: &Engine,
     settings: &BuildSettings,
     build_id: uuid::Uuid,
     image: &str,
+    env: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), BuildError> {
     let source = api.built_source(build_id).await.map_err(BuildError::Fetch)?;
     let workspace = unpack_source(source).await?;
@@ -156,5 +162,8 @@ pub async fn rebuild_image(
     engine
         .build(context, image, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
         .await
-        .map_err(|e| BuildError::Image(error_chain(&e)))
+        .map_err(|e| BuildError::Image(error_chain(&e)))?;
+    let say = |line: String| tracing::debug!(image, line, "rebuild statics");
+    statics::collect(engine, image, &workspace.src, &workspace.spec, env, settings, false, &say).await?;
+    Ok(())
 }

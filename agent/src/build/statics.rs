@@ -16,12 +16,9 @@ use std::path::Path;
 
 use paas_types::routing::StaticMapping;
 
-use super::error::{BuildError, BuildSettings};
-use super::output::BuildLog;
-use super::recipe;
+use super::error::{BuildSettings, StaticsError};
 use crate::detect::{self, AppSpec};
 use crate::docker::{Engine, APP_USER};
-use crate::errors::error_chain;
 
 /// Where the probe lands in the image (`paas/` of the context is `/etc/paas/`).
 pub(super) const PROBE_PATH: &str = "paas/statics_probe.py";
@@ -29,28 +26,6 @@ const PROBE: &str = include_str!("statics_probe.py");
 const MARKER: &str = "PAAS-STATICS ";
 /// The app's root inside the image.
 const APP_DIR: &str = "/app";
-
-/// Why the static-files step failed the build.
-#[derive(Debug, thiserror::Error)]
-pub enum StaticsError {
-    #[error("the static-files probe could not run")]
-    Probe(#[source] crate::docker::EngineError),
-    #[error(
-        "`python manage.py collectstatic --noinput` failed (exit code {0}); fix it, or set DISABLE_COLLECTSTATIC=1 \
-         to skip it and let the app serve its static files"
-    )]
-    Collectstatic(i64),
-    #[error("copying {path} out of the build container")]
-    Copy {
-        path: String,
-        #[source]
-        source: crate::docker::EngineError,
-    },
-    #[error("adding the collected static files to the image failed: {0}")]
-    Bake(String),
-    #[error("packing the static files")]
-    Pack(#[from] std::io::Error),
-}
 
 /// What the probe reported (its `PAAS-STATICS` line).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -84,7 +59,12 @@ pub(super) fn context_files() -> Vec<(String, Vec<u8>)> {
     vec![(PROBE_PATH.to_string(), PROBE.as_bytes().to_vec())]
 }
 
-/// Runs the step on the freshly built image `tag`.
+/// Where the step's output goes: the build log, or the agent's own log on a rebuild.
+pub(super) type Say<'a> = &'a (dyn Fn(String) + Send + Sync);
+
+/// Runs the step on the freshly built image `tag`; `pack` makes the
+/// router's bundle too (a rebuild on another node only needs the image).
+#[expect(clippy::too_many_arguments, reason = "one step of the build, called from two places")]
 pub(super) async fn collect(
     engine: &Engine,
     tag: &str,
@@ -92,22 +72,20 @@ pub(super) async fn collect(
     spec: &AppSpec,
     env: &BTreeMap<String, String>,
     settings: &BuildSettings,
-    log: &BuildLog,
-) -> Result<Statics, BuildError> {
-    log.line("-----> Asking the app where its static files are".into());
+    pack: bool,
+    say: Say<'_>,
+) -> Result<Statics, StaticsError> {
+    say("-----> Asking the app where its static files are".into());
     let mut env = env.clone();
     if let Some(web) = spec.processes.get("web") {
         env.insert("PAAS_WEB_COMMAND".into(), web.clone());
     }
-    let sender = log.sender();
     let mut report_line = None;
     let command = format!("python3 /etc/{PROBE_PATH}");
     let (id, code) = engine
         .run_kept(tag, &command, &env, settings.timeout, |line| match line.strip_prefix(MARKER) {
             Some(json) => report_line = Some(json.to_string()),
-            None => {
-                let _ = sender.send(format!("       {line}"));
-            }
+            None => say(format!("       {line}")),
         })
         .await
         .map_err(StaticsError::Probe)?;
@@ -116,17 +94,18 @@ pub(super) async fn collect(
         let report = match report_line.as_deref().map(serde_json::from_str::<Report>) {
             Some(Ok(report)) => report,
             _ => {
-                log.line(format!(" !     The static-files probe exited with {code} and no report; using the source tree"));
+                say(format!(" !     The static-files probe exited with {code} and no report; using the source tree"));
                 Report::default()
             }
         };
-        apply(engine, &id, tag, src, spec, report, log).await
+        apply(engine, &id, tag, src, spec, report, pack, say).await
     }
     .await;
     engine.remove_quietly(&id).await;
     outcome
 }
 
+#[expect(clippy::too_many_arguments, reason = "the step's context, passed once")]
 async fn apply(
     engine: &Engine,
     id: &str,
@@ -134,20 +113,25 @@ async fn apply(
     src: &Path,
     spec: &AppSpec,
     report: Report,
-    log: &BuildLog,
-) -> Result<Statics, BuildError> {
+    pack: bool,
+    say: Say<'_>,
+) -> Result<Statics, StaticsError> {
     if let Some(code) = report.failed {
-        return Err(StaticsError::Collectstatic(code).into());
+        return Err(StaticsError::Collectstatic(code));
     }
     for message in report.note.iter().chain(&report.error) {
-        log.line(format!("       {message}"));
+        say(format!("       {message}"));
     }
     if let Some(root) = &report.collected {
-        let files = engine.copy_out(id, root).await.map_err(|source| StaticsError::Copy { path: root.clone(), source })?;
-        bake(engine, tag, root, &files, log).await?;
+        let files =
+            engine.copy_out(id, root).await.map_err(|source| StaticsError::Copy { path: root.clone(), source })?;
+        bake(engine, tag, root, &files, say).await?;
+    }
+    if !pack {
+        return Ok(Statics { mappings: Vec::new(), bundle: None });
     }
     if declared_in_manifest(src) {
-        log.line("       paas.json declares the static mappings".into());
+        say("       paas.json declares the static mappings".into());
         return from_source(src, spec);
     }
     let Some(framework) = report.framework else { return from_source(src, spec) };
@@ -160,7 +144,7 @@ async fn apply(
             .await
             .map_err(|source| StaticsError::Copy { path: reported.path.clone(), source })?;
         rewrap(&files, &dir, &mut tar).map_err(StaticsError::Pack)?;
-        log.line(format!("       {framework}: {} -> {}", reported.url_prefix, reported.path));
+        say(format!("       {framework}: {} -> {}", reported.url_prefix, reported.path));
         mappings.push(StaticMapping { url_prefix: reported.url_prefix.clone(), dir });
     }
     let bundle = tar.into_inner().and_then(|gz| gz.finish()).map_err(StaticsError::Pack)?;
@@ -174,11 +158,21 @@ fn declared_in_manifest(src: &Path) -> bool {
 }
 
 /// The mappings `detect.rs` found in the source, packed from the source tree.
-fn from_source(src: &Path, spec: &AppSpec) -> Result<Statics, BuildError> {
+fn from_source(src: &Path, spec: &AppSpec) -> Result<Statics, StaticsError> {
     if spec.statics.is_empty() {
         return Ok(Statics { mappings: Vec::new(), bundle: None });
     }
-    Ok(Statics { bundle: Some(recipe::static_bundle(src, spec)?), mappings: spec.statics.clone() })
+    Ok(Statics { bundle: Some(source_bundle(src, spec)?), mappings: spec.statics.clone() })
+}
+
+/// A gzip tarball of the source's static directories, paths relative to the app root.
+fn source_bundle(src: &Path, spec: &AppSpec) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    tar.follow_symlinks(false);
+    for mapping in &spec.statics {
+        tar.append_dir_all(&mapping.dir, src.join(&mapping.dir))?;
+    }
+    tar.into_inner()?.finish()
 }
 
 /// The bundle directory of an image path: relative to the app when inside it.
@@ -222,7 +216,7 @@ fn rewrap<W: std::io::Write>(tarball: &[u8], dir: &str, out: &mut tar::Builder<W
 /// Adds the collected STATIC_ROOT to the image under the same tag: the
 /// one-off container had the app's config vars, which must not end up in an
 /// image layer, so its files are copied, not the container committed.
-async fn bake(engine: &Engine, tag: &str, root: &str, files: &[u8], log: &BuildLog) -> Result<(), StaticsError> {
+async fn bake(engine: &Engine, tag: &str, root: &str, files: &[u8], say: Say<'_>) -> Result<(), StaticsError> {
     let mut context = tar::Builder::new(Vec::new());
     let dockerfile = format!("FROM {tag}\nCOPY --chown={APP_USER} collected/ {root}/\n");
     let mut header = tar::Header::new_gnu();
@@ -235,8 +229,8 @@ async fn bake(engine: &Engine, tag: &str, root: &str, files: &[u8], log: &BuildL
     engine
         .build(context, tag, Default::default(), |line| tracing::debug!(line, "baking static files"))
         .await
-        .map_err(|e| StaticsError::Bake(error_chain(&e)))?;
-    log.line(format!("       {count} collected files added to the image at {root}"));
+        .map_err(StaticsError::Bake)?;
+    say(format!("       {count} collected files added to the image at {root}"));
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use paas_types::client::rest::LogsQuery;
 use test_support::agent::*;
-use test_support::TestApi;
+use test_support::{set_vars, TestApi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -25,9 +25,13 @@ async fn django_collectstatic_assets_are_served_by_the_router() {
     let detail = wait_build(&api, &token, "djstat", &build_id(&build)).await;
     assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
     let log = &detail.log;
+    println!("django-statics build log:\n{log}");
     assert!(log.contains("python manage.py collectstatic --noinput"), "{log}");
     assert!(log.contains("post-processed"), "Django's own collectstatic output: {log}");
-    assert!(log.contains("Static files: /assets/ -> collected/"), "STATIC_URL and STATIC_ROOT asked from Django: {log}");
+    assert!(
+        log.contains("Static files: /assets/ -> collected/"),
+        "STATIC_URL and STATIC_ROOT asked from Django: {log}"
+    );
 
     let router = TestRouter::start(&api).await;
     let host = "djstat.paas.test";
@@ -64,6 +68,14 @@ async fn django_collectstatic_assets_are_served_by_the_router() {
     assert_eq!(get(router.running.addr, host, "/assets/css/nope.css", "").await.unwrap().status, 404);
 
     assert_backend_saw_no_static(&api, &token, "djstat", router.running.addr, host, "/assets/").await;
+
+    // DISABLE_COLLECTSTATIC=1 in the app's config skips the step, like Heroku.
+    api.rest(&token).update_config("djstat", &set_vars(&[("DISABLE_COLLECTSTATIC", "1")])).await.expect("config set");
+    let (_, build) = api.upload_build(&token, "djstat", fixture("django-statics")).await;
+    let detail = wait_build(&api, &token, "djstat", &build_id(&build)).await;
+    assert_eq!(detail.build.status.as_str(), "succeeded", "{}", detail.log);
+    assert!(detail.log.contains("DISABLE_COLLECTSTATIC=1: collectstatic skipped"), "{}", detail.log);
+    assert!(!detail.log.contains("manage.py collectstatic --noinput"), "{}", detail.log);
     router.shutdown().await;
     agent.cleanup();
 }

@@ -25,7 +25,10 @@ pub fn respond(file: &StaticFile, head: &RequestHead, cache_control: &HeaderValu
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(header::ETAG, rep.etag.clone());
     headers.insert(header::LAST_MODIFIED, rep.last_modified.clone());
-    headers.insert(header::CACHE_CONTROL, if file.immutable { HeaderValue::from_static(IMMUTABLE) } else { cache_control.clone() });
+    headers.insert(
+        header::CACHE_CONTROL,
+        if file.immutable { HeaderValue::from_static(IMMUTABLE) } else { cache_control.clone() },
+    );
     if file.gzip.is_some() || file.brotli.is_some() {
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }

@@ -150,19 +150,15 @@ async fn hashed_names_are_immutable_and_precompressed_siblings_follow_accept_enc
         assert_eq!(answer.header("content-encoding").as_deref(), encoding, "{extra}");
         assert_eq!(answer.header("content-type").as_deref(), Some("text/css; charset=utf-8"), "{extra}");
         assert_eq!(answer.header("vary").as_deref(), Some("Accept-Encoding"), "{extra}");
-        assert_eq!(
-            answer.header("cache-control").as_deref(),
-            Some("public, max-age=31536000, immutable"),
-            "{extra}"
-        );
+        assert_eq!(answer.header("cache-control").as_deref(), Some("public, max-age=31536000, immutable"), "{extra}");
     }
     // The ETag of the variant sent is what a 304 compares against.
     let br = get_with(router.addr, "web.test", path, "Accept-Encoding: br\r\n").await;
     let etag = br.header("etag").expect("etag");
     let again = format!("Accept-Encoding: br\r\nIf-None-Match: {etag}\r\n");
     assert_eq!(get_with(router.addr, "web.test", path, &again).await.status, 304);
-    let plain_etag = format!("Accept-Encoding: br\r\nIf-None-Match: \"nope\"\r\n");
-    assert_eq!(get_with(router.addr, "web.test", path, &plain_etag).await.status, 200);
+    let other = "Accept-Encoding: br\r\nIf-None-Match: \"nope\"\r\n";
+    assert_eq!(get_with(router.addr, "web.test", path, other).await.status, 200);
     assert!(backend.seen().is_empty(), "static requests reached the backend");
     router.shutdown().await;
 }
