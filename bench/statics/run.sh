@@ -59,6 +59,7 @@ JSON
 
 # --- processes ---------------------------------------------------------------
 "$bin/examples/bench_support" api "$API" "$work/table.json" "$work/blobs" & pids+=($!)
+for _ in $(seq 50); do curl -fsS -o /dev/null "http://$API/v1/router/table" 2>/dev/null && break; sleep 0.1; done
 RUST_LOG=warn "$bin/paas-router" --listen "$ROUTER" --admin-listen "$ADMIN" --api-url "http://$API" \
     --state-dir "$work/state" --access-log false & pids+=($!)
 "$work/venv/bin/gunicorn" --chdir "$work/app" -w "$WORKERS" -k sync -b "$GUNICORN" --log-level warning \
@@ -81,8 +82,11 @@ cmp "$work/from-router" "$work/from-whitenoise"
 curl -fsS -D - -o /dev/null -H "Host: $HOST" "http://$ROUTER$path" | grep -qi '^cache-control: public, max-age=31536000, immutable'
 
 # --- measure -----------------------------------------------------------------
-rps() { # url -> requests/s
-    wrk -t1 -c"$CONNS" -d"$DURATION"s --timeout 5s -H "Host: $HOST" "$1" | awk '/^Requests\/sec/ { print $2 }'
+rps() { # url -> requests/s; errors and non-2xx answers are reported on stderr
+    local out
+    out=$(wrk -t1 -c"$CONNS" -d"$DURATION"s --timeout 5s -H "Host: $HOST" "$1")
+    grep -E 'Socket errors|Non-2xx' <<<"$out" | sed "s|^|  $1: |" >&2 || true
+    awk '/^Requests\/sec/ { print $2 }' <<<"$out"
 }
 router_rps=$(rps "http://$ROUTER$path")
 whitenoise_rps=$(rps "http://$GUNICORN$path")
