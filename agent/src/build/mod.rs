@@ -115,7 +115,7 @@ async fn build(
     let say = move |line: String| {
         let _ = sender.send(line);
     };
-    let collected = statics::collect(engine, &tag, &src, &spec, &job.env, settings, true, &say).await?;
+    let collected = statics::collect(engine, (&tag, &tag), &src, &spec, &job.env, settings, true, &say).await?;
     spec.statics = collected.mappings;
     match collected.bundle {
         Some(bundle) => {
@@ -159,11 +159,14 @@ pub async fn rebuild_image(
     let source = api.built_source(build_id).await.map_err(BuildError::Fetch)?;
     let workspace = unpack_source(source).await?;
     let context = build_context(&workspace.src, &workspace.spec, settings)?;
+    // Built under a staging tag: the reconcile loop starts instances as soon
+    // as `image` exists, which must be after the static-files step.
+    let staging = format!("{image}-staging");
     engine
-        .build(context, image, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
+        .build(context, &staging, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
         .await
         .map_err(|e| BuildError::Image(error_chain(&e)))?;
     let say = |line: String| tracing::debug!(image, line, "rebuild statics");
-    statics::collect(engine, image, &workspace.src, &workspace.spec, env, settings, false, &say).await?;
+    statics::collect(engine, (&staging, image), &workspace.src, &workspace.spec, env, settings, false, &say).await?;
     Ok(())
 }

@@ -62,12 +62,14 @@ pub(super) fn context_files() -> Vec<(String, Vec<u8>)> {
 /// Where the step's output goes: the build log, or the agent's own log on a rebuild.
 pub(super) type Say<'a> = &'a (dyn Fn(String) + Send + Sync);
 
-/// Runs the step on the freshly built image `tag`; `pack` makes the
-/// router's bundle too (a rebuild on another node only needs the image).
+/// Runs the step on the freshly built image `tag`, leaving the final image
+/// as `into` (the same tag on a build; on a rebuild, `tag` is a staging tag
+/// so no instance starts from an image without its collected files).
+/// `pack` makes the router's bundle too (a rebuild only needs the image).
 #[expect(clippy::too_many_arguments, reason = "one step of the build, called from two places")]
 pub(super) async fn collect(
     engine: &Engine,
-    tag: &str,
+    (tag, into): (&str, &str),
     src: &Path,
     spec: &AppSpec,
     env: &BTreeMap<String, String>,
@@ -98,7 +100,7 @@ pub(super) async fn collect(
                 Report::default()
             }
         };
-        apply(engine, &id, tag, src, spec, report, pack, say).await
+        apply(engine, &id, (tag, into), src, spec, report, pack, say).await
     }
     .await;
     engine.remove_quietly(&id).await;
@@ -109,7 +111,7 @@ pub(super) async fn collect(
 async fn apply(
     engine: &Engine,
     id: &str,
-    tag: &str,
+    (tag, into): (&str, &str),
     src: &Path,
     spec: &AppSpec,
     report: Report,
@@ -122,10 +124,14 @@ async fn apply(
     for message in report.note.iter().chain(&report.error) {
         say(format!("       {message}"));
     }
-    if let Some(root) = &report.collected {
-        let files =
-            engine.copy_out(id, root).await.map_err(|source| StaticsError::Copy { path: root.clone(), source })?;
-        bake(engine, tag, root, &files, say).await?;
+    match &report.collected {
+        Some(root) => {
+            let files =
+                engine.copy_out(id, root).await.map_err(|source| StaticsError::Copy { path: root.clone(), source })?;
+            bake(engine, (tag, into), Some((root, &files)), say).await?;
+        }
+        None if tag != into => bake(engine, (tag, into), None, say).await?,
+        None => {}
     }
     if !pack {
         return Ok(Statics { mappings: Vec::new(), bundle: None });
@@ -213,24 +219,37 @@ fn rewrap<W: std::io::Write>(tarball: &[u8], dir: &str, out: &mut tar::Builder<W
     Ok(count)
 }
 
-/// Adds the collected STATIC_ROOT to the image under the same tag: the
-/// one-off container had the app's config vars, which must not end up in an
-/// image layer, so its files are copied, not the container committed.
-async fn bake(engine: &Engine, tag: &str, root: &str, files: &[u8], say: Say<'_>) -> Result<(), StaticsError> {
+/// Makes `into` from `tag` plus the collected STATIC_ROOT, when there is
+/// one: the one-off container had the app's config vars, which must not end
+/// up in an image layer, so its files are copied, not the container committed.
+async fn bake(
+    engine: &Engine,
+    (tag, into): (&str, &str),
+    collected: Option<(&str, &[u8])>,
+    say: Say<'_>,
+) -> Result<(), StaticsError> {
     let mut context = tar::Builder::new(Vec::new());
-    let dockerfile = format!("FROM {tag}\nCOPY --chown={APP_USER} collected/ {root}/\n");
+    let mut dockerfile = format!("FROM {tag}\n");
+    if let Some((root, _)) = collected {
+        dockerfile.push_str(&format!("COPY --chown={APP_USER} collected/ {root}/\n"));
+    }
     let mut header = tar::Header::new_gnu();
     header.set_size(dockerfile.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
     context.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
-    let count = rewrap(files, "collected", &mut context)?;
+    let count = match collected {
+        Some((_, files)) => rewrap(files, "collected", &mut context)?,
+        None => 0,
+    };
     let context = context.into_inner()?;
     engine
-        .build(context, tag, Default::default(), |line| tracing::debug!(line, "baking static files"))
+        .build(context, into, Default::default(), |line| tracing::debug!(line, "baking static files"))
         .await
         .map_err(StaticsError::Bake)?;
-    say(format!("       {count} collected files added to the image at {root}"));
+    if let Some((root, _)) = collected {
+        say(format!("       {count} collected files added to the image at {root}"));
+    }
     Ok(())
 }
 

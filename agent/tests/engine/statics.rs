@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use paas_types::client::rest::LogsQuery;
 use test_support::agent::*;
-use test_support::{set_vars, TestApi};
+use test_support::{scale, set_vars, TestApi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -68,6 +68,25 @@ async fn django_collectstatic_assets_are_served_by_the_router() {
     assert_eq!(get(router.running.addr, host, "/assets/css/nope.css", "").await.unwrap().status, 404);
 
     assert_backend_saw_no_static(&api, &token, "djstat", router.running.addr, host, "/assets/").await;
+
+    // A node without the image rebuilds it from source and runs the step
+    // again: the page (which needs the manifest) renders from the rebuilt image.
+    let image = detail.build.image.clone().unwrap();
+    api.rest(&token).update_formation("djstat", &scale(&[("web", 0)])).await.expect("scaled");
+    wait_for("no web containers", Duration::from_secs(60), || async {
+        containers(&agent.node, "web").is_empty().then_some(())
+    })
+    .await;
+    let removed = std::process::Command::new("docker").args(["rmi", "-f", &image]).output().unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    api.rest(&token).update_formation("djstat", &scale(&[("web", 1)])).await.expect("scaled");
+    let web = wait_for("an instance from the rebuilt image", Duration::from_secs(180), || async {
+        running(&api, &token, "djstat", "web").await.pop()
+    })
+    .await;
+    let (status, body) = http_get(web.address.as_deref().unwrap(), host, "/").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&hashed), "the same manifest after the rebuild: {body}");
 
     // DISABLE_COLLECTSTATIC=1 in the app's config skips the step, like Heroku.
     api.rest(&token).update_config("djstat", &set_vars(&[("DISABLE_COLLECTSTATIC", "1")])).await.expect("config set");
