@@ -291,10 +291,10 @@ impl Reconciler {
         tracing::info!(image, "image not on this node; rebuilding it from the stored source");
         let (api, engine, settings, rebuilding) =
             (self.api.clone(), self.engine.clone(), self.build_settings.clone(), self.rebuilding.clone());
-        let build_id = instance.build_id;
+        let (build_id, env) = (instance.build_id, instance.env.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            match crate::build::rebuild_image(&api, &engine, &settings, build_id, &image).await {
+            match crate::build::rebuild_image(&api, &engine, &settings, build_id, &image, &env).await {
                 Ok(()) => tracing::info!(image, duration_ms = started.elapsed().as_millis() as u64, "image rebuilt"),
                 Err(error) => tracing::warn!(image, error = %error_chain(&error), "cannot rebuild image"),
             }

@@ -2,6 +2,7 @@
 
 use crate::client::ClientError;
 use crate::detect;
+use crate::docker::EngineError;
 
 /// Operator settings that reach the image build.
 #[derive(Debug, Clone, Default)]
@@ -26,10 +27,34 @@ pub enum BuildError {
     Detect(#[from] detect::DetectError),
     #[error("cannot store the static files")]
     Static(#[source] ClientError),
+    #[error(transparent)]
+    Statics(#[from] StaticsError),
     #[error("{0}")]
     Image(String),
     #[error("the release command failed (exit code {0}); the previous release keeps running")]
     ReleaseCommand(i64),
     #[error("build workspace error")]
     Io(#[from] std::io::Error),
+}
+
+/// Why the static-files step failed the build.
+#[derive(Debug, thiserror::Error)]
+pub enum StaticsError {
+    #[error("the static-files probe could not run")]
+    Probe(#[source] EngineError),
+    #[error(
+        "`python manage.py collectstatic --noinput` failed (exit code {0}); fix it, or set DISABLE_COLLECTSTATIC=1 \
+         to skip it and let the app serve its static files"
+    )]
+    Collectstatic(i64),
+    #[error("copying {path} out of the build container")]
+    Copy {
+        path: String,
+        #[source]
+        source: EngineError,
+    },
+    #[error("adding the collected static files to the image")]
+    Bake(#[source] EngineError),
+    #[error("packing the static files")]
+    Pack(#[from] std::io::Error),
 }

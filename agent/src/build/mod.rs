@@ -6,11 +6,13 @@
 //!
 //! One job per module: `unpack` (source tarball -> workspace), `recipe`
 //! (Dockerfile, supervisord configs, build context, static bundle),
-//! `output` (build log streaming and the lease).
+//! `output` (build log streaming and the lease), `statics` (ask the app for
+//! its static files, Django's collectstatic, the router's bundle).
 
 mod error;
 mod output;
 mod recipe;
+mod statics;
 mod unpack;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use paas_types::agent::{BuildJob, BuildResult};
 
 pub use self::error::{BuildError, BuildSettings};
 use self::output::BuildLog;
-use self::recipe::{build_args, build_context, describe_statics, static_bundle};
+use self::recipe::{build_args, build_context, describe_statics};
 use self::unpack::{unpack_source, Workspace};
 use crate::client::{AgentClient, ClientError};
 use crate::detect::AppSpec;
@@ -82,7 +84,7 @@ async fn build(
 ) -> Result<(AppSpec, String), BuildError> {
     log.line(format!("-----> Building {} on {}", job.app, settings.base_image));
     let source = api.build_source(job.build_id).await.map_err(BuildError::Fetch)?;
-    let Workspace { _dir, src, spec, skipped } = unpack_source(source).await?;
+    let Workspace { _dir, src, mut spec, skipped } = unpack_source(source).await?;
     if skipped > 0 {
         log.line(format!(
             "-----> Ignored {skipped} symlinks or special files in the source (only files and directories are used)"
@@ -93,11 +95,6 @@ async fn build(
     }
     if let Some(command) = &spec.release_command {
         log.line(format!("-----> Release command: {command}"));
-    }
-    if !spec.statics.is_empty() {
-        let bundle = static_bundle(&src, &spec)?;
-        log.line(format!("-----> Static files: {} ({} bytes packed)", describe_statics(&spec), bundle.len()));
-        api.upload_static(job.build_id, bundle).await.map_err(BuildError::Static)?;
     }
     if spec.has_requirements {
         log.line(
@@ -113,6 +110,20 @@ async fn build(
         })
         .await
         .map_err(|e| BuildError::Image(error_chain(&e)))?;
+    // === static files: asked from the app in the built image (build/statics.rs) ===
+    let sender = log.sender();
+    let say = move |line: String| {
+        let _ = sender.send(line);
+    };
+    let collected = statics::collect(engine, (&tag, &tag), &src, &spec, &job.env, settings, true, &say).await?;
+    spec.statics = collected.mappings;
+    match collected.bundle {
+        Some(bundle) => {
+            log.line(format!("-----> Static files: {} ({} bytes packed)", describe_statics(&spec), bundle.len()));
+            api.upload_static(job.build_id, bundle).await.map_err(BuildError::Static)?;
+        }
+        None => log.line("-----> No static files for the router; the app serves any it has".into()),
+    }
     if let Some(command) = &spec.release_command {
         // The release phase runs here, once, before any instance of the new
         // release starts; its failure fails the build, so nothing rolls out.
@@ -134,20 +145,28 @@ async fn build(
 /// Rebuilds a release's image on this node from the build's stored source,
 /// under the same tag: images stay node-local when no registry is
 /// configured, so a node that must run an image it lacks makes it itself
-/// (reusing its own cached dependency layers). Static files and the release
-/// command were handled by the original build and are not repeated.
+/// (reusing its own cached dependency layers). The static-files step runs
+/// again with the release's config (`env`) so the image holds what
+/// collectstatic wrote; the bundle and the release command are not repeated.
 pub async fn rebuild_image(
     api: &AgentClient,
     engine: &Engine,
     settings: &BuildSettings,
     build_id: uuid::Uuid,
     image: &str,
+    env: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), BuildError> {
     let source = api.built_source(build_id).await.map_err(BuildError::Fetch)?;
     let workspace = unpack_source(source).await?;
     let context = build_context(&workspace.src, &workspace.spec, settings)?;
+    // Built under a staging tag: the reconcile loop starts instances as soon
+    // as `image` exists, which must be after the static-files step.
+    let staging = format!("{image}-staging");
     engine
-        .build(context, image, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
+        .build(context, &staging, build_args(settings), |line| tracing::debug!(image, line, "rebuild"))
         .await
-        .map_err(|e| BuildError::Image(error_chain(&e)))
+        .map_err(|e| BuildError::Image(error_chain(&e)))?;
+    let say = |line: String| tracing::debug!(image, line, "rebuild statics");
+    statics::collect(engine, (&staging, image), &workspace.src, &workspace.spec, env, settings, false, &say).await?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The image recipe of a build: the docker build context (Dockerfile, the
 //! source, the requirements with gunicorn added when needed), one
-//! supervisord config per process type, and the static-files bundle.
+//! supervisord config per process type (the static-files bundle is `statics.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,19 +24,10 @@ pub(super) fn describe_statics(spec: &AppSpec) -> String {
     spec.statics.iter().map(|m| format!("{} -> {}/", m.url_prefix, m.dir)).collect::<Vec<_>>().join(", ")
 }
 
-/// A gzip tarball of the static directories, paths relative to the app root.
-pub(super) fn static_bundle(src: &Path, spec: &AppSpec) -> Result<Vec<u8>, BuildError> {
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-    tar.follow_symlinks(false);
-    for mapping in &spec.statics {
-        tar.append_dir_all(&mapping.dir, src.join(&mapping.dir))?;
-    }
-    Ok(tar.into_inner()?.finish()?)
-}
-
 /// The docker build context: Dockerfile, the source, and generated files.
 pub(super) fn build_context(src: &Path, spec: &AppSpec, settings: &BuildSettings) -> Result<Vec<u8>, BuildError> {
     let mut files: Vec<(String, Vec<u8>)> = vec![("Dockerfile".into(), dockerfile(spec, settings).into_bytes())];
+    files.extend(super::statics::context_files());
     if spec.has_requirements {
         files.push(("paas/requirements.txt".into(), requirements(src, spec)?.into_bytes()));
     }

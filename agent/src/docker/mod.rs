@@ -2,6 +2,7 @@
 //! by labels, so a restarted agent adopts them), image builds, and logs.
 //! Every container is confined by [`policy::confine`].
 
+mod oneoff;
 pub mod policy;
 
 use std::collections::HashMap;
@@ -181,43 +182,10 @@ impl Engine {
         command: &str,
         env: &std::collections::BTreeMap<String, String>,
         limit: std::time::Duration,
-        mut on_line: impl FnMut(String),
+        on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let config = release_container(&self.node, image, command, env);
-        let created = self
-            .docker
-            .create_container(None::<CreateContainerOptions<String>>, config)
-            .await
-            .map_err(docker_err("create release container"))?;
-        let run = async {
-            self.start(&created.id).await?;
-            let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
-            let mut logs = self.docker.logs(&created.id, Some(options));
-            while let Some(Ok(output)) = logs.next().await {
-                for line in String::from_utf8_lossy(output.as_ref()).lines() {
-                    on_line(line.to_string());
-                }
-            }
-            let mut wait =
-                self.docker.wait_container(&created.id, None::<bollard::container::WaitContainerOptions<String>>);
-            let mut code = 0;
-            while let Some(item) = wait.next().await {
-                match item {
-                    Ok(response) => code = response.status_code,
-                    // bollard reports a non-zero exit as an error carrying the code.
-                    Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-                    Err(e) => return Err(docker_err("wait for release container")(e)),
-                }
-            }
-            Ok(code)
-        };
-        // A release command that never ends must not hold the node's builder.
-        let result = match tokio::time::timeout(limit, run).await {
-            Ok(result) => result,
-            Err(_) => Err(EngineError::Build(format!("the release command ran longer than {limit:?}"))),
-        };
-        let remove = RemoveContainerOptions { force: true, ..Default::default() };
-        let _ = self.docker.remove_container(&created.id, Some(remove)).await;
+        let (id, result) = self.run_kept(image, command, env, limit, on_line).await?;
+        self.remove_quietly(&id).await;
         result
     }
 

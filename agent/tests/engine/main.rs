@@ -7,3 +7,4 @@ mod deploy;
 mod nodes;
 mod process_state;
 mod rollout;
+mod statics;
