@@ -5,4 +5,5 @@
 
 mod deploy;
 mod nodes;
+mod python_apps;
 mod rollout;
