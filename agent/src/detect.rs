@@ -128,7 +128,8 @@ pub fn find_wsgi_entry(root: &Path) -> Option<String> {
 fn django_project(root: &Path) -> Option<String> {
     let manage = read_small(&root.join("manage.py")).ok()?;
     let line = manage.lines().find_map(|l| l.split_once("DJANGO_SETTINGS_MODULE").map(|(_, rest)| rest))?;
-    let dotted = |part: &&str| part.contains('.') && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let dotted =
+        |part: &&str| part.contains('.') && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     let module = line.split(['"', '\'']).find(dotted)?;
     let project = module.split('.').next()?;
     let safe = !project.is_empty() && project.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -163,7 +164,8 @@ fn defines(source: &str, name: &str) -> bool {
 /// Python module or package of the tree, else a placeholder.
 fn suggest_procfile(root: &Path) -> String {
     let Ok(entries) = std::fs::read_dir(root) else { return "web: gunicorn module:app".into() };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
     names.sort();
     let module = names.iter().find_map(|name| {
         let stem = name.strip_suffix(".py").filter(|s| !["setup", "manage", "conftest"].contains(s));
@@ -181,9 +183,18 @@ fn exposed_variable(source: &str) -> Option<&'static str> {
                 .strip_prefix(var)
                 .is_some_and(|rest| rest.trim_start().starts_with('=') && !rest.trim_start().starts_with("=="));
             let defined = line.strip_prefix("def ").is_some_and(|rest| rest.starts_with(&format!("{var}(")));
-            assigned || defined
+            assigned || defined || imported(line, var)
         })
     })
+}
+
+/// `from module import a, b as var` binding `var` at the top level.
+fn imported(line: &str, var: &str) -> bool {
+    let Some((_, names)) = line.strip_prefix("from ").and_then(|rest| rest.split_once(" import ")) else {
+        return false;
+    };
+    let names = names.split('#').next().unwrap_or("").trim_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
+    names.split(',').any(|name| name.split(" as ").last().map(str::trim) == Some(var))
 }
 
 /// Static directories: from `paas.json` (`{"static": {"/static/": "static"}}`),
@@ -267,9 +278,18 @@ mod tests {
         let cases: &[(&[(&str, &str)], Option<&str>)] = &[
             (&[("wsgi.py", "def application(environ, start_response):\n    pass\n")], Some("wsgi:application")),
             (&[("app.py", "def create_app():\n    return Flask(__name__)\n")], Some("'app:create_app()'")),
-            (&[("shop/__init__.py", "from flask import Flask\n\ndef create_app(config=None):\n    ...\n")], Some("'shop:create_app()'")),
-            (&[("src/shop/__init__.py", "def create_app():\n    ...\n"), ("pyproject.toml", "")], Some("'shop:create_app()'")),
+            (
+                &[("shop/__init__.py", "from flask import Flask\n\ndef create_app(config=None):\n    ...\n")],
+                Some("'shop:create_app()'"),
+            ),
+            (
+                &[("src/shop/__init__.py", "def create_app():\n    ...\n"), ("pyproject.toml", "")],
+                Some("'shop:create_app()'"),
+            ),
             (&[("shop/__init__.py", "# no factory\n")], None),
+            (&[("wsgi.py", "from greeter import application  # noqa\n")], Some("wsgi:application")),
+            (&[("app.py", "from shop.web import make as app, other\n")], Some("app:app")),
+            (&[("app.py", "from shop import application_factory\n")], None),
             (
                 &[
                     ("manage.py", "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"config.settings.prod\")\n"),

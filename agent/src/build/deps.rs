@@ -103,8 +103,7 @@ pub fn plan(root: &Path) -> Result<Option<DependencyPlan>, DepsError> {
         project: None,
         notes: Vec::new(),
     };
-    let ignored: Vec<&str> =
-        found[1..].iter().map(|s| s.file()).filter(|f| *f != "pyproject.toml").collect();
+    let ignored: Vec<&str> = found[1..].iter().map(|s| s.file()).filter(|f| *f != "pyproject.toml").collect();
     if !ignored.is_empty() {
         plan.notes.push(format!("Using {}; ignoring {}", source.file(), ignored.join(", ")));
     }
@@ -254,7 +253,8 @@ impl Inputs<'_> {
             Err(_) => None,
         };
         let dependencies = pyproject.as_ref().and_then(|p| static_dependencies(p, extras));
-        let installable = from != "pyproject.toml" || pyproject.as_ref().is_some_and(|p| p.get("build-system").is_some());
+        let installable =
+            from != "pyproject.toml" || pyproject.as_ref().is_some_and(|p| p.get("build-system").is_some());
         if let Some(deps) = &dependencies {
             let name = "project-deps.txt";
             self.plan.generated.insert(name.into(), deps.join("\n") + "\n");
@@ -276,7 +276,8 @@ impl Inputs<'_> {
     fn uv_lock(&mut self) -> Result<(), DepsError> {
         self.add_file("uv.lock")?;
         self.add_file("pyproject.toml")?;
-        let pyproject = parse_toml("pyproject.toml", &read_small(&self.root.join("pyproject.toml")).unwrap_or_default())?;
+        let pyproject =
+            parse_toml("pyproject.toml", &read_small(&self.root.join("pyproject.toml")).unwrap_or_default())?;
         let package = pyproject.get("tool").and_then(|t| t.get("uv")).and_then(|u| u.get("package"));
         let virtual_project = package.and_then(toml::Value::as_bool) == Some(false);
         if pyproject.get("build-system").is_some() && !virtual_project {
@@ -291,7 +292,8 @@ impl Inputs<'_> {
     fn poetry_lock(&mut self) -> Result<(), DepsError> {
         self.add_file("poetry.lock")?;
         self.add_file("pyproject.toml")?;
-        let pyproject = parse_toml("pyproject.toml", &read_small(&self.root.join("pyproject.toml")).unwrap_or_default())?;
+        let pyproject =
+            parse_toml("pyproject.toml", &read_small(&self.root.join("pyproject.toml")).unwrap_or_default())?;
         let lock = parse_toml("poetry.lock", &String::from_utf8_lossy(&self.plan.files["poetry.lock"]))?;
         let pinned = locks::poetry(&pyproject, &lock)
             .map_err(|reason| DepsError::Invalid { file: "poetry.lock".into(), reason })?;
@@ -406,7 +408,11 @@ enum Line<'a> {
     /// `-r` / `-c`: another file of the tree.
     Include(&'a str),
     /// A path inside the tree (`.`, `./libs/x`, a wheel), maybe editable.
-    Local { path: &'a str, editable: bool, extras: Vec<String> },
+    Local {
+        path: &'a str,
+        editable: bool,
+        extras: Vec<String>,
+    },
     /// `--find-links` / `-f` with a local directory.
     FindLinks(&'a str),
     Other,
@@ -450,8 +456,11 @@ fn local(spec: &str, editable: bool) -> Option<Line<'_>> {
         None => (spec, Vec::new()),
     };
     let archive = [".whl", ".tar.gz", ".zip", ".tgz"].iter().any(|ext| path.ends_with(ext));
-    (path.starts_with('.') || path.starts_with('/') || path.contains('/') || archive)
-        .then_some(Line::Local { path, editable, extras })
+    (path.starts_with('.') || path.starts_with('/') || path.contains('/') || archive).then_some(Line::Local {
+        path,
+        editable,
+        extras,
+    })
 }
 
 #[cfg(test)]

@@ -25,7 +25,10 @@ fn requirement_lines_are_classified() {
         ("-e .", Line::Local { path: ".", editable: true, extras: vec![] }),
         ("--editable=.[redis]", Line::Local { path: ".", editable: true, extras: vec!["redis".into()] }),
         ("./libs/util", Line::Local { path: "./libs/util", editable: false, extras: vec![] }),
-        ("wheels/x-1.0-py3-none-any.whl", Line::Local { path: "wheels/x-1.0-py3-none-any.whl", editable: false, extras: vec![] }),
+        (
+            "wheels/x-1.0-py3-none-any.whl",
+            Line::Local { path: "wheels/x-1.0-py3-none-any.whl", editable: false, extras: vec![] },
+        ),
         ("file:./libs/util", Line::Local { path: "./libs/util", editable: false, extras: vec![] }),
         ("-r base.txt", Line::Include("base.txt")),
         ("-rbase.txt", Line::Include("base.txt")),

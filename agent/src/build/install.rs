@@ -71,7 +71,11 @@ pub(super) fn script(plan: &DependencyPlan, installer: Installer, add_gunicorn: 
 /// The Dockerfile command installing the app's own project from `/app`
 /// once the code is there (`python_version`: the version the app asked for,
 /// when the image's Python does not satisfy it, so the install goes on).
-pub(super) fn project_command(plan: &DependencyPlan, installer: Installer, python_version: Option<&str>) -> Option<String> {
+pub(super) fn project_command(
+    plan: &DependencyPlan,
+    installer: Installer,
+    python_version: Option<&str>,
+) -> Option<String> {
     let project = plan.project.as_ref()?;
     let mut args = String::new();
     if !project.with_deps {
@@ -160,7 +164,8 @@ fn header(size: u64, mode: u32) -> tar::Header {
 /// whichever app they belong to.
 pub(super) fn tag(base_id: &str, script: &str, files: &[u8], settings: &BuildSettings) -> String {
     let mut hash = Sha256::new();
-    for part in [base_id.as_bytes(), script.as_bytes(), files, settings.pip_index_url.as_deref().unwrap_or("").as_bytes()]
+    for part in
+        [base_id.as_bytes(), script.as_bytes(), files, settings.pip_index_url.as_deref().unwrap_or("").as_bytes()]
     {
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part);
@@ -206,6 +211,9 @@ mod tests {
         assert_ne!(tag("base1", "s", &a, &settings), tag("base2", "s", &a, &settings));
         let mut changed = plan();
         changed.files.insert("requirements.txt".into(), b"flask==3.1\n".to_vec());
-        assert_ne!(tag("base1", "s", &a, &settings), tag("base1", "s", &files(&changed, &settings).unwrap(), &settings));
+        assert_ne!(
+            tag("base1", "s", &a, &settings),
+            tag("base1", "s", &files(&changed, &settings).unwrap(), &settings)
+        );
     }
 }

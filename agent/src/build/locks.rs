@@ -8,10 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// project's main dependencies (dev groups are left out).
 pub(super) fn poetry(pyproject: &toml::Table, lock: &toml::Table) -> Result<String, String> {
     let packages = lock.get("package").and_then(toml::Value::as_array).ok_or("it has no [[package]] entries")?;
-    let by_name: BTreeMap<String, &toml::Value> = packages
-        .iter()
-        .filter_map(|p| Some((normalize(p.get("name")?.as_str()?), p)))
-        .collect();
+    let by_name: BTreeMap<String, &toml::Value> =
+        packages.iter().filter_map(|p| Some((normalize(p.get("name")?.as_str()?), p))).collect();
     let mut queue: VecDeque<String> = main_dependencies(pyproject).into_iter().collect();
     let mut seen = BTreeSet::new();
     while let Some(name) = queue.pop_front() {
@@ -76,9 +74,7 @@ fn main_dependencies(pyproject: &toml::Table) -> Vec<String> {
 
 fn file_hashes(package: &toml::Value) -> Vec<String> {
     let files = package.get("files").and_then(toml::Value::as_array);
-    files
-        .map(|f| f.iter().filter_map(|f| f.get("hash")?.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    files.map(|f| f.iter().filter_map(|f| f.get("hash")?.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 /// Pinned requirements of Pipfile.lock's `default` section, and whether
@@ -174,8 +170,7 @@ files = [{file = "pytest-8.0.0-py3-none-any.whl", hash = "sha256:cc"}]
         .unwrap();
         let pinned = poetry(&pyproject, &lock).unwrap();
         assert_eq!(
-            pinned,
-            "flask==3.0.0 \\\n    --hash=sha256:aa\nwerkzeug==3.0.1 \\\n    --hash=sha256:bb\n",
+            pinned, "flask==3.0.0 \\\n    --hash=sha256:aa\nwerkzeug==3.0.1 \\\n    --hash=sha256:bb\n",
             "dev and optional packages are left out"
         );
     }

@@ -20,9 +20,9 @@ pub struct Requested {
 /// The first version request found, in Heroku's order of precedence.
 pub fn requested(root: &Path) -> Option<Requested> {
     let first_line = |file: &str| {
-        read_small(&root.join(file)).ok().and_then(|t| {
-            t.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string)
-        })
+        read_small(&root.join(file))
+            .ok()
+            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string))
     };
     if let Some(line) = first_line(".python-version") {
         let version = line.trim_start_matches("cpython").trim_start_matches(['-', '@']).to_string();
@@ -50,7 +50,8 @@ impl Requested {
     /// the request; `None` when it does or the request cannot be read.
     pub fn warning(&self, running: &str) -> Option<String> {
         let have = parse(running)?;
-        let ok = self.spec.split(',').map(str::trim).filter(|c| !c.is_empty()).all(|c| satisfies(&have, c).unwrap_or(true));
+        let ok =
+            self.spec.split(',').map(str::trim).filter(|c| !c.is_empty()).all(|c| satisfies(&have, c).unwrap_or(true));
         (!ok).then(|| {
             format!(
                 "Warning: {} asks for Python {}, this platform runs Python {running}; building with {running}",
@@ -141,7 +142,9 @@ mod tests {
         assert_eq!(r.file, ".python-version");
         assert_eq!(
             r.warning("3.11.2").as_deref(),
-            Some("Warning: .python-version asks for Python 3.13, this platform runs Python 3.11.2; building with 3.11.2")
+            Some(
+                "Warning: .python-version asks for Python 3.13, this platform runs Python 3.11.2; building with 3.11.2"
+            )
         );
     }
 }

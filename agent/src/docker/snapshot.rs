@@ -108,7 +108,12 @@ impl Engine {
             }
             if code == 0 {
                 let (repo, tag) = job.tag.rsplit_once(':').unwrap_or((job.tag, "latest"));
-                let options = CommitContainerOptions { container: id.clone(), repo: repo.into(), tag: tag.into(), ..Default::default() };
+                let options = CommitContainerOptions {
+                    container: id.clone(),
+                    repo: repo.into(),
+                    tag: tag.into(),
+                    ..Default::default()
+                };
                 // The image keeps the base's settings, not the install command's.
                 let image = ContainerConfig::<String> {
                     cmd: Some(vec!["bash".into()]),

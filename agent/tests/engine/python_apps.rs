@@ -60,6 +60,7 @@ async fn flask_factory_installs_itself_and_a_code_push_reuses_its_dependencies()
         .replace("hello from flask-factory", "hello again from flask-factory");
     let (log, body) =
         deploy(&api, &token, "factory", fixture_with("flask-factory", &[("shop/__init__.py", &changed)]), "/").await;
+    println!("code-only push build log:\n{log}");
     assert_eq!(body, "hello again from flask-factory\n");
     assert!(log.contains("-----> Dependencies unchanged (requirements.txt"), "{log}");
     assert!(!log.contains("Installing dependencies"), "{log}");
@@ -121,6 +122,7 @@ async fn a_failed_install_names_its_command_and_last_output() {
     let detail = wait_build(&api, &token, "failing", &build_id(&build)).await;
     assert_eq!(detail.build.status.as_str(), "failed");
     let log = &detail.log;
+    println!("failed build log:\n{log}");
     assert!(log.contains(" !     Build failed: installing dependencies failed (exit code 1)"), "{log}");
     assert!(log.contains(" !     Command: uv pip install --python /app/.venv/bin/python"), "{log}");
     assert!(log.contains(" !     Last output:\n !       "), "{log}");
