@@ -381,10 +381,9 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (index, raw) in text.lines().enumerate() {
-        let line = match raw.find(" #").or_else(|| raw.starts_with('#').then_some(0)) {
-            Some(at) if !raw[..at].contains("://") || raw[..at].ends_with(' ') => &raw[..at],
-            _ => raw,
-        };
+        // pip's rule: `#` at the start or after whitespace begins a comment.
+        let at = raw.char_indices().find(|&(i, c)| c == '#' && (i == 0 || raw[..i].ends_with(char::is_whitespace)));
+        let line = at.map_or(raw, |(i, _)| &raw[..i]);
         let (body, continues) = match line.trim_end().strip_suffix('\\') {
             Some(body) => (body, true),
             None => (line, false),

@@ -10,26 +10,50 @@ pub(super) fn poetry(pyproject: &toml::Table, lock: &toml::Table) -> Result<Stri
     let packages = lock.get("package").and_then(toml::Value::as_array).ok_or("it has no [[package]] entries")?;
     let by_name: BTreeMap<String, &toml::Value> =
         packages.iter().filter_map(|p| Some((normalize(p.get("name")?.as_str()?), p))).collect();
-    let mut queue: VecDeque<String> = main_dependencies(pyproject).into_iter().collect();
-    let mut seen = BTreeSet::new();
-    while let Some(name) = queue.pop_front() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let Some(package) = by_name.get(&name) else { continue };
-        if let Some(deps) = package.get("dependencies").and_then(toml::Value::as_table) {
-            for (dep, spec) in deps {
-                let optional = spec.get("optional").and_then(toml::Value::as_bool) == Some(true);
-                if !optional {
-                    queue.push_back(normalize(dep));
+    // Name -> the markers of the edges reaching it (`None`: some edge has none).
+    let mut reached: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
+    let mut queue: VecDeque<(String, Option<String>)> =
+        main_dependencies(pyproject).into_iter().map(|n| (n, None)).collect();
+    while let Some((name, marker)) = queue.pop_front() {
+        match (reached.get_mut(&name), marker) {
+            (Some(known), None) => *known = None,
+            (Some(Some(known)), Some(marker)) => {
+                known.insert(marker);
+            }
+            (Some(None), Some(_)) => {}
+            (None, marker) => {
+                reached.insert(name.clone(), marker.map(|m| BTreeSet::from([m])));
+                let Some(package) = by_name.get(&name) else { continue };
+                for (dep, spec) in package.get("dependencies").and_then(toml::Value::as_table).into_iter().flatten() {
+                    // A list of specs means one per environment: each carries its markers.
+                    let specs: Vec<&toml::Value> = match spec.as_array() {
+                        Some(list) => list.iter().collect(),
+                        None => vec![spec],
+                    };
+                    for spec in specs {
+                        if spec.get("optional").and_then(toml::Value::as_bool) == Some(true) {
+                            continue;
+                        }
+                        let marker = spec.get("markers").and_then(toml::Value::as_str).map(str::to_string);
+                        queue.push_back((normalize(dep), marker));
+                    }
                 }
             }
         }
     }
-    let chosen: Vec<&toml::Value> = seen.iter().filter_map(|n| by_name.get(n).copied()).collect();
-    let hashed = chosen.iter().all(|p| !file_hashes(p).is_empty());
+    let chosen: Vec<(&toml::Value, String)> = reached
+        .iter()
+        .filter_map(|(name, markers)| {
+            let marker = match markers {
+                Some(set) => format!(" ; {}", set.iter().map(|m| format!("({m})")).collect::<Vec<_>>().join(" or ")),
+                None => String::new(),
+            };
+            Some((*by_name.get(name)?, marker))
+        })
+        .collect();
+    let hashed = chosen.iter().all(|(p, _)| !file_hashes(p).is_empty());
     let mut out = String::new();
-    for package in chosen {
+    for (package, marker) in chosen {
         let name = package.get("name").and_then(toml::Value::as_str).unwrap_or_default();
         let version = package.get("version").and_then(toml::Value::as_str).unwrap_or_default();
         let source = package.get("source");
@@ -45,7 +69,7 @@ pub(super) fn poetry(pyproject: &toml::Table, lock: &toml::Table) -> Result<Stri
                 return Err(format!("{name} comes from the local path {url:?}: list it in requirements.txt instead"))
             }
             _ => {
-                out.push_str(&format!("{name}=={version}"));
+                out.push_str(&format!("{name}=={version}{marker}"));
                 if hashed {
                     for hash in file_hashes(package) {
                         out.push_str(&format!(" \\\n    --hash={hash}"));
@@ -155,11 +179,17 @@ files = [{file = "flask-3.0.0-py3-none-any.whl", hash = "sha256:aa"}]
 [package.dependencies]
 Werkzeug = ">=3.0"
 python-dotenv = {version = "*", optional = true}
+colorama = {version = "*", markers = "platform_system == \"Windows\""}
 
 [[package]]
 name = "werkzeug"
 version = "3.0.1"
 files = [{file = "werkzeug-3.0.1-py3-none-any.whl", hash = "sha256:bb"}]
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:dd"}]
 
 [[package]]
 name = "pytest"
@@ -170,8 +200,10 @@ files = [{file = "pytest-8.0.0-py3-none-any.whl", hash = "sha256:cc"}]
         .unwrap();
         let pinned = poetry(&pyproject, &lock).unwrap();
         assert_eq!(
-            pinned, "flask==3.0.0 \\\n    --hash=sha256:aa\nwerkzeug==3.0.1 \\\n    --hash=sha256:bb\n",
-            "dev and optional packages are left out"
+            pinned,
+            "colorama==0.4.6 ; (platform_system == \"Windows\") \\\n    --hash=sha256:dd\n\
+             flask==3.0.0 \\\n    --hash=sha256:aa\nwerkzeug==3.0.1 \\\n    --hash=sha256:bb\n",
+            "dev and optional packages are left out; edge markers kept"
         );
     }
 

@@ -80,6 +80,8 @@ fn dockerfile(settings: &BuildSettings, recipe: &Recipe<'_>) -> String {
     // Step 1, base and dependencies: the dependency image is made (and
     // cached by a hash of its inputs) before this build, see `install`.
     let mut d = format!("FROM {}\n", recipe.from);
+    // Every RUN under bash with pipefail, so a piped command's failure counts.
+    d.push_str("SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
     if settings.ca_bundle.is_some() {
         d.push_str("COPY paas/ca.crt /etc/ssl/certs/ca-certificates.crt\n");
     }
@@ -96,8 +98,11 @@ fn dockerfile(settings: &BuildSettings, recipe: &Recipe<'_>) -> String {
     if let Some(command) = &recipe.project_command {
         d.push_str("ARG HTTPS_PROXY\nARG HTTP_PROXY\nARG PIP_INDEX_URL\nARG UV_DEFAULT_INDEX\n");
         let ca = if settings.ca_bundle.is_some() { "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt " } else { "" };
+        // The engine streams each write of the command as it comes; `sed -u`
+        // hands them on as whole lines. `paas-run:` names the command.
         d.push_str(&format!(
-            "RUN {ca}UV_CACHE_DIR=/tmp/uv-cache NO_COLOR=1 UV_NO_PROGRESS=1 {command} && rm -rf /tmp/uv-cache\n"
+            "RUN echo 'paas-run: {command}' && {ca}UV_CACHE_DIR=/tmp/uv-cache PIP_NO_CACHE_DIR=1 NO_COLOR=1 \
+             UV_NO_PROGRESS=1 {command} 2>&1 | sed -u '' && rm -rf /tmp/uv-cache\n"
         ));
     }
     // Step 4, what a container runs.

@@ -28,6 +28,13 @@ async fn deploy(api: &TestApi, token: &str, name: &str, source: Vec<u8>, path: &
     (detail.log, body)
 }
 
+/// `pyproject.toml` of a fixture with a comment no earlier run had, so the
+/// dependency image is new (and really installed) in every run.
+fn fresh_pyproject(fixture: &str) -> String {
+    let text = std::fs::read_to_string(fixture_dir(&format!("{fixture}/pyproject.toml"))).unwrap();
+    format!("{text}# run {}\n", uuid::Uuid::new_v4().simple())
+}
+
 fn fixture_dir(path: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps").join(path)
 }
@@ -74,7 +81,8 @@ async fn pyproject_only_app_installs_itself_and_warns_about_its_python() {
     let token = admin(&api, "pyproject@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "greeter").await;
-    let source = fixture_with("pyproject-only", &[(".python-version", "3.13\n")]);
+    let pyproject = fresh_pyproject("pyproject-only");
+    let source = fixture_with("pyproject-only", &[(".python-version", "3.13\n"), ("pyproject.toml", &pyproject)]);
     let (log, body) = deploy(&api, &token, "greeter", source, "/hi").await;
     assert_eq!(body, "hello from pyproject-only at /hi\n", "the src/ package was installed");
     assert!(log.contains("Installing dependencies from pyproject.toml with uv"), "{log}");
@@ -90,7 +98,8 @@ async fn uv_locked_app_installs_what_the_lock_pins() {
     let token = admin(&api, "uvlock@example.org").await;
     let agent = TestAgent::start(&api, &token).await;
     api.create_app(&token, "locked").await;
-    let (log, body) = deploy(&api, &token, "locked", fixture("uv-locked"), "/").await;
+    let source = fixture_with("uv-locked", &[("pyproject.toml", &fresh_pyproject("uv-locked"))]);
+    let (log, body) = deploy(&api, &token, "locked", source, "/").await;
     assert_eq!(body, "hello from uv-locked, flask 3.0.3\n", "{log}");
     assert!(log.contains("Installing dependencies from uv.lock with uv"), "{log}");
     assert_readable(&log);
