@@ -60,15 +60,17 @@ async fn flask_factory_installs_itself_and_a_code_push_reuses_its_dependencies()
     assert_eq!(body, "flask-factory 1.2.0\n", "the project itself is installed");
     assert_readable(&log);
 
-    // A code-only push: the dependency image is reused, only the project
-    // itself (its code) is installed again.
+    // A code-only push (code no earlier run had): the dependency image is
+    // reused, only the project itself (its code) is installed again.
+    let run = uuid::Uuid::new_v4().simple();
     let changed = std::fs::read_to_string(fixture_dir("flask-factory/shop/__init__.py"))
         .unwrap()
-        .replace("hello from flask-factory", "hello again from flask-factory");
+        .replace("hello from flask-factory", &format!("hello again from flask-factory {run}"));
     let (log, body) =
         deploy(&api, &token, "factory", fixture_with("flask-factory", &[("shop/__init__.py", &changed)]), "/").await;
     println!("code-only push build log:\n{log}");
-    assert_eq!(body, "hello again from flask-factory\n");
+    assert_eq!(body, format!("hello again from flask-factory {run}\n"));
+    assert!(log.contains("Building flask-factory @ file:///app"), "the project is rebuilt: {log}");
     assert!(log.contains("-----> Dependencies unchanged (requirements.txt"), "{log}");
     assert!(!log.contains("Installing dependencies"), "{log}");
     assert_readable(&log);
