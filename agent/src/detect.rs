@@ -234,7 +234,10 @@ fn static_mappings(root: &Path) -> Result<Vec<StaticMapping>, DetectError> {
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    /// A tree as `(path, contents)` pairs.
+    type Files<'a> = &'a [(&'a str, &'a str)];
+
+    fn tree(files: Files<'_>) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (path, contents) in files {
             let path = dir.path().join(path);
@@ -275,7 +278,7 @@ mod tests {
 
     #[test]
     fn entry_points_by_convention() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[(Files<'_>, Option<&str>)] = &[
             (&[("wsgi.py", "def application(environ, start_response):\n    pass\n")], Some("wsgi:application")),
             (&[("app.py", "def create_app():\n    return Flask(__name__)\n")], Some("'app:create_app()'")),
             (
@@ -309,7 +312,7 @@ mod tests {
 
     #[test]
     fn nothing_detected_says_what_was_looked_for() {
-        let cases: &[(&[(&str, &str)], &str)] = &[
+        let cases: &[(Files<'_>, &str)] = &[
             (&[("README", "")], "web: gunicorn module:app"),
             (&[("setup.py", ""), ("server.py", "x = 1\n")], "web: gunicorn server:app"),
             (&[("shop/__init__.py", "")], "web: gunicorn shop:app"),

@@ -2,7 +2,10 @@
 
 use super::*;
 
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+/// A tree as `(path, contents)` pairs.
+type Files<'a> = &'a [(&'a str, &'a str)];
+
+fn tree(files: Files<'_>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (path, contents) in files {
         let path = dir.path().join(path);
@@ -53,7 +56,7 @@ fn continuations_and_comments() {
 
 #[test]
 fn sources_in_order_of_precedence() {
-    let cases: &[(&[(&str, &str)], Option<DependencySource>)] = &[
+    let cases: &[(Files<'_>, Option<DependencySource>)] = &[
         (&[("wsgi.py", "")], None),
         (&[("requirements.txt", "flask\n")], Some(DependencySource::Requirements)),
         (&[("pyproject.toml", PYPROJECT)], Some(DependencySource::Pyproject)),
