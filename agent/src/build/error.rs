@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::deps::DepsError;
-use super::install::Installer;
+use super::installer::Installer;
 use crate::client::ClientError;
 use crate::detect;
 

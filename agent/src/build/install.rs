@@ -12,41 +12,10 @@ use sha2::{Digest, Sha256};
 
 use super::deps::{DependencyPlan, APP_DIR, GEN_DIR};
 use super::error::{BuildError, BuildSettings};
+use super::installer::{Installer, VENV};
 
 /// Where the node's cache directory is mounted in install containers.
 pub(super) const CACHE_MOUNT: &str = "/var/cache/paas-python";
-/// The app's virtualenv in every image.
-pub(super) const VENV: &str = "/app/.venv";
-
-/// Which program installs Python packages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Installer {
-    /// uv (in the base image): parallel, with a shared wheel cache.
-    #[default]
-    Uv,
-    /// pip, the fallback.
-    Pip,
-}
-
-impl Installer {
-    pub fn name(self) -> &'static str {
-        match self {
-            Installer::Uv => "uv",
-            Installer::Pip => "pip",
-        }
-    }
-
-    /// The install command for `args` into the venv.
-    fn install(self, args: &str) -> String {
-        match self {
-            Installer::Uv => format!("uv pip install --python {VENV}/bin/python {args}"),
-            Installer::Pip => {
-                format!("python3 -m pip --python {VENV}/bin/python install --progress-bar off --no-input {args}")
-            }
-        }
-    }
-}
-
 /// The bash script of the install container: each command is announced on
 /// a `paas-run: ` line so the output can name the one that failed.
 pub(super) fn script(plan: &DependencyPlan, installer: Installer, add_gunicorn: bool) -> String {

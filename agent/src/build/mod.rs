@@ -6,7 +6,7 @@
 //!
 //! One job per module: `unpack` (source tarball -> workspace), `deps`
 //! (which files decide the dependency layer) with `locks` (lock files ->
-//! pinned lists), `install` (the cached dependency image), `python` (the
+//! pinned lists), `installer` (uv or pip), `install` (the cached dependency image), `python` (the
 //! asked-for Python version), `recipe` (Dockerfile, supervisord configs,
 //! build context, static bundle), `clean` + `steps` (output for people),
 //! `output` (build log streaming and the lease).
@@ -15,6 +15,7 @@ mod clean;
 mod deps;
 mod error;
 mod install;
+mod installer;
 mod locks;
 mod output;
 mod python;
@@ -31,14 +32,15 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use self::deps::{DependencyPlan, DependencySource, DepsError};
 pub use self::error::{BuildError, BuildSettings};
-pub use self::install::Installer;
+pub use self::installer::Installer;
 use self::output::BuildLog;
 use self::recipe::{build_args, build_context, describe_statics, static_bundle, Recipe};
 use self::steps::{failure_report, seconds, Output, Step, INDENT};
 use self::unpack::{unpack_source, Workspace};
 use crate::client::{AgentClient, ClientError};
 use crate::detect::AppSpec;
-use crate::docker::{Engine, EngineError, Snapshot};
+use crate::docker::snapshot::{ImageFacts, Snapshot};
+use crate::docker::{Engine, EngineError};
 use crate::errors::error_chain;
 
 /// Runs one build to completion and reports the result. Returns an error
@@ -200,7 +202,7 @@ async fn dependency_image(
     settings: &BuildSettings,
     spec: &AppSpec,
     plan: &DependencyPlan,
-    base: &crate::docker::ImageFacts,
+    base: &ImageFacts,
     tx: &UnboundedSender<String>,
 ) -> Result<String, BuildError> {
     let uses_gunicorn = spec.processes.values().any(|c| c.split_whitespace().next() == Some("gunicorn"));

@@ -3,7 +3,7 @@
 //! Every container is confined by [`policy::confine`].
 
 pub mod policy;
-mod snapshot;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,7 +30,6 @@ pub mod label {
 }
 
 pub use policy::APP_USER;
-pub use snapshot::{ImageFacts, Snapshot};
 
 /// Port a web process listens on inside its container (`$PORT`).
 pub const WEB_PORT: u16 = 5000;
