@@ -10,7 +10,7 @@
 # `python_apps::flask_factory...`, whose second push changes only code.
 #
 # Usage: bench/build/install.sh [rounds=3]   (root, dockerd, the base image;
-# the engine part takes the shared cargo lock and CARGO_TARGET_DIR from env)
+# takes the shared lock /tmp/paas-cargo.lock itself; CARGO_TARGET_DIR from env)
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -35,10 +35,14 @@ install() { # installer cache-dir-or-empty
         -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e UV_CACHE_DIR=/cache/uv -e UV_LINK_MODE=copy \
         -e HOME=/tmp "${mount[@]}" -v "$HERE:/b:ro" "$IMAGE" \
         bash -euo pipefail -c "mkdir -p /cache/uv 2>/dev/null || true; python3 -m venv --without-pip /app/.venv && $cmd" >&2
-    echo "scale=2; ($(date +%s%N) - t0) / 1000000000" | bc
+    echo "scale=2; ($(date +%s%N) - $t0) / 1000000000" | bc
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# The installs and the engine test each hold the shared build lock, so
+# other builds on this machine do not skew the figures.
+exec 9>/tmp/paas-cargo.lock
+flock 9
 install uv "$work/warm" >/dev/null # fills the warm cache
 : >"$work/uv" ; : >"$work/pip" ; : >"$work/warm.txt"
 for round in $(seq "$ROUNDS"); do
@@ -50,9 +54,11 @@ done
 mu=$(median <"$work/uv"); mp=$(median <"$work/pip"); mw=$(median <"$work/warm.txt")
 echo "median of $ROUNDS: cold uv ${mu}s, cold pip ${mp}s (pip/uv = $(echo "scale=1; $mp / $mu" | bc)x), warm-cache uv ${mw}s"
 
+flock -u 9
+
 # Warm (code-only) push to first 200, through the real agent and engine.
 cd "$HERE/../.."
 for round in $(seq "$ROUNDS"); do
     flock /tmp/paas-cargo.lock cargo test -q -p paas-agent --test engine \
         python_apps::flask_factory_installs_itself -- --nocapture 2>/dev/null | grep "upload to first 200" | tail -1
-done | sed 's/.*in //' | tee "$work/push" | sed 's/^/code-only push to first 200: /'
+done | sed 's/.*in //' | sed 's/^/code-only push to first 200: /'
