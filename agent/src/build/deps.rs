@@ -186,7 +186,9 @@ impl Inputs<'_> {
         let text = read_small(&self.root.join(rel))
             .map_err(|e| DepsError::Invalid { file: rel.to_string(), reason: e.to_string() })?;
         let base_dir = Path::new(rel).parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut rewritten = String::new();
+        // Lines naming the app itself are commented out; every other byte
+        // stays, so any edit of a requirement file makes a new layer.
+        let mut own_lines = Vec::new();
         for (number, line) in logical_lines(&text) {
             let err = |reason: String| DepsError::Requirement { file: rel.to_string(), line: number, reason };
             match classify(&line) {
@@ -204,7 +206,7 @@ impl Inputs<'_> {
                             DepsError::Invalid { reason, .. } => err(reason),
                             other => other,
                         })?;
-                        rewritten.push_str("# (paas) the app's own project: installed with its code\n");
+                        own_lines.push(number);
                         continue;
                     }
                     let full = self.root.join(&target);
@@ -223,9 +225,8 @@ impl Inputs<'_> {
                 }
                 Line::Other => {}
             }
-            rewritten.push_str(&line);
-            rewritten.push('\n');
         }
+        let rewritten = comment_out(&text, &own_lines);
         self.total += text.len() as u64;
         self.plan.files.insert(rel.to_string(), rewritten.into_bytes());
         if depth == 0 {
@@ -373,6 +374,23 @@ fn inside(path: &Path) -> Option<String> {
 
 fn outside(path: &str) -> String {
     format!("{path} is outside the app (only files inside the pushed tree can be installed)")
+}
+
+/// `text` with the logical lines starting at `numbers` (and their `\`
+/// continuations) turned into comments.
+fn comment_out(text: &str, numbers: &[usize]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut continuing = false;
+    for (index, line) in text.lines().enumerate() {
+        let own = continuing || numbers.contains(&(index + 1));
+        if own {
+            out.push_str("# (paas) the app's own project, installed with its code: ");
+        }
+        out.push_str(line);
+        out.push('\n');
+        continuing = own && line.trim_end().ends_with('\\');
+    }
+    out
 }
 
 /// Lines with `\` continuations joined and comments removed, numbered

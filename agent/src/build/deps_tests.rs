@@ -49,6 +49,13 @@ fn requirement_lines_are_classified() {
 }
 
 #[test]
+fn a_comment_is_a_change_of_the_inputs() {
+    let t = tree(&[("requirements.txt", "flask\n# pinned later\n")]);
+    let p = plan(t.path()).unwrap().unwrap();
+    assert_eq!(p.files["requirements.txt"], b"flask\n# pinned later\n");
+}
+
+#[test]
 fn continuations_and_comments() {
     let lines = logical_lines("# top\nflask==3.0 \\\n    --hash=sha256:aa  # pinned\n\nredis\n");
     assert_eq!(lines, vec![(2, "flask==3.0     --hash=sha256:aa".to_string()), (5, "redis".to_string())]);
@@ -90,7 +97,10 @@ fn the_app_itself_in_requirements_caches_its_static_dependencies() {
     assert_eq!(p.generated["project-deps.txt"], "flask>=3\nredis\n");
     assert_eq!(p.project, Some(ProjectInstall { editable: true, with_deps: false }));
     let rewritten = String::from_utf8(p.files["requirements.txt"].clone()).unwrap();
-    assert!(!rewritten.contains("-e ."), "{rewritten}");
+    assert_eq!(
+        rewritten, "-r base.txt\n# (paas) the app's own project, installed with its code: -e .[redis]\n./libs/util\n",
+        "only the line naming the app changes"
+    );
     assert_eq!(p.install_from, ["/tmp/paas/gen/project-deps.txt", "/tmp/paas/app/requirements.txt"]);
     assert!(mentions(&p, "gunicorn"));
     assert!(!mentions(&p, "django"));
