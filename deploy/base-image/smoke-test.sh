@@ -41,13 +41,14 @@ serve() {
     for _ in $(seq 100); do curl -sf -o /dev/null "$url/" && return 0; sleep 0.1; done
     docker logs "$cid" >&2; return 1
 }
-# Copy an app into /app, create its venv and install requirements.txt, then
+# Copy an app into /app, create its venv and install requirements.txt (plus
+# gunicorn, as builds add it when a process runs it), then
 # commit the result as an image (what a build does). Sets $app_image.
 build_app() {
     local name=$1 bcid
     bcid=$(docker create --user app "${PIP_ENV[@]}" -v "$APPS/$name:/src:ro" "$IMAGE" bash -c \
         'cp -a /src/. /app/ && python3 -m venv --without-pip /app/.venv &&
-         python3 -m pip --python /app/.venv install -r requirements.txt') || return 1
+         python3 -m pip --python /app/.venv install -r requirements.txt gunicorn') || return 1
     containers+=("$bcid")
     docker start -a "$bcid" >"/tmp/smoke-$name-build.log" 2>&1 || return 1
     app_image="paas-smoke/$name:latest"
