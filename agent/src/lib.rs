@@ -47,6 +47,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         pip_index_url: config.build_pip_index_url.clone(),
         https_proxy: config.build_https_proxy.clone(),
+        installer: config.python_installer,
+        cache_dir: build::prepare_cache_dir(&config.build_cache_dir)?,
         timeout: Duration::from_secs(config.build_timeout_secs),
     });
     let mut tasks = tokio::task::JoinSet::new();

@@ -79,6 +79,8 @@ fn spawn_agent(
         build_ca_bundle: ca.exists().then_some(ca),
         build_pip_index_url: None,
         build_https_proxy: None,
+        python_installer: Default::default(),
+        build_cache_dir: "/var/cache/paas-agent/python".into(),
         build_timeout_secs: 600,
         heartbeat_secs: 1,
         reconcile_secs: 1,

@@ -4,6 +4,7 @@
 
 mod oneoff;
 pub mod policy;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::time::Duration;

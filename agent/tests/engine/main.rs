@@ -6,5 +6,6 @@
 mod deploy;
 mod nodes;
 mod process_state;
+mod python_apps;
 mod rollout;
 mod statics;
