@@ -38,6 +38,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = Engine::connect(&config.node_name, &config.node_address).await?;
     let api = Arc::new(client::connect(&config.api_url)?);
     register_with_retry(&api, &config, false).await?;
+    match engine.remove_leftover_jobs().await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed build containers a previous run left behind"),
+        Err(error) => tracing::warn!(error = %errors::error_chain(&error), "cannot remove leftover build containers"),
+    }
     let (log_tx, log_rx) = mpsc::channel(10_000);
     let settings = Arc::new(build::BuildSettings {
         base_image: config.base_image.clone(),

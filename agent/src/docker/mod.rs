@@ -164,6 +164,27 @@ impl Engine {
         self.docker.start_container::<String>(id, None).await.map_err(docker_err("start container"))
     }
 
+    /// Removes this node's build and one-off containers: an agent that died
+    /// mid-build leaves them behind (created, running or exited), and no job
+    /// of this agent runs before its loops start. Returns how many it removed.
+    pub async fn remove_leftover_jobs(&self) -> Result<usize, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
+        let options = ListContainersOptions { all: true, filters, ..Default::default() };
+        let containers = self.docker.list_containers(Some(options)).await.map_err(docker_err("list containers"))?;
+        let mut removed = 0;
+        for container in containers {
+            let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
+            let (Some("build" | "release-phase"), Some(id)) = (kind, container.id) else { continue };
+            let remove = RemoveContainerOptions { force: true, ..Default::default() };
+            self.docker
+                .remove_container(&id, Some(remove))
+                .await
+                .map_err(docker_err("remove a leftover job container"))?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// SIGTERM, then SIGKILL after `grace`; then the container is removed.
     pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
         let stop = StopContainerOptions { t: grace.as_secs() as i64 };

@@ -116,7 +116,7 @@ async fn hello_wsgi_lifecycle() {
     let lines = api.rest(&token).logs("hello", &query).await.unwrap();
     assert!(lines.iter().any(|l| l.line.contains("Booting worker")), "{lines:?}");
     assert!(lines.iter().all(|l| l.process_type == "web" && l.instance_id.is_some()));
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 /// (b) a Flask app with requirements from PyPI, (c) a worker process beside web.
@@ -171,7 +171,7 @@ async fn flask_app_with_requirements_and_worker() {
     })
     .await;
     println!("(b) flask upload to new release running (cached layers): {:?}", started.elapsed());
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 fn docker_exec(id: &str, args: &[&str]) -> String {
@@ -214,5 +214,5 @@ async fn release_phase_runs_before_rollout_and_can_stop_it() {
     assert_eq!(web.len(), 1);
     let (status, _) = http_get(web[0].address.as_deref().unwrap(), "phased.paas.test", "/").await.unwrap();
     assert_eq!(status, 200);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }

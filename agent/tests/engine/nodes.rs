@@ -139,9 +139,7 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     );
     assert_eq!(snapshot(&api, &token).await, before, "no release, build or config var was lost");
     router.shutdown().await;
-    for agent in &agents {
-        agent.cleanup();
-    }
+    drop(agents); // stops the agents, removes their containers
 }
 
 /// Releases, builds and config of the app.
@@ -188,5 +186,5 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     assert_eq!((status, body.as_str()), (200, "hello from hello-wsgi\n"));
     let inspect = std::process::Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
     assert!(inspect.status.success(), "the image exists again under its tag");
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }

@@ -98,7 +98,7 @@ async fn crash_loops_are_visible_and_block_promotion() {
     assert_eq!((status, body.trim()), (200, format!("hello from crash-worker v{v2}").as_str()));
     let worker = running(&api, &token, "loopy", "worker").await;
     assert_eq!(worker.iter().map(|w| (w.release, w.restarts)).collect::<Vec<_>>(), vec![(v2, 0)]);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 /// A web process answering 400 on the app's hostname (Django's
@@ -134,5 +134,5 @@ async fn a_web_process_rejecting_the_hostname_is_reported() {
     assert_eq!(web.hint, None);
     let (status, body) = http_get(web.address.as_deref().unwrap(), HOST, "/").await.expect("it answers");
     assert_eq!((status, body.as_str()), (200, "hello from disallowed-host\n"));
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }

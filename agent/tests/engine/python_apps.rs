@@ -74,7 +74,7 @@ async fn flask_factory_installs_itself_and_a_code_push_reuses_its_dependencies()
     assert!(log.contains("-----> Dependencies unchanged (requirements.txt"), "{log}");
     assert!(!log.contains("Installing dependencies"), "{log}");
     assert_readable(&log);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn pyproject_only_app_installs_itself_and_warns_about_its_python() {
     let warning = "-----> Warning: .python-version asks for Python 3.13, this platform runs Python 3.11";
     assert_eq!(log.matches(warning).count(), 1, "{log}");
     assert_readable(&log);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn uv_locked_app_installs_what_the_lock_pins() {
     assert_eq!(body, "hello from uv-locked, flask 3.0.3\n", "{log}");
     assert!(log.contains("Installing dependencies from uv.lock with uv"), "{log}");
     assert_readable(&log);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn django_project_is_detected_from_manage_py() {
     assert_eq!(body, "hello from django-project\n");
     assert!(log.contains("Process type web: gunicorn mysite.wsgi:application"), "{log}");
     assert_readable(&log);
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 /// A failed install ends with what failed, its command and last lines,
@@ -141,5 +141,5 @@ async fn a_failed_install_names_its_command_and_last_output() {
     let last = log.lines().last().unwrap();
     assert!(last.starts_with(" !     Build failed after "), "{last}");
     assert!(!log.contains("Docker stream error") && !log.contains('\u{1b}'), "{log}");
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }

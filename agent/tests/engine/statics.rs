@@ -96,7 +96,7 @@ async fn django_collectstatic_assets_are_served_by_the_router() {
     assert!(detail.log.contains("DISABLE_COLLECTSTATIC=1: collectstatic skipped"), "{}", detail.log);
     assert!(!detail.log.contains("manage.py collectstatic --noinput"), "{}", detail.log);
     router.shutdown().await;
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn flask_package_static_folders_are_served_by_the_router() {
 
     assert_backend_saw_no_static(&api, &token, "flaskpkg", router.running.addr, host, "/static/").await;
     router.shutdown().await;
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 /// Sends a marked request through the router, waits for the app's access

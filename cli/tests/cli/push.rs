@@ -128,7 +128,7 @@ async fn git_push_config_rollback_and_a_rejected_push() {
     assert!(clone.status.success(), "{}", text(&clone.stderr));
     let head = text(&git(&clone_dir.path().join("copy"), &["rev-parse", "HEAD"], &paas, false).await.stdout);
     assert_eq!(head, accepted, "the rejected commit is not kept, the accepted one is");
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 #[tokio::test]
