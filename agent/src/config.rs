@@ -54,6 +54,15 @@ pub struct Config {
     #[arg(long, env = "PAAS_BUILD_HTTPS_PROXY")]
     pub build_https_proxy: Option<String>,
 
+    /// Installer of the apps' Python packages: `uv` (fast, shared wheel cache) or `pip` (fallback).
+    #[arg(long, env = "PAAS_PYTHON_INSTALLER", value_enum, default_value_t = crate::build::Installer::Uv)]
+    pub python_installer: crate::build::Installer,
+
+    /// Node-local download/wheel cache shared by all builds on this node;
+    /// created if missing, mounted into dependency-install containers.
+    #[arg(long, env = "PAAS_BUILD_CACHE_DIR", default_value = "/var/cache/paas-agent/python")]
+    pub build_cache_dir: PathBuf,
+
     /// Longest a build (and its release command) may run, in seconds.
     #[arg(long, env = "PAAS_BUILD_TIMEOUT_SECS", default_value_t = 1800)]
     pub build_timeout_secs: u64,

@@ -1,5 +1,6 @@
 //! What an app's source says about how to run it: the Procfile, or a WSGI
-//! entry point found by convention, and which directories hold static files.
+//! entry point found by convention (`wsgi.py`/`app.py`, a Flask app
+//! factory, a Django project), and which directories hold static files.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,10 +24,12 @@ pub enum DetectError {
     #[error("Procfile line {line}: {reason}")]
     Procfile { line: usize, reason: String },
     #[error(
-        "no Procfile and no WSGI entry point found: add a Procfile with a `web:` line, or a wsgi.py/app.py \
-         exposing `application` or `app`"
+        "no Procfile and no WSGI entry point found. Looked for: a Procfile with a `web:` line; wsgi.py or app.py \
+         defining `application` or `app`; a package (or src/ package) whose __init__.py defines `create_app()` \
+         (Flask app factory); manage.py naming a Django project with <project>/wsgi.py. Add a Procfile with \
+         this line (adjust module:variable): `{suggestion}`"
     )]
-    NoEntryPoint,
+    NoEntryPoint { suggestion: String },
     #[error("paas.json is invalid: {0}")]
     Manifest(String),
 }
@@ -41,7 +44,7 @@ pub fn detect(root: &Path) -> Result<AppSpec, DetectError> {
         if let Some(entry) = find_wsgi_entry(root) {
             processes.insert("web".into(), format!("gunicorn {entry}"));
         } else if processes.is_empty() {
-            return Err(DetectError::NoEntryPoint);
+            return Err(DetectError::NoEntryPoint { suggestion: suggest_procfile(root) });
         }
     }
     Ok(AppSpec {
@@ -92,21 +95,84 @@ pub fn parse_procfile(text: &str) -> Result<(BTreeMap<String, String>, Option<St
     Ok((processes, release))
 }
 
-/// `module:variable` of a WSGI app: `wsgi.py` or `app.py` exposing
-/// `application` or `app`, or a Django project's `<project>/wsgi.py`.
+/// The WSGI target of an app, for `gunicorn <target>`: `wsgi.py` or
+/// `app.py` exposing `application` or `app` (or a `create_app()` factory),
+/// a package whose `__init__.py` defines `create_app()` (Flask app
+/// factory; at the top or under `src/`), or a Django project named by
+/// `manage.py` (else any `<project>/` with `wsgi.py` and `settings.py`).
 pub fn find_wsgi_entry(root: &Path) -> Option<String> {
     for module in ["wsgi", "app"] {
         if let Ok(source) = read_small(&root.join(format!("{module}.py"))) {
             if let Some(var) = exposed_variable(&source) {
                 return Some(format!("{module}:{var}"));
             }
+            if defines(&source, "create_app") {
+                return Some(format!("'{module}:create_app()'"));
+            }
         }
     }
-    let mut dirs: Vec<_> = std::fs::read_dir(root).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    dirs.sort();
-    dirs.into_iter()
+    if let Some(project) = django_project(root) {
+        return Some(format!("{project}.wsgi:application"));
+    }
+    if let Some(package) = factory_package(root) {
+        return Some(format!("'{package}:create_app()'"));
+    }
+    sorted_dirs(root)
+        .into_iter()
         .filter(|d| d.join("wsgi.py").is_file() && d.join("settings.py").is_file())
         .find_map(|d| d.file_name()?.to_str().map(|project| format!("{project}.wsgi:application")))
+}
+
+/// The project package of a Django `manage.py` (from its
+/// `DJANGO_SETTINGS_MODULE` default), when `<project>/wsgi.py` exists.
+fn django_project(root: &Path) -> Option<String> {
+    let manage = read_small(&root.join("manage.py")).ok()?;
+    let line = manage.lines().find_map(|l| l.split_once("DJANGO_SETTINGS_MODULE").map(|(_, rest)| rest))?;
+    let dotted =
+        |part: &&str| part.contains('.') && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let module = line.split(['"', '\'']).find(dotted)?;
+    let project = module.split('.').next()?;
+    let safe = !project.is_empty() && project.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (safe && root.join(project).join("wsgi.py").is_file()).then(|| project.to_string())
+}
+
+/// A package (top level, then under `src/`) whose `__init__.py` defines
+/// `create_app()`.
+fn factory_package(root: &Path) -> Option<String> {
+    let candidates = sorted_dirs(root).into_iter().chain(sorted_dirs(&root.join("src")));
+    candidates.into_iter().find_map(|dir| {
+        let source = read_small(&dir.join("__init__.py")).ok()?;
+        let name = dir.file_name()?.to_str()?;
+        let importable = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        (importable && defines(&source, "create_app")).then(|| name.to_string())
+    })
+}
+
+fn sorted_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let mut dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// A top-level `def name(`.
+fn defines(source: &str, name: &str) -> bool {
+    source.lines().any(|line| line.strip_prefix("def ").is_some_and(|rest| rest.starts_with(&format!("{name}("))))
+}
+
+/// A Procfile line to start from when nothing was detected: the first
+/// Python module or package of the tree, else a placeholder.
+fn suggest_procfile(root: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(root) else { return "web: gunicorn module:app".into() };
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
+    names.sort();
+    let module = names.iter().find_map(|name| {
+        let stem = name.strip_suffix(".py").filter(|s| !["setup", "manage", "conftest"].contains(s));
+        let package = root.join(name).join("__init__.py").is_file().then_some(name.as_str());
+        stem.or(package).filter(|m| m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    });
+    format!("web: gunicorn {}:app", module.unwrap_or("module"))
 }
 
 /// `application` or `app`, if assigned or defined at the top level.
@@ -117,9 +183,18 @@ fn exposed_variable(source: &str) -> Option<&'static str> {
                 .strip_prefix(var)
                 .is_some_and(|rest| rest.trim_start().starts_with('=') && !rest.trim_start().starts_with("=="));
             let defined = line.strip_prefix("def ").is_some_and(|rest| rest.starts_with(&format!("{var}(")));
-            assigned || defined
+            assigned || defined || imported(line, var)
         })
     })
+}
+
+/// `from module import a, b as var` binding `var` at the top level.
+fn imported(line: &str, var: &str) -> bool {
+    let Some((_, names)) = line.strip_prefix("from ").and_then(|rest| rest.split_once(" import ")) else {
+        return false;
+    };
+    let names = names.split('#').next().unwrap_or("").trim_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
+    names.split(',').any(|name| name.split(" as ").last().map(str::trim) == Some(var))
 }
 
 /// Static directories: from `paas.json` (`{"static": {"/static/": "static"}}`),
@@ -159,7 +234,10 @@ fn static_mappings(root: &Path) -> Result<Vec<StaticMapping>, DetectError> {
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    /// A tree as `(path, contents)` pairs.
+    type Files<'a> = &'a [(&'a str, &'a str)];
+
+    fn tree(files: Files<'_>) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (path, contents) in files {
             let path = dir.path().join(path);
@@ -196,8 +274,58 @@ mod tests {
         assert_eq!(find_wsgi_entry(t.path()).as_deref(), Some("mysite.wsgi:application"));
         let t = tree(&[("app.py", "if app == 3: pass\n")]);
         assert_eq!(find_wsgi_entry(t.path()), None);
-        let t = tree(&[("README", "")]);
-        assert_eq!(detect(t.path()), Err(DetectError::NoEntryPoint));
+    }
+
+    #[test]
+    fn entry_points_by_convention() {
+        let cases: &[(Files<'_>, Option<&str>)] = &[
+            (&[("wsgi.py", "def application(environ, start_response):\n    pass\n")], Some("wsgi:application")),
+            (&[("app.py", "def create_app():\n    return Flask(__name__)\n")], Some("'app:create_app()'")),
+            (
+                &[("shop/__init__.py", "from flask import Flask\n\ndef create_app(config=None):\n    ...\n")],
+                Some("'shop:create_app()'"),
+            ),
+            (
+                &[("src/shop/__init__.py", "def create_app():\n    ...\n"), ("pyproject.toml", "")],
+                Some("'shop:create_app()'"),
+            ),
+            (&[("shop/__init__.py", "# no factory\n")], None),
+            (&[("wsgi.py", "from greeter import application  # noqa\n")], Some("wsgi:application")),
+            (&[("app.py", "from shop.web import make as app, other\n")], Some("app:app")),
+            (&[("app.py", "from shop import application_factory\n")], None),
+            (
+                &[
+                    ("manage.py", "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"config.settings.prod\")\n"),
+                    ("config/wsgi.py", "application = get_wsgi_application()\n"),
+                    ("config/settings/prod.py", ""),
+                    ("blog/__init__.py", "def create_app():\n    ...\n"),
+                ],
+                Some("config.wsgi:application"),
+            ),
+            (&[("manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n")], None),
+        ];
+        for (files, expected) in cases {
+            let t = tree(files);
+            assert_eq!(find_wsgi_entry(t.path()).as_deref(), *expected, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_detected_says_what_was_looked_for() {
+        let cases: &[(Files<'_>, &str)] = &[
+            (&[("README", "")], "web: gunicorn module:app"),
+            (&[("setup.py", ""), ("server.py", "x = 1\n")], "web: gunicorn server:app"),
+            (&[("shop/__init__.py", "")], "web: gunicorn shop:app"),
+        ];
+        for (files, suggestion) in cases {
+            let t = tree(files);
+            let error = detect(t.path()).unwrap_err();
+            assert_eq!(error, DetectError::NoEntryPoint { suggestion: suggestion.to_string() });
+            let message = error.to_string();
+            for looked_for in ["Procfile", "wsgi.py or app.py", "create_app()", "manage.py", suggestion] {
+                assert!(message.contains(looked_for), "{message}");
+            }
+        }
     }
 
     #[test]

@@ -8,10 +8,22 @@ use tokio::net::TcpStream;
 
 /// True when `GET /` at `address` answers with a status below 500 within `timeout`.
 pub async fn check(address: &str, hostname: &str, timeout: Duration) -> bool {
+    probe(address, hostname, timeout).await.is_some_and(is_up)
+}
+
+/// The status `GET /` at `address` answers with within `timeout`, if any.
+/// A 4xx counts as up (the app answers) but is reported: Django answers
+/// 400 to a `Host` missing from `ALLOWED_HOSTS`.
+pub async fn probe(address: &str, hostname: &str, timeout: Duration) -> Option<u16> {
     match tokio::time::timeout(timeout, status(address, hostname)).await {
-        Ok(Ok(code)) => code < 500,
-        _ => false,
+        Ok(Ok(code)) => Some(code),
+        _ => None,
     }
+}
+
+/// Whether a health-check status means the process serves (below 500).
+pub fn is_up(code: u16) -> bool {
+    code < 500
 }
 
 async fn status(address: &str, hostname: &str) -> std::io::Result<u16> {

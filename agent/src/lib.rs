@@ -9,7 +9,7 @@
 //! error chains), `client` (the typed API client, set up for the agent),
 //! `detect` (what kind of app a source tree is), `docker` (the engine, with
 //! `docker::policy`, the one container security policy), `health` (web
-//! health checks), `build` (unpack, image recipe, output streaming),
+//! health checks), `supervisor` (reading supervisord's program state), `build` (unpack, image recipe, output streaming),
 //! `reconcile` (converging containers on the desired state), `node`
 //! (registration and heartbeats). This file runs the loops.
 
@@ -22,6 +22,7 @@ pub mod errors;
 pub mod health;
 pub mod node;
 pub mod reconcile;
+pub mod supervisor;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = Engine::connect(&config.node_name, &config.node_address).await?;
     let api = Arc::new(client::connect(&config.api_url)?);
     register_with_retry(&api, &config, false).await?;
+    match engine.remove_leftover_jobs().await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed build containers a previous run left behind"),
+        Err(error) => tracing::warn!(error = %errors::error_chain(&error), "cannot remove leftover build containers"),
+    }
     let (log_tx, log_rx) = mpsc::channel(10_000);
     let settings = Arc::new(build::BuildSettings {
         base_image: config.base_image.clone(),
@@ -46,6 +52,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         pip_index_url: config.build_pip_index_url.clone(),
         https_proxy: config.build_https_proxy.clone(),
+        installer: config.python_installer,
+        cache_dir: build::prepare_cache_dir(&config.build_cache_dir)?,
         timeout: Duration::from_secs(config.build_timeout_secs),
     });
     let mut tasks = tokio::task::JoinSet::new();

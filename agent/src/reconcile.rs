@@ -18,6 +18,7 @@ use crate::client::{AgentClient, ClientError};
 use crate::docker::{Engine, EngineError, ManagedContainer};
 use crate::errors::error_chain;
 use crate::health;
+use crate::supervisor::{self, ProgramTrack};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -31,6 +32,8 @@ pub enum ReconcileError {
 const RECHECK_EVERY: Duration = Duration::from_secs(10);
 /// Failed checks in a row before a healthy instance counts as unhealthy.
 const FAILURES_BEFORE_UNHEALTHY: u32 = 3;
+/// Output lines sent with a crashed instance's report.
+const LAST_OUTPUT_LINES: usize = 20;
 
 pub struct Reconciler {
     api: Arc<AgentClient>,
@@ -42,7 +45,12 @@ pub struct Reconciler {
     healthy: HashSet<Uuid>,
     /// Last health check of each web instance, and failures in a row.
     last_check: HashMap<Uuid, (Instant, u32)>,
+    /// Container restarts (supervisord itself exited).
     restarts: HashMap<Uuid, i32>,
+    /// What supervisord said of each instance's program, between passes.
+    programs: HashMap<Uuid, ProgramTrack>,
+    /// The HTTP status of each web instance's last health check.
+    http_status: HashMap<Uuid, i32>,
     /// When each unwanted container was first seen (drain starts then).
     unwanted_since: HashMap<String, Instant>,
     stopping: Arc<Mutex<HashSet<String>>>,
@@ -72,6 +80,8 @@ impl Reconciler {
             healthy: HashSet::new(),
             last_check: HashMap::new(),
             restarts: HashMap::new(),
+            programs: HashMap::new(),
+            http_status: HashMap::new(),
             unwanted_since: HashMap::new(),
             stopping: Arc::new(Mutex::new(HashSet::new())),
             log_followers: HashMap::new(),
@@ -109,6 +119,9 @@ impl Reconciler {
             address: None,
             container_id: container.map(|c| c.id.clone()),
             restarts: *self.restarts.get(&id).unwrap_or(&0),
+            exit_status: None,
+            last_output: Vec::new(),
+            http_status: None,
         };
         let Some(container) = container else {
             if !self.engine.image_exists(&instance.image).await {
@@ -140,8 +153,12 @@ impl Reconciler {
             return report;
         }
         self.follow_logs(container);
-        if instance.process_type != "web" {
-            report.state = ActualState::Running;
+        let program = self.program_state(instance, container, &mut report).await;
+        if instance.process_type != "web" || program != ActualState::Running {
+            if program != ActualState::Running {
+                self.healthy.remove(&id);
+            }
+            report.state = program;
             return report;
         }
         let Some(port) = container.host_port else {
@@ -151,7 +168,50 @@ impl Reconciler {
         let address = format!("{}:{port}", self.address);
         report.address = Some(address.clone());
         report.state = self.web_health(id, &address, &instance.hostname).await;
+        report.http_status = self.http_status.get(&id).copied();
         report
+    }
+
+    /// The state of the instance's program as supervisord tells it, adding
+    /// its restarts, exit status and (when crashed) last output to `report`.
+    /// Images built before supervisord had its socket say nothing: their
+    /// running container counts as a running program.
+    async fn program_state(
+        &mut self,
+        instance: &DesiredInstance,
+        container: &ManagedContainer,
+        report: &mut InstanceReport,
+    ) -> ActualState {
+        let id = instance.instance_id;
+        let status = match self.engine.exec_output(&container.id, &["python3", "-c", supervisor::STATUS_SCRIPT]).await {
+            Ok(output) => supervisor::parse_status(&output).map_err(|e| error_chain(&e)),
+            Err(error) => Err(error_chain(&error)),
+        };
+        let info = match status {
+            Ok(programs) => programs.into_iter().find(|p| p.name == instance.process_type),
+            Err(error) => {
+                tracing::debug!(instance.id = %id, error, "cannot read supervisord's state");
+                None
+            }
+        };
+        let Some(info) = info else {
+            return ActualState::Running;
+        };
+        let track = self.programs.entry(id).or_default();
+        let state = track.observe(&info);
+        report.restarts += track.restarts;
+        report.exit_status = track.exit_status;
+        if state == ActualState::Crashed {
+            match self.engine.tail(&container.id, LAST_OUTPUT_LINES).await {
+                Ok(lines) => report.last_output = lines,
+                Err(error) => tracing::debug!(instance.id = %id, error = %error_chain(&error), "cannot read output"),
+            }
+            if report.exit_status.is_none() {
+                report.exit_status = supervisor::exit_status_in_log(&report.last_output, &instance.process_type);
+            }
+            tracing::debug!(instance.id = %id, restarts = report.restarts, "program is crash-looping");
+        }
+        state
     }
 
     /// `running`, `starting` (never healthy yet) or `unhealthy`. Healthy
@@ -163,7 +223,12 @@ impl Reconciler {
         if was_healthy && !due {
             return ActualState::Running;
         }
-        let ok = health::check(address, hostname, Duration::from_secs(2)).await;
+        let status = health::probe(address, hostname, Duration::from_secs(2)).await;
+        match status {
+            Some(code) => self.http_status.insert(id, i32::from(code)),
+            None => self.http_status.remove(&id),
+        };
+        let ok = status.is_some_and(health::is_up);
         let (at, failures) = self.last_check.entry(id).or_insert((Instant::now(), 0));
         *at = Instant::now();
         if ok {
@@ -211,6 +276,9 @@ impl Reconciler {
             address: None,
             container_id: Some(container.id.clone()),
             restarts: 0,
+            exit_status: None,
+            last_output: Vec::new(),
+            http_status: None,
         }
     }
 
@@ -223,10 +291,10 @@ impl Reconciler {
         tracing::info!(image, "image not on this node; rebuilding it from the stored source");
         let (api, engine, settings, rebuilding) =
             (self.api.clone(), self.engine.clone(), self.build_settings.clone(), self.rebuilding.clone());
-        let build_id = instance.build_id;
+        let (build_id, env) = (instance.build_id, instance.env.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            match crate::build::rebuild_image(&api, &engine, &settings, build_id, &image).await {
+            match crate::build::rebuild_image(&api, &engine, &settings, build_id, &image, &env).await {
                 Ok(()) => tracing::info!(image, duration_ms = started.elapsed().as_millis() as u64, "image rebuilt"),
                 Err(error) => tracing::warn!(image, error = %error_chain(&error), "cannot rebuild image"),
             }
@@ -259,6 +327,8 @@ impl Reconciler {
         });
         self.healthy.retain(|id| instances.contains(id));
         self.last_check.retain(|id, _| instances.contains(id));
+        self.programs.retain(|id, _| instances.contains(id));
+        self.http_status.retain(|id, _| instances.contains(id));
     }
 }
 

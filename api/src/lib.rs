@@ -4,7 +4,7 @@
 //!
 //! | layer | modules | job |
 //! | --- | --- | --- |
-//! | base | `config`, `error`, `validate`, `telemetry` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs |
+//! | base | `config`, `error`, `validate`, `telemetry`, `hints` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints |
 //! | storage | `db` | every SQL statement, one file per entity |
 //! | state | `state`, `auth` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors |
 //! | decisions | `scheduler` | formation x release -> instances on nodes (`scheduler::plan` is pure) |
@@ -21,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod git;
+pub mod hints;
 mod log_stream;
 mod middleware;
 pub mod ops;

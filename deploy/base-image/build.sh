@@ -2,7 +2,8 @@
 # Build the Python base image paas/python-base:bookworm without a registry:
 # debootstrap a minimal Debian bookworm from the host's configured mirror,
 # install python3 + pip + venv + gunicorn + supervisor with apt inside the
-# chroot, then `docker import` the root filesystem.
+# chroot, add uv (from PyPI, pinned) as the app installer, then `docker
+# import` the root filesystem.
 # (Dockerfile beside this script builds the same image from debian:bookworm-slim
 # where a registry is reachable.)
 #
@@ -11,6 +12,10 @@
 #        MIRROR   Debian mirror URI   (default: from host apt sources, else deb.debian.org)
 #        SECURITY security mirror URI (default: from host apt sources, else deb.debian.org)
 #        EXTRA_PACKAGES  extra Debian packages to install (space separated)
+#        HOST_CA  CA bundle pip uses to reach PyPI from the chroot (default: the host's)
+# The image carries a `paas.recipe` label: a hash of this script and its
+# inputs. An existing image is kept only while that label matches, so a
+# changed recipe rebuilds on the next run.
 set -euo pipefail
 
 IMAGE=${IMAGE:-paas/python-base:bookworm}
@@ -18,6 +23,10 @@ SUITE=bookworm
 APP_UID=10000
 PACKAGES="python3 python3-pip python3-venv gunicorn supervisor ca-certificates bash
           netbase tzdata procps ${EXTRA_PACKAGES:-}"
+# uv, the builds' Python installer (agent/src/build/install.rs); pip stays as the fallback.
+UV_VERSION=0.13.8
+HOST_CA=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
+RECIPE=$( { cat "$0"; echo "$PACKAGES"; } | sha256sum | cut -c1-16)
 
 force=0
 case "${1:-}" in
@@ -27,10 +36,13 @@ case "${1:-}" in
 esac
 [ "$(id -u)" = 0 ] || { echo "build.sh: must run as root" >&2; exit 1; }
 
-if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    echo "build.sh: $IMAGE already exists ($(docker image inspect -f '{{.Size}}' "$IMAGE") bytes); use --force to rebuild"
+current=$(docker image inspect -f '{{index .Config.Labels "paas.recipe"}}' "$IMAGE" 2>/dev/null || true)
+if [ "$force" = 0 ] && [ "$current" = "$RECIPE" ]; then
+    echo "build.sh: $IMAGE is up to date (recipe $RECIPE, $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes); use --force to rebuild"
     exit 0
 fi
+[ -n "$current" ] || ! docker image inspect "$IMAGE" >/dev/null 2>&1 || current="(none)"
+[ -z "$current" ] || echo "build.sh: $IMAGE has recipe $current, this script is $RECIPE: rebuilding"
 
 # --- Mirrors: read the host's apt sources (one-line *.list and deb822 *.sources)
 # and print "URI SUITE" for every enabled `deb` entry.
@@ -143,6 +155,27 @@ chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONT
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old
     find /var/log -type f -delete
 ' >"$work/chroot.log" 2>&1 || { tail -n 30 "$work/chroot.log" >&2; exit 1; }
+# uv from PyPI into its own venv (Debian's system pip refuses system-wide
+# installs), on PATH as /usr/local/bin/uv. The host CA bundle and proxy
+# settings are used for this step only and do not stay in the image.
+cp "$HOST_CA" "$rootfs/tmp/host-ca.crt"
+proxy_env=()
+for v in PIP_INDEX_URL HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
+    [ -n "${!v:-}" ] && proxy_env+=("$v=${!v}")
+done
+echo "build.sh: [$((SECONDS - start))s] pip install uv==$UV_VERSION in chroot"
+chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 PIP_CERT=/tmp/host-ca.crt \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "${proxy_env[@]}" UV_VERSION="$UV_VERSION" /bin/bash -euo pipefail -c '
+    python3 -m venv /opt/uv
+    /opt/uv/bin/python -m pip install --no-cache-dir -q "uv==$UV_VERSION"
+    /opt/uv/bin/python -m pip uninstall -y -q pip
+    ln -s /opt/uv/bin/uv /usr/local/bin/uv
+    /usr/local/bin/uv --version
+' >"$work/uv.log" 2>&1 || { tail -n 30 "$work/uv.log" >&2; exit 1; }
+rm -f "$rootfs/tmp/host-ca.crt"
+# The Python the image runs, as a label: builds compare an app's requested
+# version (.python-version, runtime.txt, requires-python) with it.
+python_version=$(chroot "$rootfs" /usr/bin/python3 -c 'import platform; print(platform.python_version())')
 umount "$rootfs/proc"
 # Docker provides these per container.
 rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname" "$rootfs/etc/machine-id"
@@ -157,9 +190,11 @@ tar -C "$rootfs" --numeric-owner -c . | docker import \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PYTHONUNBUFFERED=1' \
     --change 'ENV PIP_DISABLE_PIP_VERSION_CHECK=1' \
+    --change 'ENV UV_PYTHON_DOWNLOADS=never' \
+    --change "LABEL paas.recipe=$RECIPE paas.python=$python_version" \
     --change 'WORKDIR /app' \
     --change 'CMD ["bash"]' \
-    --message "debootstrap $SUITE minbase + python3/pip/venv/gunicorn/supervisor from $MIRROR" \
+    --message "debootstrap $SUITE minbase + python3/pip/venv/gunicorn/supervisor from $MIRROR, uv $UV_VERSION" \
     - "$IMAGE" >/dev/null
 
 new=$(docker image inspect -f '{{.Id}}' "$IMAGE")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke-test paas/python-base:bookworm with the fixture apps in fixtures/apps:
-# tool versions, a cold `pip install` into a venv, and each fixture served by
+# tool versions, a cold `uv pip install` and `pip install` into a venv, and each fixture served by
 # gunicorn on a port published on 127.0.0.1 only. Needs a running docker
 # (../docker-up.sh) and the image (./build.sh). Prints "N passed, N failed".
 #
@@ -41,13 +41,14 @@ serve() {
     for _ in $(seq 100); do curl -sf -o /dev/null "$url/" && return 0; sleep 0.1; done
     docker logs "$cid" >&2; return 1
 }
-# Copy an app into /app, create its venv and install requirements.txt, then
+# Copy an app into /app, create its venv and install requirements.txt (plus
+# gunicorn, as builds add it when a process runs it), then
 # commit the result as an image (what a build does). Sets $app_image.
 build_app() {
     local name=$1 bcid
     bcid=$(docker create --user app "${PIP_ENV[@]}" -v "$APPS/$name:/src:ro" "$IMAGE" bash -c \
         'cp -a /src/. /app/ && python3 -m venv --without-pip /app/.venv &&
-         python3 -m pip --python /app/.venv install -r requirements.txt') || return 1
+         python3 -m pip --python /app/.venv install -r requirements.txt gunicorn') || return 1
     containers+=("$bcid")
     docker start -a "$bcid" >"/tmp/smoke-$name-build.log" 2>&1 || return 1
     app_image="paas-smoke/$name:latest"
@@ -61,6 +62,11 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || { echo "no image $IMAGE: run bu
 check "python3 runs"      docker run --rm "$IMAGE" python3 -c 'import sys; assert sys.version_info[:2] == (3, 11)'
 check "gunicorn --version" docker run --rm "$IMAGE" gunicorn --version
 check "supervisord --version" docker run --rm "$IMAGE" supervisord --version
+check "uv --version (pinned in build.sh)" bash -c \
+    "docker run --rm '$IMAGE' uv --version | grep -qx \"uv \$(sed -n 's/^UV_VERSION=//p' '$(dirname "$0")/build.sh') .*\""
+check "paas.python label matches python3" bash -c \
+    "[ \"\$(docker image inspect -f '{{index .Config.Labels \"paas.python\"}}' '$IMAGE')\" = \
+       \"\$(docker run --rm '$IMAGE' python3 -c 'import platform; print(platform.python_version())')\" ]"
 # shellcheck disable=SC2016  # expanded in the container
 check "app user uid 10000, HOME=/app writable" docker run --rm --user app "$IMAGE" \
     bash -c '[ "$(id -u)" = 10000 ] && [ "$HOME" = /app ] && touch /app/.w'
@@ -71,6 +77,14 @@ check "pip installs flask into a venv" docker run --rm "${RUN_OPTS[@]}" "${PIP_E
     'python3 -m venv --without-pip /tmp/v && python3 -m pip --python /tmp/v install -q flask &&
      /tmp/v/bin/python -c "import flask"'
 echo "     (container start + venv + cold pip install flask: $((($(date +%s%N) - t0) / 1000000)) ms)"
+
+t0=$(date +%s%N)
+# shellcheck disable=SC2016  # expanded in the container
+check "uv installs flask into a venv (as the app user)" docker run --rm "${RUN_OPTS[@]}" "${PIP_ENV[@]}" \
+    -e UV_CACHE_DIR=/tmp/uv-cache "$IMAGE" bash -c \
+    'python3 -m venv --without-pip /tmp/v && uv pip install -q --python /tmp/v/bin/python flask &&
+     /tmp/v/bin/python -c "import flask"'
+echo "     (container start + venv + cold uv pip install flask: $((($(date +%s%N) - t0) / 1000000)) ms)"
 
 # --- hello-wsgi: no requirements, the image's gunicorn serves it.
 if serve -e GREETING="hi from smoke" -v "$APPS/hello-wsgi:/app:ro" "$IMAGE" gunicorn wsgi:application; then

@@ -135,9 +135,14 @@ pub struct UpstreamConfig {
 /// Static assets served from release bundles.
 #[derive(Debug, Clone, Args)]
 pub struct StaticConfig {
-    /// `Cache-Control` sent with static files.
-    #[arg(long, env = "PAAS_ROUTER_STATIC_CACHE_CONTROL", default_value = "public, max-age=3600")]
+    /// `Cache-Control` sent with static files whose names carry no content hash (they are
+    /// revalidated by ETag); hashed names get `public, max-age=31536000, immutable`.
+    #[arg(long, env = "PAAS_ROUTER_STATIC_CACHE_CONTROL", default_value = "public, max-age=60")]
     pub static_cache_control: String,
+    /// Seconds the previous release's static files stay served (on a miss in the new
+    /// release's bundle) after a rollout, for pages rendered by old instances.
+    #[arg(long, env = "PAAS_ROUTER_STATIC_GRACE_SECS", default_value_t = 600)]
+    pub static_grace_secs: u64,
     /// Bytes of static files held in memory across all bundles; the rest is read from disk per request.
     #[arg(long, env = "PAAS_ROUTER_STATIC_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub static_memory_bytes: u64,

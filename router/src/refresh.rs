@@ -121,7 +121,8 @@ impl TableSource {
                 None => self.incomplete = true,
             }
         }
-        let compiled = Table::compile(&table, &self.state.table.load(), &sites, &self.state.metrics);
+        let grace = Duration::from_secs(self.state.config.statics.static_grace_secs);
+        let compiled = Table::compile(&table, &self.state.table.load(), &sites, grace, &self.state.metrics);
         self.state.table.store(Arc::new(compiled));
         self.sites = sites;
         self.state.metrics.table_version.store(table.version, Ordering::Relaxed);

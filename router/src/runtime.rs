@@ -47,7 +47,7 @@ pub async fn start(config: Config) -> Result<Running, RouterError> {
     tokio::fs::create_dir_all(&tmp_dir).await.map_err(state_err)?;
     let admin = bind("admin", config.admin_listen).await?;
     let cache_control = HeaderValue::from_str(&config.statics.static_cache_control)
-        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=3600"));
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60"));
     let api = ApiClient::new(&config.api)?;
     let state = Arc::new(State {
         static_budget: MemoryBudget::new(config.statics.static_memory_bytes),

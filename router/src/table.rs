@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use paas_types::routing::RouteTable;
 
 use crate::metrics::{AppMetrics, Metrics};
+use crate::statics::grace::AppStatics;
 use crate::statics::StaticSite;
 use crate::upstream::Backend;
 
@@ -19,7 +21,8 @@ pub struct AppRoute {
     pub name: String,
     pub release: Option<i32>,
     pub backends: Vec<Arc<Backend>>,
-    pub statics: Option<Arc<StaticSite>>,
+    /// This release's bundle, plus the previous release's during its grace period.
+    pub statics: Option<Arc<AppStatics>>,
     pub metrics: Arc<AppMetrics>,
     /// Rotating start index for balancing ties.
     pub next: AtomicUsize,
@@ -35,13 +38,18 @@ pub struct Table {
 }
 
 impl Table {
-    /// Builds the lookup structures for `raw`, reusing `previous` backends and the given bundles.
+    /// Builds the lookup structures for `raw`, reusing `previous` backends and the given bundles;
+    /// an app whose bundle changed keeps the one `previous` served for `grace`.
     pub fn compile(
         raw: &RouteTable,
         previous: &Table,
         sites: &HashMap<String, Arc<StaticSite>>,
+        grace: Duration,
         metrics: &Metrics,
     ) -> Table {
+        let now = Instant::now();
+        let before: HashMap<&str, &Arc<AppStatics>> =
+            previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
             previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
         let mut hosts = HashMap::new();
@@ -61,7 +69,10 @@ impl Table {
                 name: app.name.clone(),
                 release: app.release,
                 backends,
-                statics: app.statics.as_ref().and_then(|s| sites.get(&s.sha256)).cloned(),
+                statics: app.statics.as_ref().and_then(|s| sites.get(&s.sha256)).map(|site| {
+                    let before = before.get(app.name.as_str()).map(|b| b.as_ref());
+                    Arc::new(AppStatics::next(site.clone(), before, grace, now))
+                }),
                 metrics: metrics.app(&app.name),
                 next: AtomicUsize::new(0),
             });
@@ -138,11 +149,12 @@ mod tests {
     #[test]
     fn lookup_is_case_insensitive_and_reuses_backends() {
         let metrics = Metrics::default();
-        let first = Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), &metrics);
+        let first =
+            Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), Duration::ZERO, &metrics);
         assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
         assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
         assert!(first.lookup("other.paas.test").is_none());
-        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), &metrics);
+        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), Duration::ZERO, &metrics);
         assert!(Arc::ptr_eq(&first.apps[0].backends[0], &second.apps[0].backends[0]));
     }
 }

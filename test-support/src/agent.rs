@@ -10,12 +10,14 @@ use serde_json::Value;
 
 use crate::TestApi;
 
-/// An agent running in this process; dropping it leaves its containers
-/// running (like a killed agent), `cleanup` removes them.
+/// An agent running in this process on a runtime of its own, so that
+/// losing it is like losing the process: every task it spawned (builds,
+/// rebuilds, log shipping) stops with it. Dropping it removes its node's
+/// containers (`cleanup`).
 pub struct TestAgent {
     pub node: String,
     pub state_dir: tempfile::TempDir,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestAgent {
@@ -24,33 +26,40 @@ impl TestAgent {
         let join = api.rest(admin_token).create_join_token().await.expect("an admin issues a join token");
         let node = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let state_dir = tempfile::tempdir().unwrap();
-        let task = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(&join.token));
-        TestAgent { node, state_dir, task }
+        let runtime = spawn_agent(api, &node, state_dir.path().to_path_buf(), Some(&join.token));
+        TestAgent { node, state_dir, runtime: Some(runtime) }
     }
 
     /// Kills the agent (its containers keep running) and starts a new one for the same node.
     pub async fn restart(&mut self, api: &TestApi) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
-        self.task = spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None);
+        self.stop();
+        self.runtime = Some(spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None));
     }
 
     /// Simulates losing the node: the agent dies and its containers vanish.
     pub async fn kill_node(&mut self) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
-        remove_node_containers(&self.node);
+        self.stop();
+        let node = self.node.clone();
+        tokio::task::spawn_blocking(move || remove_node_containers(&node)).await.expect("container removal");
     }
 
     /// Starts the agent again for the same node (after `kill_node`).
     pub fn revive(&mut self, api: &TestApi) {
-        self.task = spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None);
+        self.runtime = Some(spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None));
     }
 
     /// Stops the agent and removes every container of its node.
-    pub fn cleanup(&self) {
-        self.task.abort();
+    pub fn cleanup(&mut self) {
+        self.stop();
         remove_node_containers(&self.node);
+    }
+
+    /// Drops the agent's runtime without waiting: its tasks are cancelled
+    /// at their next await, as if the process had been killed.
+    fn stop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -60,12 +69,7 @@ impl Drop for TestAgent {
     }
 }
 
-fn spawn_agent(
-    api: &TestApi,
-    node: &str,
-    state_dir: PathBuf,
-    join_token: Option<&str>,
-) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+fn spawn_agent(api: &TestApi, node: &str, state_dir: PathBuf, join_token: Option<&str>) -> tokio::runtime::Runtime {
     let ca = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
     let config = agent::config::Config {
         api_url: api.url.clone(),
@@ -79,6 +83,8 @@ fn spawn_agent(
         build_ca_bundle: ca.exists().then_some(ca),
         build_pip_index_url: None,
         build_https_proxy: None,
+        python_installer: Default::default(),
+        build_cache_dir: "/var/cache/paas-agent/python".into(),
         build_timeout_secs: 600,
         heartbeat_secs: 1,
         reconcile_secs: 1,
@@ -87,27 +93,55 @@ fn spawn_agent(
         builds: true,
         log_format: "pretty".into(),
     };
-    tokio::spawn(agent::run(config))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(format!("agent-{node}"))
+        .enable_all()
+        .build()
+        .expect("an agent runtime");
+    runtime.spawn(agent::run(config));
+    runtime
 }
 
-/// `docker rm -f` of every container labelled with this node.
+/// `docker rm -f` of every container labelled with this node, then its
+/// networks. A request the dead agent had in flight (a `create`) can still
+/// land after a sweep, so sweeps repeat until one finds nothing; each docker
+/// command is bounded, as is the number of sweeps.
 pub fn remove_node_containers(node: &str) {
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=paas.node={node}")])
-        .output()
-        .expect("docker CLI");
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
-    if !ids.is_empty() {
-        let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+    let filter = format!("label=paas.node={node}");
+    for sweep in 0..10 {
+        let ids = docker_ids(&["ps", "-aq", "--filter", &filter]);
+        if ids.is_empty() && sweep > 0 {
+            break;
+        }
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            docker_bounded(&args);
+        }
+        std::thread::sleep(Duration::from_millis(300));
     }
-    let out = std::process::Command::new("docker")
-        .args(["network", "ls", "-q", "--filter", &format!("label=paas.node={node}")])
-        .output()
-        .expect("docker CLI");
-    let networks: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    let networks = docker_ids(&["network", "ls", "-q", "--filter", &filter]);
     if !networks.is_empty() {
-        let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&networks).output();
+        let mut args = vec!["network", "rm"];
+        args.extend(networks.iter().map(String::as_str));
+        docker_bounded(&args);
     }
+}
+
+/// The ids a listing `docker` command prints.
+fn docker_ids(args: &[&str]) -> Vec<String> {
+    let out = docker_bounded(args);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
+}
+
+/// A docker CLI command killed after 60 s: a test must not hang on the engine.
+fn docker_bounded(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("timeout")
+        .args(["--kill-after=5", "60", "docker"])
+        .args(args)
+        .output()
+        .expect("timeout(1) and the docker CLI")
 }
 
 /// `docker inspect -f <format> <id>`.

@@ -45,9 +45,11 @@ pub struct TestApi {
     shutdown: Option<oneshot::Sender<()>>,
 }
 
-/// A connection to a test API at `url`, ignoring proxy settings (loopback).
+/// A connection to a test API at `url`, ignoring proxy settings (loopback);
+/// any request is cut off after two minutes, so a stuck API fails a test
+/// instead of hanging it.
 fn connect(url: &str) -> Connection {
-    Connection::builder(url).no_proxy().build().expect("http client")
+    Connection::builder(url).no_proxy().timeout(std::time::Duration::from_secs(120)).build().expect("http client")
 }
 
 impl TestApi {

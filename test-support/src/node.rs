@@ -120,6 +120,9 @@ impl FakeNode {
                 address: Some(format!("127.0.0.1:{}", 40000 + n)),
                 container_id: Some(format!("c{n}")),
                 restarts: 0,
+                exit_status: None,
+                last_output: Vec::new(),
+                http_status: None,
             })
             .collect();
         self.report(reports).await;

@@ -36,6 +36,13 @@ function liveInstances(table) {
       const state = el("td");
       const label = i.state + (i.desired_state !== "running" ? " → " + i.desired_state : "");
       state.appendChild(el("span", "badge state-" + i.state, label));
+      if (i.exit_status !== null && i.exit_status !== undefined) state.appendChild(el("span", "meta", " exit " + i.exit_status));
+      if (i.hint) state.appendChild(el("p", "hint instance-hint", i.hint));
+      if (i.state === "crashed" && i.last_output && i.last_output.length) {
+        const pre = el("pre", "mono last-output", i.last_output.slice(-5).join("\n"));
+        pre.setAttribute("aria-label", "last output");
+        state.appendChild(pre);
+      }
       tr.appendChild(state);
       tr.appendChild(el("td", "", String(i.restarts)));
       tr.appendChild(el("td", "", i.updated_at.replace("T", " ").slice(0, 16) + " UTC"));

@@ -1,12 +1,13 @@
-//! The image recipe of a build: the docker build context (Dockerfile, the
-//! source, the requirements with gunicorn added when needed), one
-//! supervisord config per process type, and the static-files bundle.
+//! The image recipe of a build: the docker build context (a Dockerfile of
+//! separate commented steps on the dependency image, the source), one
+//! supervisord config per process type (the static-files step and bundle
+//! are `statics.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::{BuildError, BuildSettings};
-use crate::detect::{self, AppSpec};
+use crate::detect::AppSpec;
 
 pub(super) fn build_args(settings: &BuildSettings) -> HashMap<String, String> {
     let mut args = HashMap::new();
@@ -16,6 +17,7 @@ pub(super) fn build_args(settings: &BuildSettings) -> HashMap<String, String> {
     }
     if let Some(index) = &settings.pip_index_url {
         args.insert("PIP_INDEX_URL".to_string(), index.clone());
+        args.insert("UV_DEFAULT_INDEX".to_string(), index.clone());
     }
     args
 }
@@ -24,22 +26,26 @@ pub(super) fn describe_statics(spec: &AppSpec) -> String {
     spec.statics.iter().map(|m| format!("{} -> {}/", m.url_prefix, m.dir)).collect::<Vec<_>>().join(", ")
 }
 
-/// A gzip tarball of the static directories, paths relative to the app root.
-pub(super) fn static_bundle(src: &Path, spec: &AppSpec) -> Result<Vec<u8>, BuildError> {
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-    tar.follow_symlinks(false);
-    for mapping in &spec.statics {
-        tar.append_dir_all(&mapping.dir, src.join(&mapping.dir))?;
-    }
-    Ok(tar.into_inner()?.finish()?)
+/// What the Dockerfile starts from and adds besides the code.
+pub(super) struct Recipe<'a> {
+    /// The dependency image (`paas-deps:<hash>`), or the base image when
+    /// the app has no dependencies.
+    pub from: &'a str,
+    /// Whether `from` holds the app's virtualenv.
+    pub venv: bool,
+    /// Installs the app's own project once its code is in `/app`.
+    pub project_command: Option<String>,
 }
 
 /// The docker build context: Dockerfile, the source, and generated files.
-pub(super) fn build_context(src: &Path, spec: &AppSpec, settings: &BuildSettings) -> Result<Vec<u8>, BuildError> {
-    let mut files: Vec<(String, Vec<u8>)> = vec![("Dockerfile".into(), dockerfile(spec, settings).into_bytes())];
-    if spec.has_requirements {
-        files.push(("paas/requirements.txt".into(), requirements(src, spec)?.into_bytes()));
-    }
+pub(super) fn build_context(
+    src: &Path,
+    spec: &AppSpec,
+    settings: &BuildSettings,
+    recipe: &Recipe<'_>,
+) -> Result<Vec<u8>, BuildError> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![("Dockerfile".into(), dockerfile(settings, recipe).into_bytes())];
+    files.extend(super::statics::context_files());
     if let Some(ca) = &settings.ca_bundle {
         files.push(("paas/ca.crt".into(), ca.clone()));
     }
@@ -61,55 +67,50 @@ pub(super) fn build_context(src: &Path, spec: &AppSpec, settings: &BuildSettings
     Ok(tar.into_inner()?)
 }
 
-/// The app's requirements, plus gunicorn when a process runs it but the app
-/// does not list it (the image's system gunicorn cannot import the venv).
-fn requirements(src: &Path, spec: &AppSpec) -> Result<String, BuildError> {
-    let mut text = detect::read_small(&src.join("requirements.txt"))?;
-    let uses_gunicorn = spec.processes.values().any(|c| c.split_whitespace().next() == Some("gunicorn"));
-    let lists_gunicorn = text.lines().any(|l| {
-        let l = l.trim().to_ascii_lowercase();
-        l.strip_prefix("gunicorn").is_some_and(|rest| {
-            rest.is_empty() || !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
-        })
-    });
-    if uses_gunicorn && !lists_gunicorn {
-        if !text.ends_with('\n') && !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str("gunicorn\n");
-    }
-    Ok(text)
-}
-
-fn dockerfile(spec: &AppSpec, settings: &BuildSettings) -> String {
-    let mut d = format!("FROM {}\n", settings.base_image);
+/// The image recipe, one commented step each, cheapest-to-change last.
+fn dockerfile(settings: &BuildSettings, recipe: &Recipe<'_>) -> String {
+    // Step 1, base and dependencies: the dependency image is made (and
+    // cached by a hash of its inputs) before this build, see `install`.
+    let mut d = format!("FROM {}\n", recipe.from);
+    // Every RUN under bash with pipefail, so a piped command's failure counts.
+    d.push_str("SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
     if settings.ca_bundle.is_some() {
         d.push_str("COPY paas/ca.crt /etc/ssl/certs/ca-certificates.crt\n");
     }
-    if spec.has_requirements {
-        // Only requirements.txt precedes this step, so a code-only change reuses the layer.
-        d.push_str("COPY paas/requirements.txt /tmp/paas-requirements.txt\n");
-        d.push_str("ARG HTTPS_PROXY\nARG HTTP_PROXY\nARG PIP_INDEX_URL\n");
-        d.push_str(
-            "RUN python3 -m venv --without-pip /app/.venv \\\n \
-             && python3 -m pip --python /app/.venv/bin/python install --no-cache-dir --progress-bar off \
-             -r /tmp/paas-requirements.txt\n",
-        );
-        d.push_str("ENV PATH=/app/.venv/bin:$PATH\n");
+    if recipe.venv {
+        d.push_str("ENV PATH=/app/.venv/bin:$PATH VIRTUAL_ENV=/app/.venv\n");
     }
+    // Step 2, the code and the generated process configs.
     d.push_str("COPY --chown=10000:10000 src/ /app/\n");
     d.push_str("COPY paas/ /etc/paas/\n");
     d.push_str("ENV HOME=/app PYTHONUNBUFFERED=1\n");
     d.push_str("USER 10000:10000\nWORKDIR /app\n");
+    // Step 3, the app's own project (pyproject.toml / setup.py), which is
+    // its code: reinstalled on every push, without its (cached) dependencies.
+    if let Some(command) = &recipe.project_command {
+        d.push_str("ARG HTTPS_PROXY\nARG HTTP_PROXY\nARG PIP_INDEX_URL\nARG UV_DEFAULT_INDEX\n");
+        let ca = if settings.ca_bundle.is_some() { "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt " } else { "" };
+        // The engine streams each write of the command as it comes; `sed -u`
+        // hands them on as whole lines. `paas-run:` names the command.
+        d.push_str(&format!(
+            "RUN echo 'paas-run: {command}' && {ca}UV_CACHE_DIR=/tmp/uv-cache PIP_NO_CACHE_DIR=1 NO_COLOR=1 \
+             UV_NO_PROGRESS=1 {command} 2>&1 | sed -u '' && rm -rf /tmp/uv-cache\n"
+        ));
+    }
+    // Step 4, what a container runs.
     d.push_str("CMD [\"supervisord\", \"-c\", \"/etc/paas/supervisor/web.conf\"]\n");
     d
 }
 
 /// supervisord as PID 1 for one process type: restarts it on crash, stops
-/// the whole process group on SIGTERM, sends its output to stdout.
+/// the whole process group on SIGTERM, sends its output to stdout. Its
+/// XML-RPC socket (owner-only, in `/tmp`) lets the agent read the
+/// program's state (`crate::supervisor`).
 fn supervisor_conf(process_type: &str) -> String {
     format!(
         "[supervisord]\nnodaemon=true\nlogfile=/dev/null\nlogfile_maxbytes=0\npidfile=/tmp/supervisord.pid\n\n\
+         [unix_http_server]\nfile=/tmp/supervisor.sock\nchmod=0700\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n\n\
          [program:{process_type}]\ncommand=/bin/bash /etc/paas/run/{process_type}.sh\ndirectory=/app\n\
          autostart=true\nautorestart=true\nstartsecs=1\nstartretries=1000\nstopsignal=TERM\nstopwaitsecs=10\n\
          stopasgroup=true\nkillasgroup=true\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n\
@@ -122,35 +123,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gunicorn_is_added_only_when_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = |cmd: &str| AppSpec {
-            processes: [("web".to_string(), cmd.to_string())].into(),
-            release_command: None,
-            has_requirements: true,
-            statics: vec![],
+    fn dockerfile_installs_the_project_after_the_code() {
+        let recipe = Recipe {
+            from: "paas-deps:abc",
+            venv: true,
+            project_command: Some("uv pip install --python /app/.venv/bin/python --no-deps /app".into()),
         };
-        std::fs::write(dir.path().join("requirements.txt"), "flask==3.0\n").unwrap();
-        assert_eq!(requirements(dir.path(), &spec("gunicorn app:app")).unwrap(), "flask==3.0\ngunicorn\n");
-        assert_eq!(requirements(dir.path(), &spec("python3 serve.py")).unwrap(), "flask==3.0\n");
-        std::fs::write(dir.path().join("requirements.txt"), "Gunicorn>=21\nflask").unwrap();
-        assert_eq!(requirements(dir.path(), &spec("gunicorn app:app")).unwrap(), "Gunicorn>=21\nflask");
-        std::fs::write(dir.path().join("requirements.txt"), "gunicorn-extras\n").unwrap();
-        assert!(requirements(dir.path(), &spec("gunicorn a:b")).unwrap().ends_with("gunicorn-extras\ngunicorn\n"));
-    }
-
-    #[test]
-    fn dockerfile_caches_dependencies_before_code() {
-        let spec = AppSpec {
-            processes: [("web".to_string(), "gunicorn a:b".to_string())].into(),
-            release_command: None,
-            has_requirements: true,
-            statics: vec![],
-        };
-        let d = dockerfile(&spec, &BuildSettings { base_image: "base".into(), ..Default::default() });
-        let pip = d.find("pip --python").unwrap();
+        let d = dockerfile(&BuildSettings { base_image: "base".into(), ..Default::default() }, &recipe);
+        assert!(d.starts_with("FROM paas-deps:abc\n"), "{d}");
         let code = d.find("COPY --chown=10000:10000 src/").unwrap();
-        assert!(pip < code, "{d}");
+        let project = d.find("--no-deps /app").unwrap();
+        assert!(code < project, "{d}");
         assert!(d.contains("USER 10000:10000"));
+        let plain = Recipe { from: "base", venv: false, project_command: None };
+        let d = dockerfile(&BuildSettings::default(), &plain);
+        assert!(!d.contains("RUN") && !d.contains(".venv"), "{d}");
     }
 }

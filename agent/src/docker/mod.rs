@@ -2,7 +2,9 @@
 //! by labels, so a restarted agent adopts them), image builds, and logs.
 //! Every container is confined by [`policy::confine`].
 
+mod oneoff;
 pub mod policy;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -162,6 +164,27 @@ impl Engine {
         self.docker.start_container::<String>(id, None).await.map_err(docker_err("start container"))
     }
 
+    /// Removes this node's build and one-off containers: an agent that died
+    /// mid-build leaves them behind (created, running or exited), and no job
+    /// of this agent runs before its loops start. Returns how many it removed.
+    pub async fn remove_leftover_jobs(&self) -> Result<usize, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
+        let options = ListContainersOptions { all: true, filters, ..Default::default() };
+        let containers = self.docker.list_containers(Some(options)).await.map_err(docker_err("list containers"))?;
+        let mut removed = 0;
+        for container in containers {
+            let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
+            let (Some("build" | "release-phase"), Some(id)) = (kind, container.id) else { continue };
+            let remove = RemoveContainerOptions { force: true, ..Default::default() };
+            self.docker
+                .remove_container(&id, Some(remove))
+                .await
+                .map_err(docker_err("remove a leftover job container"))?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// SIGTERM, then SIGKILL after `grace`; then the container is removed.
     pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
         let stop = StopContainerOptions { t: grace.as_secs() as i64 };
@@ -181,43 +204,10 @@ impl Engine {
         command: &str,
         env: &std::collections::BTreeMap<String, String>,
         limit: std::time::Duration,
-        mut on_line: impl FnMut(String),
+        on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let config = release_container(&self.node, image, command, env);
-        let created = self
-            .docker
-            .create_container(None::<CreateContainerOptions<String>>, config)
-            .await
-            .map_err(docker_err("create release container"))?;
-        let run = async {
-            self.start(&created.id).await?;
-            let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
-            let mut logs = self.docker.logs(&created.id, Some(options));
-            while let Some(Ok(output)) = logs.next().await {
-                for line in String::from_utf8_lossy(output.as_ref()).lines() {
-                    on_line(line.to_string());
-                }
-            }
-            let mut wait =
-                self.docker.wait_container(&created.id, None::<bollard::container::WaitContainerOptions<String>>);
-            let mut code = 0;
-            while let Some(item) = wait.next().await {
-                match item {
-                    Ok(response) => code = response.status_code,
-                    // bollard reports a non-zero exit as an error carrying the code.
-                    Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-                    Err(e) => return Err(docker_err("wait for release container")(e)),
-                }
-            }
-            Ok(code)
-        };
-        // A release command that never ends must not hold the node's builder.
-        let result = match tokio::time::timeout(limit, run).await {
-            Ok(result) => result,
-            Err(_) => Err(EngineError::Build(format!("the release command ran longer than {limit:?}"))),
-        };
-        let remove = RemoveContainerOptions { force: true, ..Default::default() };
-        let _ = self.docker.remove_container(&created.id, Some(remove)).await;
+        let (id, result) = self.run_kept(image, command, env, limit, on_line).await?;
+        self.remove_quietly(&id).await;
         result
     }
 
@@ -255,6 +245,45 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Runs `cmd` in a running container (as its user) and returns its
+    /// standard output, at most 64 KiB of it.
+    pub async fn exec_output(&self, id: &str, cmd: &[&str]) -> Result<String, EngineError> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let options = CreateExecOptions {
+            cmd: Some(cmd.iter().map(|c| c.to_string()).collect()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self.docker.create_exec(id, options).await.map_err(docker_err("create exec"))?;
+        let started = self.docker.start_exec(&exec.id, None).await.map_err(docker_err("start exec"))?;
+        let mut stdout = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while let Some(item) = output.next().await {
+                if let LogOutput::StdOut { message } = item.map_err(docker_err("read exec output"))? {
+                    if stdout.len() < 65536 {
+                        stdout.extend_from_slice(&message);
+                    }
+                }
+            }
+        }
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
+    }
+
+    /// The container's last `lines` lines of output.
+    pub async fn tail(&self, id: &str, lines: usize) -> Result<Vec<String>, EngineError> {
+        let options =
+            LogsOptions::<String> { stdout: true, stderr: true, tail: lines.to_string(), ..Default::default() };
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            let output = item.map_err(docker_err("read logs"))?;
+            out.extend(String::from_utf8_lossy(output.as_ref()).lines().map(str::to_string));
+        }
+        let skip = out.len().saturating_sub(lines);
+        Ok(out.split_off(skip))
     }
 
     /// Follows a container's output from now on, sending each line to

@@ -5,4 +5,7 @@
 
 mod deploy;
 mod nodes;
+mod process_state;
+mod python_apps;
 mod rollout;
+mod statics;

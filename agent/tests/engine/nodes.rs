@@ -32,8 +32,12 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     api.rest(&token).update_config("spread", &set_vars(&[("GREETING", "kept")])).await.expect("config set");
     api.rest(&token).update_formation("spread", &scale(&[("web", 3)])).await.expect("scaled");
 
-    // A build whose agent dies mid-way is finished by another agent.
-    let (_, build) = api.upload_build(&token, "spread", fixture("flask-app")).await;
+    // A build whose agent dies mid-way is finished by another agent. New
+    // requirements make it install (seconds), so it is still running when
+    // its agent dies; a fully cached build can finish first.
+    let requirements = format!("flask\n# node loss {}\n", uuid::Uuid::new_v4().simple());
+    let source = fixture_with("flask-app", &[("requirements.txt", &requirements)]);
+    let (_, build) = api.upload_build(&token, "spread", source).await;
     let build_id = build_id(&build);
     let builder: String = wait_for("the build to be claimed", Duration::from_secs(30), || async {
         sqlx::query_scalar::<_, String>(
@@ -135,9 +139,7 @@ async fn node_loss_reschedules_and_traffic_recovers() {
     );
     assert_eq!(snapshot(&api, &token).await, before, "no release, build or config var was lost");
     router.shutdown().await;
-    for agent in &agents {
-        agent.cleanup();
-    }
+    drop(agents); // stops the agents, removes their containers
 }
 
 /// Releases, builds and config of the app.
@@ -184,5 +186,5 @@ async fn a_node_without_the_image_rebuilds_it_from_source() {
     assert_eq!((status, body.as_str()), (200, "hello from hello-wsgi\n"));
     let inspect = std::process::Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
     assert!(inspect.status.success(), "the image exists again under its tag");
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }

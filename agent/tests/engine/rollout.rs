@@ -50,7 +50,7 @@ async fn deploys_under_load_drop_no_request() {
     assert!(stats.matching() > 0, "the new release served traffic");
     assert_eq!((non_2xx, errors), (0, 0), "requests failed during the rollouts");
     router.shutdown().await;
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 /// Waits until both web instances run `release` and the old containers are gone.

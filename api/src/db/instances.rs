@@ -18,11 +18,31 @@ pub struct InstanceRow {
     pub actual_state: ActualState,
     pub address: Option<String>,
     pub restarts: i32,
+    pub exit_status: Option<i32>,
+    pub last_output: Json<Vec<String>>,
+    pub http_status: Option<i32>,
+    /// The app's hostname (health checks send it as `Host`).
+    pub hostname: String,
     pub updated_at: DateTime<Utc>,
+}
+
+impl InstanceRow {
+    /// What is wrong with the instance and how to fix it, if anything.
+    pub fn hint(&self) -> Option<String> {
+        crate::hints::instance_hint(&crate::hints::InstanceFacts {
+            process_type: &self.process_type,
+            state: self.actual_state,
+            restarts: self.restarts,
+            exit_status: self.exit_status,
+            http_status: self.http_status,
+            hostname: &self.hostname,
+        })
+    }
 }
 
 impl From<InstanceRow> for paas_types::Instance {
     fn from(row: InstanceRow) -> Self {
+        let hint = row.hint();
         paas_types::Instance {
             id: row.id,
             process_type: row.process_type,
@@ -32,6 +52,10 @@ impl From<InstanceRow> for paas_types::Instance {
             state: row.actual_state,
             address: row.address,
             restarts: row.restarts,
+            exit_status: row.exit_status,
+            last_output: row.last_output.0,
+            http_status: row.http_status,
+            hint,
             updated_at: row.updated_at,
         }
     }
@@ -40,8 +64,9 @@ impl From<InstanceRow> for paas_types::Instance {
 pub async fn list_for_app(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<InstanceRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT i.id, i.process_type, r.version AS release, n.name AS node, i.desired_state, i.actual_state,
-                i.address, i.restarts, i.updated_at
-         FROM instances i JOIN releases r ON r.id = i.release_id LEFT JOIN nodes n ON n.id = i.node_id
+                i.address, i.restarts, i.exit_status, i.last_output, i.http_status, a.hostname, i.updated_at
+         FROM instances i JOIN releases r ON r.id = i.release_id JOIN apps a ON a.id = i.app_id
+              LEFT JOIN nodes n ON n.id = i.node_id
          WHERE i.app_id = $1 ORDER BY i.process_type, i.created_at",
     )
     .bind(app_id)
@@ -89,7 +114,11 @@ pub async fn apply_report(
     sqlx::query_scalar(
         "WITH old AS (SELECT actual_state FROM instances WHERE id = $1 AND node_id = $2)
          UPDATE instances i SET actual_state = $3, address = $4, container_id = $5, restarts = $6,
-                ready_at = CASE WHEN $3 = 'running' THEN coalesce(i.ready_at, now()) ELSE i.ready_at END,
+                exit_status = coalesce($7, i.exit_status), http_status = $8,
+                last_output = CASE WHEN $3 = 'crashed' THEN $9 ELSE i.last_output END,
+                -- Running since: cleared whenever it stops running, so a
+                -- settle period counts from the last (re)start.
+                ready_at = CASE WHEN $3 = 'running' THEN coalesce(i.ready_at, now()) END,
                 updated_at = now()
          FROM old
          WHERE i.id = $1 AND i.node_id = $2
@@ -101,6 +130,9 @@ pub async fn apply_report(
     .bind(&report.address)
     .bind(&report.container_id)
     .bind(report.restarts)
+    .bind(report.exit_status)
+    .bind(report.http_status)
+    .bind(Json(&report.last_output))
     .fetch_optional(db)
     .await
     .map(Option::flatten)
@@ -144,12 +176,15 @@ pub struct ScheduledRow {
     pub process_type: String,
     pub actual_state: ActualState,
     pub size: Size,
+    pub restarts: i32,
+    /// Running since (cleared when it stops running).
+    pub ready_at: Option<DateTime<Utc>>,
 }
 
 /// The app's instances the scheduler wants running, oldest first.
 pub async fn wanted_for_app(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<ScheduledRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, release_id, process_type, actual_state, size FROM instances
+        "SELECT id, release_id, process_type, actual_state, size, restarts, ready_at FROM instances
          WHERE app_id = $1 AND desired_state = 'running' ORDER BY created_at",
     )
     .bind(app_id)

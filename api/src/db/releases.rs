@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use paas_types::ReleaseStatus;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
@@ -17,6 +18,8 @@ pub struct ReleaseRow {
     pub created_at: DateTime<Utc>,
     pub config: Json<BTreeMap<String, String>>,
     pub current: bool,
+    pub status: ReleaseStatus,
+    pub failure: Option<String>,
 }
 
 impl From<ReleaseRow> for paas_types::Release {
@@ -29,13 +32,16 @@ impl From<ReleaseRow> for paas_types::Release {
             author: row.author,
             created_at: row.created_at,
             current: row.current,
+            status: row.status,
+            failure: row.failure,
         }
     }
 }
 
 const SELECT: &str = "
     SELECT r.id, r.version, r.build_id, r.description, u.email AS author, r.created_at, r.config,
-           r.version = (SELECT max(version) FROM releases WHERE app_id = r.app_id) AS current
+           r.version = (SELECT max(version) FROM releases WHERE app_id = r.app_id) AS current,
+           r.status, r.failure
     FROM releases r LEFT JOIN users u ON u.id = r.author_id";
 
 /// Creates the next release of an app. The caller holds the app's lock
@@ -88,18 +94,81 @@ pub async fn find(db: impl PgExecutor<'_>, app_id: Uuid, version: i32) -> Result
         .await
 }
 
-/// The newest release whose build succeeded, with the build's process
-/// types: what the scheduler rolls out.
-pub async fn deployable(
-    db: impl PgExecutor<'_>,
-    app_id: Uuid,
-) -> Result<Option<(Uuid, BTreeMap<String, String>)>, sqlx::Error> {
-    let row: Option<(Uuid, Json<BTreeMap<String, String>>)> = sqlx::query_as(
-        "SELECT r.id, b.process_types FROM releases r JOIN builds b ON b.id = r.build_id
-         WHERE r.app_id = $1 AND b.status = 'succeeded' ORDER BY r.version DESC LIMIT 1",
+/// The release the scheduler rolls out.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeployableRow {
+    pub id: Uuid,
+    pub version: i32,
+    pub status: ReleaseStatus,
+    pub created_at: DateTime<Utc>,
+    /// Process types its build defines (name -> command).
+    pub process_types: Json<BTreeMap<String, String>>,
+}
+
+/// The newest release whose build succeeded and that has not failed: what
+/// the scheduler rolls out (so a failed release hands back to the one before).
+pub async fn deployable(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Option<DeployableRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id, r.version, r.status, r.created_at, b.process_types
+         FROM releases r JOIN builds b ON b.id = r.build_id
+         WHERE r.app_id = $1 AND b.status = 'succeeded' AND r.status <> 'failed'
+         ORDER BY r.version DESC LIMIT 1",
     )
     .bind(app_id)
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(id, Json(process_types))| (id, process_types)))
+    .await
+}
+
+/// Ends a pending release: `promoted` or `failed` (with why). Returns
+/// whether it was still pending.
+pub async fn settle(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    status: ReleaseStatus,
+    failure: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE releases SET status = $2, failure = $3 WHERE id = $1 AND status = 'pending'")
+        .bind(id)
+        .bind(status)
+        .bind(failure)
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
+/// Pending releases older than a promoted `version` never took over: failed.
+pub async fn supersede_older(db: impl PgExecutor<'_>, app_id: Uuid, version: i32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE releases SET status = 'failed', failure = 'superseded by v' || $2::text || ' before it was healthy'
+         WHERE app_id = $1 AND version < $2 AND status = 'pending'",
+    )
+    .bind(app_id)
+    .bind(version)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Apps with a pending release that can roll out: the scheduler looks at
+/// them every second (a settle period ends without any report changing).
+pub async fn apps_with_pending(db: impl PgExecutor<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT r.app_id FROM releases r JOIN builds b ON b.id = r.build_id
+         WHERE r.status = 'pending' AND b.status = 'succeeded'",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A release's status and failure, by version.
+pub async fn status(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    version: i32,
+) -> Result<Option<(ReleaseStatus, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, failure FROM releases WHERE app_id = $1 AND version = $2")
+        .bind(app_id)
+        .bind(version)
+        .fetch_optional(db)
+        .await
 }

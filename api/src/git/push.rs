@@ -1,9 +1,10 @@
 //! One push: `git receive-pack` under a per-app lock; its pre-receive hook
 //! asks (through a FIFO) for a build of the pushed `main`, and the build's
 //! output is written back (through another FIFO) for git to relay as
-//! `remote:` lines. The hook exits non-zero when the build fails, so the push
-//! is rejected and the running release stays. Afterwards the repository is
-//! saved to Postgres.
+//! `remote:` lines. The hook exits non-zero when the build fails or the new
+//! release is not promoted (a process type crashed or never got healthy),
+//! so the push is rejected and the running release stays. Afterwards the
+//! repository is saved to Postgres.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tokio::process::Command;
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use paas_types::{ActualState, BuildStatus};
+use paas_types::BuildStatus;
 use sqlx::{Connection, PgConnection};
 
 use super::error::GitError;
@@ -26,13 +27,15 @@ use crate::auth::AuthUser;
 use crate::db;
 use crate::error::ApiError;
 use crate::ops;
+use crate::ops::rollouts::RolloutOutcome;
 
 /// Longest a push waits for its build.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Longest a push waits for another push to the same app to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
-/// Longest a push waits for the new release's first healthy web instance.
-const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest a push waits for the new release to be promoted or fail
+/// (a little longer than the scheduler gives it).
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(crate::scheduler::promotion::TIMEOUT.as_secs() + 10);
 
 /// Starts receive-pack for a push and returns its (streaming) response body.
 pub async fn start(state: GitState, user: AuthUser, app: db::apps::AppRow, input: Vec<u8>) -> Result<Body, GitError> {
@@ -169,23 +172,57 @@ async fn deploy(
         return false;
     };
     let _ = out.write_all(format!("-----> Released v{release}\n").as_bytes()).await;
+    let _ = out.write_all(b"-----> Waiting for every process type to become healthy\n").await;
     let web_url = state.settings.app_url(&app.hostname);
-    match wait_for_web(state, app.id, release).await {
-        Some(true) => {
-            let _ = out.write_all(format!("-----> {web_url} deployed (v{release} is serving)\n").as_bytes()).await;
+    let outcome = match ops::rollouts::wait_for_outcome(&state.db, app.id, release, LAUNCH_TIMEOUT).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::warn!(app = %app.name, error = %error, "cannot follow the rollout");
+            RolloutOutcome::Pending
         }
-        Some(false) => {
-            let _ = out
-                .write_all(format!("-----> {web_url} deployed (v{release}; no web process to wait for)\n").as_bytes())
-                .await;
+    };
+    let (text, accepted) = outcome_text(&outcome, &web_url, release);
+    let _ = out.write_all(text.as_bytes()).await;
+    accepted
+}
+
+/// What the push says about the rollout, and whether it is accepted (not
+/// when the release failed: the previous release serves).
+fn outcome_text(outcome: &RolloutOutcome, web_url: &str, release: i32) -> (String, bool) {
+    match outcome {
+        RolloutOutcome::Promoted { warnings } => {
+            let mut text = format!("-----> {web_url} deployed (v{release} is serving)\n");
+            for warning in warnings {
+                text.push_str(&format!(" !     Warning: {warning}\n"));
+            }
+            (text, true)
         }
-        None => {
-            let _ = out
-                .write_all(format!("-----> {web_url}: v{release} released, but no web instance passed its health check yet; see `paas ps` and `paas logs`\n").as_bytes())
-                .await;
+        RolloutOutcome::Failed { why, serving, crashed } => {
+            let serving = match serving {
+                Some(v) => format!("v{v} keeps serving"),
+                None => "no earlier release to serve".to_string(),
+            };
+            let mut text = format!(" !     Push rejected: v{release} failed: {why}; {serving}\n");
+            for instance in crashed {
+                if let Some(hint) = instance.hint() {
+                    text.push_str(&format!(" !     {hint}\n"));
+                }
+                if let Some(status) = instance.exit_status {
+                    text.push_str(&format!(" !     {} exit status: {status}\n", instance.process_type));
+                }
+                for line in instance.last_output.0.iter().rev().take(10).rev() {
+                    text.push_str(&format!(" !       {line}\n"));
+                }
+            }
+            (text, false)
         }
+        RolloutOutcome::Pending => (
+            format!(
+                "-----> {web_url}: v{release} released, but not every process type is healthy yet; see `paas ps` and `paas logs`\n"
+            ),
+            true,
+        ),
     }
-    true
 }
 
 /// Streams the build log to `out` until the build ends; returns its status.
@@ -207,23 +244,64 @@ async fn relay_build_log(state: &GitState, build: Uuid, out: &mut pipe::Sender) 
     None
 }
 
-/// Some(true) when a web instance of `release` is healthy, Some(false) when
-/// the app runs no web process, None on timeout.
-async fn wait_for_web(state: &GitState, app_id: Uuid, release: i32) -> Option<bool> {
-    let deadline = tokio::time::Instant::now() + LAUNCH_TIMEOUT;
-    while tokio::time::Instant::now() < deadline {
-        let formation = db::apps::formation(&state.db, app_id).await.ok()?;
-        if !formation.iter().any(|f| f.process_type == "web" && f.quantity > 0) {
-            return Some(false);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paas_types::{ActualState, InstanceGoal};
+    use sqlx::types::Json;
+
+    fn crashed_worker() -> db::instances::InstanceRow {
+        db::instances::InstanceRow {
+            id: Uuid::nil(),
+            process_type: "worker".into(),
+            release: 3,
+            node: None,
+            desired_state: InstanceGoal::Stopped,
+            actual_state: ActualState::Crashed,
+            address: None,
+            restarts: 2,
+            exit_status: Some(1),
+            last_output: Json(vec!["worker: cannot reach the queue".into()]),
+            http_status: None,
+            hostname: "shop.paas.test".into(),
+            updated_at: chrono::Utc::now(),
         }
-        let instances = db::instances::list_for_app(&state.db, app_id).await.ok()?;
-        if instances
-            .iter()
-            .any(|i| i.process_type == "web" && i.release == release && i.actual_state == ActualState::Running)
-        {
-            return Some(true);
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    None
+
+    #[test]
+    fn the_push_says_how_the_rollout_ended() {
+        let url = "http://shop.paas.test/";
+        let warned = RolloutOutcome::Promoted { warnings: vec!["add shop.paas.test to ALLOWED_HOSTS".into()] };
+        let failed = RolloutOutcome::Failed {
+            why: "the worker process crashed".into(),
+            serving: Some(2),
+            crashed: vec![crashed_worker()],
+        };
+        // (outcome, accepted, lines the output must hold)
+        let cases: [(RolloutOutcome, bool, &[&str]); 4] = [
+            (
+                RolloutOutcome::Promoted { warnings: vec![] },
+                true,
+                &["-----> http://shop.paas.test/ deployed (v3 is serving)"],
+            ),
+            (warned, true, &["deployed (v3 is serving)", " !     Warning: add shop.paas.test to ALLOWED_HOSTS"]),
+            (
+                failed,
+                false,
+                &[
+                    " !     Push rejected: v3 failed: the worker process crashed; v2 keeps serving",
+                    " !     worker exit status: 1",
+                    " !       worker: cannot reach the queue",
+                ],
+            ),
+            (RolloutOutcome::Pending, true, &["not every process type is healthy yet"]),
+        ];
+        for (outcome, accepted, lines) in cases {
+            let (text, ok) = outcome_text(&outcome, url, 3);
+            assert_eq!(ok, accepted, "{text}");
+            for line in lines {
+                assert!(text.contains(line), "missing {line:?} in:\n{text}");
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod members;
 pub mod nodes;
 pub mod releases;
+pub mod rollouts;
 pub mod routing;
 pub mod tokens;
 pub mod users;

@@ -5,17 +5,23 @@
 //! instances table says, asks the pure `plan` for the difference, and writes
 //! it. It runs right after every change that matters (scale, release, agent
 //! report) and in a periodic sweep, so a lost trigger only delays
-//! convergence. The rules of the decision are in `plan`.
+//! convergence. The rules of the decision are in `plan`; whether a pending
+//! release takes over (or fails, handing back to the one before) is
+//! `promotion`.
 
 pub mod plan;
+pub mod promotion;
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use paas_types::ReleaseStatus;
+
 use crate::db;
 use plan::Rollout;
+use promotion::Verdict;
 
 /// Timing of the background loop.
 #[derive(Debug, Clone)]
@@ -33,12 +39,17 @@ pub async fn reconcile_app(db: &PgPool, app_id: Uuid) -> Result<(), sqlx::Error>
     if !db::apps::lock_if_exists(&mut tx, app_id).await? {
         return Ok(());
     }
-    let Some((release_id, process_types)) = db::releases::deployable(&mut *tx, app_id).await? else {
-        return tx.commit().await;
-    };
-    let rollout = Rollout { release_id, process_types };
     let formation = db::apps::formation(&mut *tx, app_id).await?;
     let instances = db::instances::wanted_for_app(&mut *tx, app_id).await?;
+    let Some(rollout) = judge_release(&mut tx, app_id, &formation, &instances).await? else {
+        // Nothing deployable (any more): a failed first release stops too.
+        let ids: Vec<Uuid> = instances.iter().map(|i| i.id).collect();
+        if !ids.is_empty() {
+            db::instances::stop(&mut *tx, &ids).await?;
+        }
+        return tx.commit().await;
+    };
+    let release_id = rollout.release_id;
     let mut decision = plan::plan(&formation, &rollout, &instances, &[]);
     if !decision.unplaced.is_empty() {
         // Starts need the nodes' room: read it under the placement lock,
@@ -60,6 +71,42 @@ pub async fn reconcile_app(db: &PgPool, app_id: Uuid) -> Result<(), sqlx::Error>
         db::instances::stop(&mut *tx, &decision.stop).await?;
     }
     tx.commit().await
+}
+
+/// The release to roll out: the newest deployable one, promoted or failed
+/// here when its instances have shown how they do. A failed release hands
+/// over to the one before it.
+async fn judge_release(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    app_id: Uuid,
+    formation: &[db::apps::FormationRow],
+    instances: &[db::instances::ScheduledRow],
+) -> Result<Option<Rollout>, sqlx::Error> {
+    loop {
+        let Some(release) = db::releases::deployable(&mut **tx, app_id).await? else {
+            return Ok(None);
+        };
+        let process_types = release.process_types.0;
+        if release.status != ReleaseStatus::Pending {
+            return Ok(Some(Rollout { release_id: release.id, process_types, promoted: true }));
+        }
+        let types: Vec<String> = process_types.keys().cloned().collect();
+        let candidate =
+            promotion::Candidate { release_id: release.id, created_at: release.created_at, process_types: &types };
+        match promotion::decide(&candidate, formation, instances, chrono::Utc::now()) {
+            Verdict::Wait => return Ok(Some(Rollout { release_id: release.id, process_types, promoted: false })),
+            Verdict::Promote => {
+                db::releases::settle(&mut **tx, release.id, ReleaseStatus::Promoted, None).await?;
+                db::releases::supersede_older(&mut **tx, app_id, release.version).await?;
+                tracing::info!(release = release.version, "release promoted: every process type is healthy");
+                return Ok(Some(Rollout { release_id: release.id, process_types, promoted: true }));
+            }
+            Verdict::Fail(why) => {
+                db::releases::settle(&mut **tx, release.id, ReleaseStatus::Failed, Some(&why)).await?;
+                tracing::warn!(release = release.version, why, "release failed; the previous release serves");
+            }
+        }
+    }
 }
 
 /// Reconciles a set of apps, logging (not propagating) failures.
@@ -112,6 +159,9 @@ async fn step(
     }
     let failed = db::builds::fail_abandoned(db).await?;
     reconcile_apps(db, failed).await;
+    // A settle period or a release's timeout ends without any report changing.
+    let pending = db::releases::apps_with_pending(db).await?;
+    reconcile_apps(db, pending).await;
     if last_sweep.elapsed() >= config.sweep_every {
         *last_sweep = tokio::time::Instant::now();
         let apps = db::apps::all_ids(db).await?;

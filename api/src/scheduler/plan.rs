@@ -7,8 +7,10 @@
 //! - missing new instances go to the live node with room that runs the
 //!   fewest of this app's instances, then the least loaded, then by name;
 //! - surplus new instances stop, those not yet running first, then newest;
-//! - old instances of a process type stop only once its new ones all run,
-//!   so a release that never gets healthy leaves the previous one serving;
+//! - old instances of a process type stop only once the release is promoted
+//!   (every process type healthy, see `promotion`) and its new ones all
+//!   run, so a release that never gets healthy leaves the previous one
+//!   serving;
 //! - process types no longer in the formation (or the release) stop.
 
 use std::collections::BTreeMap;
@@ -26,6 +28,8 @@ pub struct Rollout {
     pub release_id: Uuid,
     /// Process types the release's build defines (name -> command).
     pub process_types: BTreeMap<String, String>,
+    /// Whether every process type came up healthy (old instances may stop).
+    pub promoted: bool,
 }
 
 /// A node as placement sees it: capacity, and what it already runs.
@@ -108,7 +112,7 @@ pub fn plan(formation: &[FormationRow], rollout: &Rollout, instances: &[Schedule
         surplus.sort_by_key(|i| i.actual_state == ActualState::Running);
         plan.stop.extend(surplus.iter().take(new.len().saturating_sub(quantity)).map(|i| i.id));
         let new_running = new.iter().filter(|i| i.actual_state == ActualState::Running).count();
-        if quantity == 0 || new_running >= quantity {
+        if quantity == 0 || (rollout.promoted && new_running >= quantity) {
             plan.stop.extend(old.iter().map(|i| i.id));
         }
     }
@@ -151,6 +155,8 @@ mod tests {
             process_type: process_type.into(),
             actual_state: state,
             size,
+            restarts: 0,
+            ready_at: None,
         }
     }
 
@@ -158,6 +164,7 @@ mod tests {
         Rollout {
             release_id: RELEASE,
             process_types: types.iter().map(|t| (t.to_string(), format!("run {t}"))).collect(),
+            promoted: true,
         }
     }
 
@@ -321,6 +328,16 @@ mod tests {
             assert_eq!(stopped(&plan), case.stopped, "{}: stops", case.name);
             assert_eq!(plan.unplaced.len(), case.unplaced, "{}: unplaced", case.name);
         }
+    }
+
+    #[test]
+    fn a_pending_release_leaves_the_old_one_serving() {
+        let formation = [want("web", 1, Standard)];
+        let instances =
+            [instance(10, OLD_RELEASE, "web", Running, Standard), instance(11, RELEASE, "web", Running, Standard)];
+        let pending = Rollout { promoted: false, ..rollout(&["web"]) };
+        assert!(plan(&formation, &pending, &instances, &[]).is_empty());
+        assert_eq!(stopped(&plan(&formation, &rollout(&["web"]), &instances, &[])), vec![10]);
     }
 
     #[test]

@@ -174,6 +174,13 @@ fn instance_json(row: &InstanceRow) -> serde_json::Value {
         "id": row.id, "short_id": &row.id.simple().to_string()[..8], "process_type": row.process_type,
         "release": row.release, "node": row.node, "desired_state": row.desired_state,
         "state": row.actual_state, "restarts": row.restarts, "updated_at": when(row.updated_at),
+        "exit_status": row.exit_status, "hint": row.hint(),
+        // The last output matters while it crashes; later it is history (`paas logs`).
+        "last_output": if row.actual_state == paas_types::ActualState::Crashed {
+            &row.last_output.0[row.last_output.0.len().saturating_sub(5)..]
+        } else {
+            &[]
+        },
     })
 }
 

@@ -130,7 +130,7 @@ async fn api_and_postgres_restarts_keep_apps_serving_and_lose_nothing() {
     assert_eq!(failed, 0, "requests failed while the control plane restarted");
     assert!(ok > 200, "too little traffic to show anything");
     router.shutdown().await;
-    agent.cleanup();
+    drop(agent); // stops the agent, removes its containers
 }
 
 async fn snapshot(api: &TestApi, token: &str) -> serde_json::Value {

@@ -1,7 +1,7 @@
 //! The lifecycle states of `paas-types` and the database's `CHECK`
 //! constraints name the same set of words, so neither can drift.
 
-use paas_types::{ActualState, BuildStatus, InstanceGoal, NodeState, Size};
+use paas_types::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, Size};
 use test_support::TestApi;
 
 /// The words a `CHECK (column IN ('a', 'b'))` constraint allows, sorted.
@@ -32,6 +32,7 @@ async fn database_allows_exactly_the_typed_states() {
         ("instances_desired", sorted(InstanceGoal::ALL.iter().map(|s| s.as_str()))),
         ("instances_actual", sorted(ActualState::ALL.iter().map(|s| s.as_str()))),
         ("nodes_state", sorted(NodeState::ALL.iter().map(|s| s.as_str()))),
+        ("releases_status", sorted(ReleaseStatus::ALL.iter().map(|s| s.as_str()))),
         ("formation_size", sorted(Size::ALL.iter().map(|s| s.as_str()))),
         ("instances_size", sorted(Size::ALL.iter().map(|s| s.as_str()))),
     ];

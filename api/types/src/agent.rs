@@ -68,12 +68,22 @@ pub struct DesiredState {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct InstanceReport {
     pub instance_id: Uuid,
-    /// `starting`, `running` (web: health check passed), `unhealthy`, `crashed`, `stopped`.
+    /// `starting`, `running` (web: health check passed), `unhealthy`, `crashed`
+    /// (the supervisor reports the process exiting and restarting), `stopped`.
     pub state: crate::ActualState,
     /// `host:port` where a web instance answers.
     pub address: Option<String>,
     pub container_id: Option<String>,
     pub restarts: i32,
+    /// The process's last exit status, from its supervisor.
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    /// The container's last output lines, sent while it is `crashed`.
+    #[serde(default)]
+    pub last_output: Vec<String>,
+    /// The HTTP status a web process answered its last health check with.
+    #[serde(default)]
+    pub http_status: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

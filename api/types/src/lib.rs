@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use size::Size;
-pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, UnknownState};
+pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, UnknownState};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -317,6 +317,11 @@ pub struct Release {
     pub created_at: DateTime<Utc>,
     /// Whether this is the app's current release.
     pub current: bool,
+    /// `pending` while it rolls out, `promoted` once every process type was
+    /// healthy, `failed` when one was not (the previous release serves).
+    pub status: ReleaseStatus,
+    /// Why the release failed, with what to do about it.
+    pub failure: Option<String>,
 }
 
 /// A release with its config snapshot.
@@ -405,7 +410,17 @@ pub struct Instance {
     /// What the instance does, as its node last reported.
     pub state: ActualState,
     pub address: Option<String>,
+    /// Times its process exited and was started again by the supervisor
+    /// (or its container was restarted).
     pub restarts: i32,
+    /// The process's last exit status, once it has exited.
+    pub exit_status: Option<i32>,
+    /// Its last output lines, when it crashed.
+    pub last_output: Vec<String>,
+    /// The HTTP status a web process last answered its health check with.
+    pub http_status: Option<i32>,
+    /// What is wrong and how to fix it, when something is.
+    pub hint: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -136,6 +136,18 @@ impl ActualState {
 }
 
 state_enum! {
+    /// Whether a release took over from the one before it.
+    ReleaseStatus {
+        /// Rolling out: its instances start beside the previous release's.
+        Pending => "pending",
+        /// Every process type came up healthy: it serves, the previous one stopped.
+        Promoted => "promoted",
+        /// A process type crashed or never got healthy: the previous release serves.
+        Failed => "failed",
+    }
+}
+
+state_enum! {
     /// Whether a node takes instances.
     NodeState {
         /// Heartbeating: the scheduler places instances here.
@@ -158,6 +170,9 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", status.as_str()));
             assert_eq!(serde_json::from_str::<BuildStatus>(&json).unwrap(), *status);
             assert_eq!(status.as_str().parse::<BuildStatus>().unwrap(), *status);
+        }
+        for status in ReleaseStatus::ALL {
+            assert_eq!(status.to_string().parse::<ReleaseStatus>().unwrap(), *status);
         }
         for state in ActualState::ALL {
             assert_eq!(state.to_string().parse::<ActualState>().unwrap(), *state);

@@ -51,22 +51,50 @@ pub async fn ps(ctx: &Context) -> Result<(), CliError> {
         output::json(&instances);
         return Ok(());
     }
-    let rows = instances
+    let shown: Vec<&Instance> = instances
         .iter()
         .filter(|i| i.desired_state == InstanceGoal::Running || i.state != ActualState::Stopped)
+        .collect();
+    let rows = shown
+        .iter()
         .map(|i| {
             vec![
-                format!("{}.{}", i.process_type, &i.id.simple().to_string()[..8]),
+                name(i),
                 format!("v{}", i.release),
                 i.state.to_string(),
                 i.node.clone().unwrap_or_else(|| "-".into()),
                 i.address.clone().unwrap_or_else(|| "-".into()),
                 i.restarts.to_string(),
+                i.exit_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect::<Vec<_>>();
-    output::table(&["process", "release", "state", "node", "address", "restarts"], &rows);
+    output::table(&["process", "release", "state", "node", "address", "restarts", "exit"], &rows);
+    for line in problems(&shown) {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// `web.1a2b3c4d`: process type and short instance id.
+fn name(instance: &Instance) -> String {
+    format!("{}.{}", instance.process_type, &instance.id.simple().to_string()[..8])
+}
+
+/// Lines under the table for instances with something wrong: the hint
+/// with its fix, and a crashed one's last output lines.
+fn problems(instances: &[&Instance]) -> Vec<String> {
+    /// Output lines shown per crashed instance.
+    const LAST_LINES: usize = 5;
+    let mut lines = Vec::new();
+    for instance in instances {
+        let Some(hint) = &instance.hint else { continue };
+        lines.push(String::new());
+        lines.push(format!("{}: {hint}", name(instance)));
+        let skip = instance.last_output.len().saturating_sub(LAST_LINES);
+        lines.extend(instance.last_output[skip..].iter().map(|l| format!("    {l}")));
+    }
+    lines
 }
 
 fn print_line(line: &LogLine, json: bool) {
@@ -104,6 +132,45 @@ pub async fn logs(ctx: &Context, follow: bool, process: Option<String>, lines: i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instance(state: ActualState, hint: Option<&str>, output: &[&str]) -> Instance {
+        Instance {
+            id: uuid::Uuid::from_u128(0xabcdef12 << 96),
+            process_type: "worker".into(),
+            release: 2,
+            node: None,
+            desired_state: InstanceGoal::Running,
+            state,
+            address: None,
+            restarts: 3,
+            exit_status: Some(1),
+            last_output: output.iter().map(|l| l.to_string()).collect(),
+            http_status: None,
+            hint: hint.map(str::to_string),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn problems_show_the_hint_and_the_last_output() {
+        let fine = instance(ActualState::Running, None, &[]);
+        let lines: Vec<String> = (1..=7).map(|n| format!("line {n}")).collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let crashed = instance(ActualState::Crashed, Some("it keeps exiting"), &lines);
+        assert!(problems(&[&fine]).is_empty());
+        assert_eq!(
+            problems(&[&fine, &crashed]),
+            [
+                "",
+                "worker.abcdef12: it keeps exiting",
+                "    line 3",
+                "    line 4",
+                "    line 5",
+                "    line 6",
+                "    line 7"
+            ]
+        );
+    }
 
     #[test]
     fn scale_arguments() {

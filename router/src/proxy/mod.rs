@@ -104,8 +104,8 @@ impl Proxy {
     ) -> Result<Reply, ProxyError> {
         let app = self.route(head)?;
         ctx.app = Some(app.clone());
-        if let Some(site) = &app.statics {
-            match site.find(head.uri.path()) {
+        if let Some(statics) = &app.statics {
+            match statics.find(head.uri.path(), std::time::Instant::now()) {
                 Found::File(file) => return static_files::respond(&file, head, &self.state.cache_control),
                 Found::Missing => return Err(ProxyError::StaticNotFound),
                 Found::Unmapped => {}

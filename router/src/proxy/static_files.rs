@@ -13,7 +13,10 @@ use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::statics::StaticFile;
 
-/// Builds the reply for `file` (200, 206, 304 or 416).
+/// `Cache-Control` of a file whose name carries a content hash: its bytes never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Builds the reply for `file` (200, 206, 304 or 416); `cache_control` is for names without a hash.
 pub fn respond(file: &StaticFile, head: &RequestHead, cache_control: &HeaderValue) -> Result<Reply, ProxyError> {
     if head.method != Method::GET && head.method != Method::HEAD {
         return Err(ProxyError::MethodNotAllowed);
@@ -22,7 +25,10 @@ pub fn respond(file: &StaticFile, head: &RequestHead, cache_control: &HeaderValu
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(header::ETAG, rep.etag.clone());
     headers.insert(header::LAST_MODIFIED, rep.last_modified.clone());
-    headers.insert(header::CACHE_CONTROL, cache_control.clone());
+    headers.insert(
+        header::CACHE_CONTROL,
+        if file.immutable { HeaderValue::from_static(IMMUTABLE) } else { cache_control.clone() },
+    );
     if file.gzip.is_some() || file.brotli.is_some() {
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }

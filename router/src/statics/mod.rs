@@ -7,6 +7,8 @@
 //! filesystem path, so `..`, encoded slashes and symlinks lead nowhere.
 
 pub mod bundle;
+pub mod grace;
+pub mod hashed;
 
 use std::collections::HashMap;
 use std::fs;
@@ -35,6 +37,8 @@ pub struct StaticFile {
     pub content_type: HeaderValue,
     /// The content, when it fit in the memory budget.
     pub data: Option<Bytes>,
+    /// The name carries a content hash ([`hashed::is_hashed`]): cache for a year.
+    pub immutable: bool,
     pub gzip: Option<Arc<StaticFile>>,
     pub brotli: Option<Arc<StaticFile>>,
 }
@@ -135,6 +139,7 @@ impl StaticSite {
             last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("date is ascii"),
             content_type: HeaderValue::from_static(content_type(rel)),
             data,
+            immutable: hashed::is_hashed(rel),
             gzip: None,
             brotli: None,
         })
@@ -173,6 +178,7 @@ impl StaticFile {
             last_modified: f.last_modified.clone(),
             content_type: f.content_type.clone(),
             data: f.data.clone(),
+            immutable: f.immutable,
             gzip: None,
             brotli: None,
         }
@@ -183,6 +189,7 @@ impl StaticFile {
 fn variant_of(variant: &StaticFile, original: &StaticFile) -> Arc<StaticFile> {
     let mut v = StaticFile::clone_shallow(variant);
     v.content_type = original.content_type.clone();
+    v.immutable = original.immutable;
     Arc::new(v)
 }
 

@@ -13,6 +13,9 @@ async fn setup(backend: &TestBackend) -> (FakeApi, tempfile::TempDir, paas_route
         &[
             ("static/css/app.css", CSS),
             ("static/css/app.css.gz", b"pretend-gzip"),
+            ("static/css/app.3f2a1b9c0d4e.css", CSS),
+            ("static/css/app.3f2a1b9c0d4e.css.br", b"pretend-brotli"),
+            ("static/css/app.3f2a1b9c0d4e.css.gz", b"pretend-gzip"),
             ("static/data.bin", &big),
             ("secret.txt", b"top secret"),
         ],
@@ -35,7 +38,7 @@ async fn serves_files_with_validators_and_answers_conditionals() {
     assert_eq!(answer.status, 200, "{}", answer.head);
     assert_eq!(answer.body, CSS);
     assert_eq!(answer.header("content-type").as_deref(), Some("text/css; charset=utf-8"));
-    assert_eq!(answer.header("cache-control").as_deref(), Some("public, max-age=3600"));
+    assert_eq!(answer.header("cache-control").as_deref(), Some("public, max-age=60"));
     assert_eq!(answer.header("last-modified").as_deref(), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
     assert_eq!(answer.header("vary").as_deref(), Some("Accept-Encoding"));
     let etag = answer.header("etag").expect("etag");
@@ -125,5 +128,72 @@ async fn a_bundle_with_a_wrong_digest_is_not_served() {
     wait_for_version(&router, 1).await;
     // Unverified bytes are never served; the app answers its own static path instead.
     assert_eq!(get(router.addr, "web.test", "/static/a.txt").await.text(), "web GET /static/a.txt body=0");
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn hashed_names_are_immutable_and_precompressed_siblings_follow_accept_encoding() {
+    let backend = TestBackend::start("web").await;
+    let (_api, _dir, router) = setup(&backend).await;
+    let path = "/static/css/app.3f2a1b9c0d4e.css";
+    let cases = [
+        ("", None, CSS.to_vec()),
+        ("Accept-Encoding: gzip\r\n", Some("gzip"), b"pretend-gzip".to_vec()),
+        ("Accept-Encoding: gzip, br\r\n", Some("br"), b"pretend-brotli".to_vec()),
+        ("Accept-Encoding: br;q=0, gzip\r\n", Some("gzip"), b"pretend-gzip".to_vec()),
+        ("Accept-Encoding: identity\r\n", None, CSS.to_vec()),
+    ];
+    for (extra, encoding, body) in cases {
+        let answer = get_with(router.addr, "web.test", path, extra).await;
+        assert_eq!(answer.status, 200, "{extra}");
+        assert_eq!(answer.body, body, "{extra}");
+        assert_eq!(answer.header("content-encoding").as_deref(), encoding, "{extra}");
+        assert_eq!(answer.header("content-type").as_deref(), Some("text/css; charset=utf-8"), "{extra}");
+        assert_eq!(answer.header("vary").as_deref(), Some("Accept-Encoding"), "{extra}");
+        assert_eq!(answer.header("cache-control").as_deref(), Some("public, max-age=31536000, immutable"), "{extra}");
+    }
+    // The ETag of the variant sent is what a 304 compares against.
+    let br = get_with(router.addr, "web.test", path, "Accept-Encoding: br\r\n").await;
+    let etag = br.header("etag").expect("etag");
+    let again = format!("Accept-Encoding: br\r\nIf-None-Match: {etag}\r\n");
+    assert_eq!(get_with(router.addr, "web.test", path, &again).await.status, 304);
+    let other = "Accept-Encoding: br\r\nIf-None-Match: \"nope\"\r\n";
+    assert_eq!(get_with(router.addr, "web.test", path, other).await.status, 200);
+    assert!(backend.seen().is_empty(), "static requests reached the backend");
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_previous_release_keeps_serving_misses_for_the_grace_period() {
+    let backend = TestBackend::start("web").await;
+    let api = FakeApi::start(table(0, vec![])).await;
+    let old = bundle(&api, "rel1", &[("static/app.1111aaaa2222.css", b"old"), ("static/shared.css", b"old shared")]);
+    let new = bundle(&api, "rel2", &[("static/app.3333bbbb4444.css", b"new"), ("static/shared.css", b"new shared")]);
+    let mut web = app("web", &["web.test"], &[&backend]);
+    web.statics = Some(old);
+    api.set(table(1, vec![web.clone()]));
+    let dir = tempfile::tempdir().unwrap();
+    let router = router(&api.url(), dir.path(), |c| c.statics.static_grace_secs = 2).await;
+    wait_for_version(&router, 1).await;
+    assert_eq!(get(router.addr, "web.test", "/static/app.1111aaaa2222.css").await.body, b"old");
+
+    web.statics = Some(new);
+    web.release = Some(2);
+    api.set(table(2, vec![web.clone()]));
+    wait_for_version(&router, 2).await;
+    // New names and names in both bundles come from the new release; old-only names from the old one.
+    assert_eq!(get(router.addr, "web.test", "/static/app.3333bbbb4444.css").await.body, b"new");
+    assert_eq!(get(router.addr, "web.test", "/static/shared.css").await.body, b"new shared");
+    assert_eq!(get(router.addr, "web.test", "/static/app.1111aaaa2222.css").await.body, b"old");
+    // A table change that keeps the bundle keeps the grace deadline, not a new one.
+    web.backends.push(backend_entry(&backend.addr.to_string()));
+    api.set(table(3, vec![web]));
+    wait_for_version(&router, 3).await;
+    assert_eq!(get(router.addr, "web.test", "/static/app.1111aaaa2222.css").await.status, 200);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_eq!(get(router.addr, "web.test", "/static/app.1111aaaa2222.css").await.status, 404);
+    assert_eq!(get(router.addr, "web.test", "/static/app.3333bbbb4444.css").await.body, b"new");
+    assert!(backend.seen().is_empty(), "static requests reached the backend");
     router.shutdown().await;
 }
