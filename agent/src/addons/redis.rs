@@ -31,12 +31,13 @@ pub fn env(addon: &DesiredAddon) -> Vec<String> {
 }
 
 /// The commands giving `default` exactly the listed passwords (as hashes),
-/// every key and channel, every command but administrative ones; then the
+/// every key and channel, every command but administrative ones (except
+/// `CLIENT`: RQ lists its clients); then the
 /// ACL file is saved so a restart keeps them.
 pub fn acl_commands(addon: &DesiredAddon) -> String {
     let passwords: Vec<String> = addon.logins.iter().map(|l| format!("#{}", sha256_hex(&l.password))).collect();
     let state = if passwords.is_empty() { "off" } else { "on" };
-    format!("ACL SETUSER default reset {state} {} ~* &* +@all -@admin\nACL SAVE\n", passwords.join(" "))
+    format!("ACL SETUSER default reset {state} {} ~* &* +@all -@admin +client\nACL SAVE\n", passwords.join(" "))
 }
 
 /// redis-cli as `paas-admin`, commands on stdin (password in `REDISCLI_AUTH`).
