@@ -176,3 +176,117 @@ async fn rq_job_runs_and_other_tenants_cannot_connect() {
     assert_eq!(code, 0, "B's own database: {out}");
     drop(agent);
 }
+
+/// Postgres data survives a redeploy, a scale to zero and back, and an
+/// agent restart; credentials rotate under constant traffic without a
+/// failed request (the old login is dropped after the rollout); a backup
+/// restores the row count it was taken at; destroy takes a final backup.
+#[tokio::test]
+async fn postgres_data_persists_rotates_and_restores() {
+    let api = TestApi::start().await;
+    let token = admin(&api, "pg@example.org").await;
+    let mut agent = TestAgent::start(&api, &token).await;
+    let client = api.rest(&token);
+    api.create_app(&token, "keeper").await;
+    let pg = create_addon(&client, "keeper", AddonKind::Postgres, None).await;
+    create_addon(&client, "keeper", AddonKind::Redis, None).await;
+    let host = "keeper.paas.test";
+    let address = deploy(&api, &token, "keeper").await;
+    wait_available(&client, &pg.name).await;
+    for _ in 0..3 {
+        http(reqwest::Method::POST, &address, host, "/items").await;
+    }
+    assert_eq!(item_count(&address, host).await, 3);
+    let server = format!("paas-{}-pg-shared", agent.node);
+    let server_id = inspect(&server, "{{.Id}}");
+
+    // Redeploy.
+    let address = deploy(&api, &token, "keeper").await;
+    assert_eq!(item_count(&address, host).await, 3, "after a redeploy");
+    // Scale to zero and back.
+    client.update_formation("keeper", &scale(&[("web", 0)])).await.unwrap();
+    wait_for("no web instance", Duration::from_secs(60), || async {
+        containers(&agent.node, "web").is_empty().then_some(())
+    })
+    .await;
+    client.update_formation("keeper", &scale(&[("web", 1)])).await.unwrap();
+    let address = web_address(&api, &token, "keeper").await;
+    assert_eq!(item_count(&address, host).await, 3, "after scaling to zero and back");
+    // Agent restart: the server is adopted, not re-created.
+    agent.restart(&api).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(inspect(&server, "{{.Id}}"), server_id, "the agent adopted the server");
+    assert_eq!(item_count(&address, host).await, 3, "after an agent restart");
+
+    // Rotation under constant traffic through the router (new connection per request).
+    let router = TestRouter::start(&api).await;
+    wait_for("the router to route the app", Duration::from_secs(30), || async {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let ok = client.get(router.url("/items")).header("host", host).send().await.ok()?.status().is_success();
+        ok.then_some(())
+    })
+    .await;
+    let load = Load::start(3, &router.url("/items"), host, Duration::from_millis(20), Some("_g2"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rotated = client.rotate_addon_credentials(&pg.name).await.expect("rotated");
+    assert!(rotated.url.as_deref().unwrap().contains("_g2:"));
+    let database = pg.url.as_deref().unwrap().rsplit('/').next().unwrap().to_string();
+    let roles = |server: String, database: String| {
+        let query = format!("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE '{database}_g%'");
+        exec(&server, &["psql", "-X", "-At", "-d", "postgres", "-c", &query]).1.trim().to_string()
+    };
+    wait_for("the old login to be dropped after the rollout", Duration::from_secs(120), || {
+        let (server, database) = (server.clone(), database.clone());
+        async move { (roles(server, database.clone()) == format!("{database}_g2")).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = load.stop().await;
+    println!("rotation under load: {} ok, {} non-2xx, {} errors", stats.ok(), stats.non_2xx(), stats.errors());
+    assert_eq!((stats.non_2xx(), stats.errors()), (0, 0), "requests failed during the rotation");
+    assert!(stats.matching() > 0, "the new login served traffic");
+    router.shutdown().await;
+    let address = web_address(&api, &token, "keeper").await;
+
+    // Backup -> more rows -> restore: back to the count at the backup.
+    let backup = client.capture_backup(&pg.name).await.unwrap();
+    let backup = wait_for("the backup", Duration::from_secs(60), || async {
+        let b = client.backup(&pg.name, backup.id).await.unwrap();
+        (b.state != "pending").then_some(b)
+    })
+    .await;
+    assert_eq!(backup.state, "succeeded", "{:?}", backup.message);
+    let dump = client.download_backup(&pg.name, backup.id).await.unwrap();
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
+    for _ in 0..2 {
+        http(reqwest::Method::POST, &address, host, "/items").await;
+    }
+    assert_eq!(item_count(&address, host).await, 5);
+    let restore = client.restore_backup(&pg.name, backup.id).await.unwrap();
+    let restore = wait_for("the restore", Duration::from_secs(60), || async {
+        let r = client.addon_restore(&pg.name, restore.id).await.unwrap();
+        (r.state != "pending").then_some(r)
+    })
+    .await;
+    assert_eq!(restore.state, "succeeded", "{:?}", restore.message);
+    assert_eq!(item_count(&address, host).await, 3, "the rows at the backup");
+
+    // Destroy takes a final backup, then the database is gone.
+    client.destroy_addon(&pg.name, Some(&pg.name)).await.expect("destroy");
+    wait_for("the add-on gone", Duration::from_secs(90), || async { client.addon(&pg.name).await.is_err().then_some(()) })
+        .await;
+    let backups = client.list_backups(&pg.name).await;
+    // The add-on is gone, so its backups are no longer listed under it by name lookup.
+    assert!(backups.is_err());
+    let finals: Vec<(String, String)> = sqlx::query_as(
+        "SELECT trigger, state FROM addon_backups WHERE addon_name = $1 AND trigger = 'final'",
+    )
+    .bind(&pg.name)
+    .fetch_all(&api.db)
+    .await
+    .unwrap();
+    assert_eq!(finals, vec![("final".to_string(), "succeeded".to_string())]);
+    let (_, out) = exec(&server, &["psql", "-X", "-At", "-d", "postgres", "-c", &format!("SELECT count(*) FROM pg_database WHERE datname = '{database}'")]);
+    assert_eq!(out.trim(), "0", "the database was dropped");
+    drop(agent);
+}
