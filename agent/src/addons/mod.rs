@@ -223,7 +223,9 @@ impl Addons {
                 let commands = redis::acl_commands(addon).into_bytes();
                 let out = self.engine.exec(container, redis::USER, redis::CLI, &env, Some(commands)).await?;
                 let printed = String::from_utf8_lossy(&out.stdout);
-                if out.exit_code != 0 || printed.lines().any(|l| l.starts_with("ERR") || l.contains("NOAUTH") || l.contains("WRONGPASS")) {
+                if out.exit_code != 0
+                    || printed.lines().any(|l| l.starts_with("ERR") || l.contains("NOAUTH") || l.contains("WRONGPASS"))
+                {
                     let detail = if printed.trim().is_empty() { out.error_line() } else { printed.trim().to_string() };
                     return Err(AddonError::Command { what: "setting the Redis ACL", detail });
                 }
@@ -282,14 +284,21 @@ impl Addons {
 
 /// What provisioning depends on: logins and limits.
 fn fingerprint(addon: &DesiredAddon) -> String {
-    let logins: Vec<String> = addon.logins.iter().map(|l| format!("{}:{}", l.username, redis::sha256_hex(&l.password))).collect();
+    let logins: Vec<String> =
+        addon.logins.iter().map(|l| format!("{}:{}", l.username, redis::sha256_hex(&l.password))).collect();
     format!("{}|{:?}|{}", addon.database, addon.limits, logins.join(","))
 }
 
 /// Whether a provisioning failure is a server still starting up.
 fn starting(error: &AddonError) -> bool {
     let text = error.to_string();
-    ["the database system is starting up", "No such file or directory", "Connection refused", "LOADING", "is not running"]
-        .iter()
-        .any(|s| text.contains(s))
+    [
+        "the database system is starting up",
+        "No such file or directory",
+        "Connection refused",
+        "LOADING",
+        "is not running",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }

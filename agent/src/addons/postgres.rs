@@ -121,7 +121,12 @@ mod tests {
             database: "postgres_1a2b".into(),
             logins: vec![AddonLogin { username: "postgres_1a2b_g2".into(), password: "it's".into() }],
             admin_password: String::new(),
-            limits: AddonLimits { connection_limit: Some(20), maxmemory_mb: None, eviction_policy: None, memory_mb: 64 },
+            limits: AddonLimits {
+                connection_limit: Some(20),
+                maxmemory_mb: None,
+                eviction_policy: None,
+                memory_mb: 64,
+            },
             apps: vec![],
             destroy: false,
             captures: vec![],

@@ -62,7 +62,12 @@ mod tests {
                 AddonLogin { username: "default".into(), password: "old".into() },
             ],
             admin_password: "admin".into(),
-            limits: AddonLimits { connection_limit: None, maxmemory_mb: Some(25), eviction_policy: Some("allkeys-lru".into()), memory_mb: 64 },
+            limits: AddonLimits {
+                connection_limit: None,
+                maxmemory_mb: Some(25),
+                eviction_policy: Some("allkeys-lru".into()),
+                memory_mb: 64,
+            },
             apps: vec![],
             destroy: false,
             captures: vec![],

@@ -11,7 +11,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use bollard::container::{Config as ContainerConfig, CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions};
+use bollard::container::{
+    Config as ContainerConfig, CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
+};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{EndpointSettings, HostConfig, Mount, MountTypeEnum};
 use bollard::network::{ConnectNetworkOptions, CreateNetworkOptions, DisconnectNetworkOptions, ListNetworksOptions};
@@ -128,7 +130,12 @@ impl Engine {
             (label::NODE.to_string(), self.node.clone()),
             (ADDON_LABEL.to_string(), spec.addon.clone()),
         ]);
-        let volume = CreateVolumeOptions { name: spec.name.clone(), driver: "local".to_string(), labels: labels.clone(), ..Default::default() };
+        let volume = CreateVolumeOptions {
+            name: spec.name.clone(),
+            driver: "local".to_string(),
+            labels: labels.clone(),
+            ..Default::default()
+        };
         self.docker.create_volume(volume).await.map_err(docker_err("create an add-on volume"))?;
         let network = self.addon_network().await?;
         let host_config = HostConfig {

@@ -46,8 +46,12 @@ async fn web_address(api: &TestApi, token: &str, app: &str) -> String {
 
 async fn http(method: reqwest::Method, address: &str, host: &str, path: &str) -> (u16, String) {
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
-    let response =
-        client.request(method, format!("http://{address}{path}")).header("host", host).send().await.expect("the app answers");
+    let response = client
+        .request(method, format!("http://{address}{path}"))
+        .header("host", host)
+        .send()
+        .await
+        .expect("the app answers");
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -146,7 +150,10 @@ async fn rq_job_runs_and_other_tenants_cannot_connect() {
 
     let a_redis_url = a.addon(&redis.name).await.unwrap().url.unwrap();
     let a_pg_url = a.addon(&pg.name).await.unwrap().url.unwrap();
-    let a_redis_ip = inspect(&redis_container, &format!("{{{{(index .NetworkSettings.Networks \"paas-{}-queue\").IPAddress}}}}", agent.node));
+    let a_redis_ip = inspect(
+        &redis_container,
+        &format!("{{{{(index .NetworkSettings.Networks \"paas-{}-queue\").IPAddress}}}}", agent.node),
+    );
     assert!(!a_redis_ip.is_empty(), "A's redis has an address on A's network");
     let try_redis = |url: String| {
         format!("import redis; r = redis.Redis.from_url({url:?}, socket_connect_timeout=3); print(r.ping())")
@@ -232,7 +239,9 @@ async fn postgres_data_persists_rotates_and_restores() {
     assert!(rotated.url.as_deref().unwrap().contains("_g2:"));
     let database = pg.url.as_deref().unwrap().rsplit('/').next().unwrap().to_string();
     let roles = |server: String, database: String| {
-        let query = format!("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE '{database}_g%'");
+        let query = format!(
+            "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE '{database}_g%'"
+        );
         exec(&server, &["psql", "-X", "-At", "-d", "postgres", "-c", &query]).1.trim().to_string()
     };
     wait_for("the old login to be dropped after the rollout", Duration::from_secs(120), || {
@@ -273,20 +282,83 @@ async fn postgres_data_persists_rotates_and_restores() {
 
     // Destroy takes a final backup, then the database is gone.
     client.destroy_addon(&pg.name, Some(&pg.name)).await.expect("destroy");
-    wait_for("the add-on gone", Duration::from_secs(90), || async { client.addon(&pg.name).await.is_err().then_some(()) })
-        .await;
+    wait_for("the add-on gone", Duration::from_secs(90), || async {
+        client.addon(&pg.name).await.is_err().then_some(())
+    })
+    .await;
     let backups = client.list_backups(&pg.name).await;
     // The add-on is gone, so its backups are no longer listed under it by name lookup.
     assert!(backups.is_err());
-    let finals: Vec<(String, String)> = sqlx::query_as(
-        "SELECT trigger, state FROM addon_backups WHERE addon_name = $1 AND trigger = 'final'",
-    )
-    .bind(&pg.name)
-    .fetch_all(&api.db)
-    .await
-    .unwrap();
+    let finals: Vec<(String, String)> =
+        sqlx::query_as("SELECT trigger, state FROM addon_backups WHERE addon_name = $1 AND trigger = 'final'")
+            .bind(&pg.name)
+            .fetch_all(&api.db)
+            .await
+            .unwrap();
     assert_eq!(finals, vec![("final".to_string(), "succeeded".to_string())]);
-    let (_, out) = exec(&server, &["psql", "-X", "-At", "-d", "postgres", "-c", &format!("SELECT count(*) FROM pg_database WHERE datname = '{database}'")]);
+    let (_, out) = exec(
+        &server,
+        &[
+            "psql",
+            "-X",
+            "-At",
+            "-d",
+            "postgres",
+            "-c",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{database}'"),
+        ],
+    );
     assert_eq!(out.trim(), "0", "the database was dropped");
+    drop(agent);
+}
+
+/// Benchmark (run by `bench/addons/run.sh`, ignored otherwise): `addons
+/// create` to the first successful query with the URL the app gets
+/// (`SELECT 1` as the add-on's login over TCP; Redis `PING` with its
+/// password), `BENCH_RUNS` times per kind; prints each time and the median.
+#[tokio::test]
+#[ignore = "benchmark: bench/addons/run.sh"]
+async fn bench_create_to_first_query() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let api = TestApi::start().await;
+    let token = admin(&api, "bench@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    let client = api.rest(&token);
+    for kind in [AddonKind::Postgres, AddonKind::Redis] {
+        let mut times = Vec::new();
+        for run in 0..runs {
+            let app = format!("bench-{}-{run}", kind.as_str());
+            api.create_app(&token, &app).await;
+            let started = Instant::now();
+            let addon = create_addon(&client, &app, kind, None).await;
+            let url = addon.url.clone().unwrap();
+            let container = match kind {
+                AddonKind::Postgres => format!("paas-{}-pg-shared", agent.node),
+                AddonKind::Redis => format!("paas-{}-{}", agent.node, addon.name),
+            };
+            // redis-cli reads `redis://:pw@` as the user "" (redis-py as `default`): name it.
+            let local = url.replace(&addon.name, "127.0.0.1").replace("redis://:", "redis://default:");
+            wait_for("the first successful query", Duration::from_secs(120), || {
+                let (container, local) = (container.clone(), local.clone());
+                async move {
+                    let (code, out) = match kind {
+                        AddonKind::Postgres => exec(&container, &["psql", "-X", "-At", &local, "-c", "SELECT 1"]),
+                        AddonKind::Redis => exec(&container, &["redis-cli", "--no-auth-warning", "-u", &local, "PING"]),
+                    };
+                    (code == 0 && matches!(out.trim(), "1" | "PONG")).then_some(())
+                }
+            })
+            .await;
+            let took = started.elapsed();
+            println!("bench: {} run {run}: create -> first query {:.2} s", kind.as_str(), took.as_secs_f64());
+            times.push(took);
+        }
+        times.sort();
+        println!(
+            "bench: {} median create -> first query over {runs} runs: {:.2} s",
+            kind.as_str(),
+            times[runs / 2].as_secs_f64()
+        );
+    }
     drop(agent);
 }

@@ -60,7 +60,11 @@ pub async fn insert(db: impl PgExecutor<'_>, new: NewAddon<'_>) -> Result<(), sq
 }
 
 /// The add-on called `name`, if the user belongs to its tenant.
-pub async fn find_for_user(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> Result<Option<AddonRow>, sqlx::Error> {
+pub async fn find_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    name: &str,
+) -> Result<Option<AddonRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT} JOIN memberships m ON m.tenant_id = ad.tenant_id AND m.user_id = $1 WHERE ad.name = $2"
     ))
@@ -99,7 +103,12 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(), sq
     sqlx::query("SELECT 1 FROM addons WHERE id = $1 FOR UPDATE").bind(id).execute(&mut **tx).await.map(|_| ())
 }
 
-pub async fn set_state(db: impl PgExecutor<'_>, id: Uuid, state: &str, message: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn set_state(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    state: &str,
+    message: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE addons SET state = $2, state_message = $3, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(state)
@@ -142,10 +151,12 @@ pub async fn apply_report(
 
 /// Gives add-ons no node holds yet to `node_id`.
 pub async fn claim_unplaced(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("UPDATE addons SET node_id = $1, updated_at = now() WHERE node_id IS NULL AND state <> 'destroying'")
-        .bind(node_id)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE addons SET node_id = $1, updated_at = now() WHERE node_id IS NULL AND state <> 'destroying'",
+    )
+    .bind(node_id)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -350,7 +361,11 @@ pub async fn insert_backup(
 }
 
 /// Backups of the add-on called `addon_name` in a tenant, newest first.
-pub async fn backups(db: impl PgExecutor<'_>, tenant_id: Uuid, addon_name: &str) -> Result<Vec<BackupRow>, sqlx::Error> {
+pub async fn backups(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    addon_name: &str,
+) -> Result<Vec<BackupRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {BACKUP_COLUMNS} FROM addon_backups WHERE tenant_id = $1 AND addon_name = $2 ORDER BY created_at DESC"
     ))
@@ -467,7 +482,11 @@ impl From<RestoreRow> for paas_types::addons::AddonRestore {
     }
 }
 
-pub async fn insert_restore(db: impl PgExecutor<'_>, addon_id: Uuid, backup_id: Uuid) -> Result<RestoreRow, sqlx::Error> {
+pub async fn insert_restore(
+    db: impl PgExecutor<'_>,
+    addon_id: Uuid,
+    backup_id: Uuid,
+) -> Result<RestoreRow, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO addon_restores (id, addon_id, backup_id) VALUES ($1, $2, $3)
          RETURNING id, backup_id, state, message, created_at, finished_at",
@@ -491,10 +510,12 @@ pub async fn restore(db: impl PgExecutor<'_>, addon_id: Uuid, id: Uuid) -> Resul
 
 /// Pending restores of an add-on: (restore, backup).
 pub async fn pending_restores(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, backup_id FROM addon_restores WHERE addon_id = $1 AND state = 'pending' ORDER BY created_at")
-        .bind(addon_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, backup_id FROM addon_restores WHERE addon_id = $1 AND state = 'pending' ORDER BY created_at",
+    )
+    .bind(addon_id)
+    .fetch_all(db)
+    .await
 }
 
 /// Ends a pending restore of an add-on held by `node_id`; false when there is none.

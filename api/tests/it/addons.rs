@@ -129,8 +129,13 @@ async fn another_tenants_addon_answers_like_a_missing_one() {
             };
             let body = Some(json!({ "app": "bobs" }));
             let (status, answer) = api.call(method.clone(), &path(&pg.name), Some(&bob), body.clone()).await;
-            let (missing_status, missing) = api.call(method.clone(), &path("postgres-00000000"), Some(&bob), body).await;
-            assert_eq!((status.as_u16(), missing_status.as_u16()), (404, 404), "{method} {template}: {answer} / {missing}");
+            let (missing_status, missing) =
+                api.call(method.clone(), &path("postgres-00000000"), Some(&bob), body).await;
+            assert_eq!(
+                (status.as_u16(), missing_status.as_u16()),
+                (404, 404),
+                "{method} {template}: {answer} / {missing}"
+            );
             let scrub = |v: &Value, name: &str| {
                 let ErrorBody { error } = decode(v);
                 (error.code, error.message.replace(name, "NAME"))

@@ -71,10 +71,7 @@ pub enum BackupsCommand {
     /// List backups.
     List { name: Option<String> },
     /// Restore a backup into its add-on (replaces the data), and wait for it.
-    Restore {
-        backup: uuid::Uuid,
-        name: Option<String>,
-    },
+    Restore { backup: uuid::Uuid, name: Option<String> },
     /// Download a backup (`pg_restore` format).
     Download {
         backup: uuid::Uuid,
@@ -154,7 +151,14 @@ pub async fn run(ctx: &Context, command: AddonsCommand) -> Result<(), CliError> 
         AddonsCommand::Destroy { name, confirm } => {
             let addon = client.destroy_addon(&name, confirm.as_deref()).await?;
             let how = if addon.kind == AddonKind::Postgres { " after a final backup" } else { "" };
-            done(ctx, &addon, &format!("Destroying {name}{how}; its data is removed from node {}", addon.node.as_deref().unwrap_or("-")));
+            done(
+                ctx,
+                &addon,
+                &format!(
+                    "Destroying {name}{how}; its data is removed from node {}",
+                    addon.node.as_deref().unwrap_or("-")
+                ),
+            );
         }
     }
     Ok(())
@@ -239,7 +243,12 @@ pub async fn pg(ctx: &Context, command: PgCommand) -> Result<(), CliError> {
             let data = client.download_backup(&name, backup).await?;
             let path = path.unwrap_or_else(|| format!("{name}-{backup}.dump").into());
             std::fs::write(&path, &data).map_err(CliError::io(format!("cannot write {}", path.display())))?;
-            println!("Wrote {} ({} bytes); restore it with `pg_restore -d DATABASE_URL {}`", path.display(), data.len(), path.display());
+            println!(
+                "Wrote {} ({} bytes); restore it with `pg_restore -d DATABASE_URL {}`",
+                path.display(),
+                data.len(),
+                path.display()
+            );
         }
     }
     Ok(())
@@ -260,10 +269,13 @@ async fn postgres_addon(ctx: &Context, client: &RestClient, name: Option<String>
         return Ok(name);
     }
     let app = ctx.app()?;
-    let mut pg: Vec<Addon> = client.app_addons(&app).await?.into_iter().filter(|a| a.kind == AddonKind::Postgres).collect();
+    let mut pg: Vec<Addon> =
+        client.app_addons(&app).await?.into_iter().filter(|a| a.kind == AddonKind::Postgres).collect();
     match pg.len() {
         1 => Ok(pg.remove(0).name),
-        0 => Err(CliError::Usage(format!("{app} has no Postgres add-on; create one with `paas addons create postgres`"))),
+        0 => {
+            Err(CliError::Usage(format!("{app} has no Postgres add-on; create one with `paas addons create postgres`")))
+        }
         _ => Err(CliError::Usage(format!(
             "{app} has several Postgres add-ons ({}); name one",
             pg.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")

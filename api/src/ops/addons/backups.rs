@@ -25,7 +25,10 @@ pub const MAX_BACKUP_BYTES: usize = 1024 * 1024 * 1024;
 
 fn postgres_only(addon: &AddonRow) -> ApiResult<()> {
     if kind_of(addon) != AddonKind::Postgres {
-        return Err(ApiError::validation(format!("{} is not a Postgres add-on; only Postgres has backups", addon.name)));
+        return Err(ApiError::validation(format!(
+            "{} is not a Postgres add-on; only Postgres has backups",
+            addon.name
+        )));
     }
     Ok(())
 }
@@ -34,7 +37,10 @@ fn postgres_only(addon: &AddonRow) -> ApiResult<()> {
 pub async fn capture(db: &PgPool, user: &AuthUser, addon: &AddonRow) -> ApiResult<AddonBackup> {
     postgres_only(addon)?;
     if addon.state != "available" {
-        return Err(ApiError::Conflict(format!("{} is {}; backups are taken of available add-ons", addon.name, addon.state)));
+        return Err(ApiError::Conflict(format!(
+            "{} is {}; backups are taken of available add-ons",
+            addon.name, addon.state
+        )));
     }
     let row = db::addons::insert_backup(db, addon.tenant_id, addon.id, &addon.name, "manual").await?;
     let event = db::events::NewEvent {
@@ -68,7 +74,10 @@ async fn find(db: &PgPool, addon: &AddonRow, id: Uuid) -> ApiResult<db::addons::
 pub async fn download(db: &PgPool, addon: &AddonRow, id: Uuid) -> ApiResult<Vec<u8>> {
     let backup = find(db, addon, id).await?;
     if backup.state != "succeeded" {
-        return Err(ApiError::Conflict(format!("backup {id} is {}; only succeeded backups can be downloaded", backup.state)));
+        return Err(ApiError::Conflict(format!(
+            "backup {id} is {}; only succeeded backups can be downloaded",
+            backup.state
+        )));
     }
     db::addons::backup_data(db, addon.tenant_id, id).await?.ok_or_else(|| ApiError::not_found(format!("backup {id}")))
 }
@@ -81,7 +90,10 @@ pub async fn restore(db: &PgPool, user: &AuthUser, addon: &AddonRow, backup_id: 
         return Err(ApiError::Conflict(format!("backup {backup_id} is {}; restore a succeeded one", backup.state)));
     }
     if addon.state != "available" {
-        return Err(ApiError::Conflict(format!("{} is {}; restores go into available add-ons", addon.name, addon.state)));
+        return Err(ApiError::Conflict(format!(
+            "{} is {}; restores go into available add-ons",
+            addon.name, addon.state
+        )));
     }
     let row = db::addons::insert_restore(db, addon.id, backup_id).await?;
     let event = db::events::NewEvent {
@@ -96,7 +108,10 @@ pub async fn restore(db: &PgPool, user: &AuthUser, addon: &AddonRow, backup_id: 
 }
 
 pub async fn show_restore(db: &PgPool, addon: &AddonRow, id: Uuid) -> ApiResult<AddonRestore> {
-    db::addons::restore(db, addon.id, id).await?.map(Into::into).ok_or_else(|| ApiError::not_found(format!("restore {id}")))
+    db::addons::restore(db, addon.id, id)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| ApiError::not_found(format!("restore {id}")))
 }
 
 // === Agent side ===
@@ -136,7 +151,13 @@ pub async fn restore_source(db: &PgPool, node: &AgentNode, restore_id: Uuid) -> 
         .ok_or_else(|| ApiError::not_found(format!("pending restore {restore_id}")))
 }
 
-pub async fn finish_restore(db: &PgPool, node: &AgentNode, id: Uuid, success: bool, message: Option<&str>) -> ApiResult<()> {
+pub async fn finish_restore(
+    db: &PgPool,
+    node: &AgentNode,
+    id: Uuid,
+    success: bool,
+    message: Option<&str>,
+) -> ApiResult<()> {
     if !db::addons::finish_restore(db, node.id, id, success, message).await? {
         return Err(ApiError::not_found(format!("pending restore {id}")));
     }

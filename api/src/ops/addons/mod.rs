@@ -134,9 +134,16 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateAddo
     db::addons::insert_credential(&mut *tx, id, 1, &login.username, &login.password, &login.url).await?;
     db::addons::attach(&mut *tx, id, app.id, &var).await?;
     let version = set_var(&mut tx, user, app.id, &var, Some(&login.url), &format!("Attach {name} as {var}")).await?;
-    record(&mut tx, user, app.tenant_id, Some((app.id, &app.name)), "addon.create", json!({
-        "addon": name, "kind": req.kind.as_str(), "plan": plan.name, "var": var, "release": version,
-    }))
+    record(
+        &mut tx,
+        user,
+        app.tenant_id,
+        Some((app.id, &app.name)),
+        "addon.create",
+        json!({
+            "addon": name, "kind": req.kind.as_str(), "plan": plan.name, "var": var, "release": version,
+        }),
+    )
     .await?;
     tx.commit().await?;
     tracing::info!(addon = %name, kind = req.kind.as_str(), plan = plan.name, app = %app.name, "add-on created");
@@ -146,7 +153,13 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateAddo
 }
 
 /// Attaches the add-on to another app of its tenant.
-pub async fn attach(db: &PgPool, user: &AuthUser, addon: &AddonRow, app: &AppRow, alias: Option<&str>) -> ApiResult<Addon> {
+pub async fn attach(
+    db: &PgPool,
+    user: &AuthUser,
+    addon: &AddonRow,
+    app: &AppRow,
+    alias: Option<&str>,
+) -> ApiResult<Addon> {
     if app.tenant_id != addon.tenant_id {
         // Apps of another tenant the user also belongs to: still not this add-on's.
         return Err(ApiError::validation(format!(
@@ -167,9 +180,16 @@ pub async fn attach(db: &PgPool, user: &AuthUser, addon: &AddonRow, app: &AppRow
     let url = active_url_tx(&mut tx, addon.id).await?;
     db::addons::attach(&mut *tx, addon.id, app.id, &var).await?;
     let version = set_var(&mut tx, user, app.id, &var, Some(&url), &format!("Attach {} as {var}", addon.name)).await?;
-    record(&mut tx, user, app.tenant_id, Some((app.id, &app.name)), "addon.attach", json!({
-        "addon": addon.name, "var": var, "release": version,
-    }))
+    record(
+        &mut tx,
+        user,
+        app.tenant_id,
+        Some((app.id, &app.name)),
+        "addon.attach",
+        json!({
+            "addon": addon.name, "var": var, "release": version,
+        }),
+    )
     .await?;
     tx.commit().await?;
     scheduler::reconcile_apps(db, [app.id]).await;
@@ -200,9 +220,16 @@ async fn detach_in(
     db::addons::detach(&mut **tx, addon.id, attachment.app_id).await?;
     let description = format!("Detach {} ({})", addon.name, attachment.var);
     let version = set_var(tx, user, attachment.app_id, &attachment.var, None, &description).await?;
-    record(tx, user, addon.tenant_id, Some((attachment.app_id, &attachment.app)), "addon.detach", json!({
-        "addon": addon.name, "var": attachment.var, "release": version,
-    }))
+    record(
+        tx,
+        user,
+        addon.tenant_id,
+        Some((attachment.app_id, &attachment.app)),
+        "addon.detach",
+        json!({
+            "addon": addon.name, "var": attachment.var, "release": version,
+        }),
+    )
     .await
 }
 
@@ -240,8 +267,15 @@ pub async fn destroy(db: &PgPool, user: &AuthUser, addon: &AddonRow, confirm: Op
         }
         db::addons::set_state(&mut *tx, addon.id, "destroying", None).await?;
     }
-    record(&mut tx, user, addon.tenant_id, None, "addon.destroy", json!({ "addon": addon.name, "final_backup": final_backup }))
-        .await?;
+    record(
+        &mut tx,
+        user,
+        addon.tenant_id,
+        None,
+        "addon.destroy",
+        json!({ "addon": addon.name, "final_backup": final_backup }),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(addon = %addon.name, final_backup, "add-on destroy requested");
     scheduler::reconcile_apps(db, attached.iter().map(|a| a.app_id)).await;
@@ -270,9 +304,16 @@ pub async fn rotate_credentials(db: &PgPool, user: &AuthUser, addon: &AddonRow) 
         let description = format!("Rotate the credentials of {} ({})", addon.name, attachment.var);
         set_var(&mut tx, user, attachment.app_id, &attachment.var, Some(&login.url), &description).await?;
     }
-    record(&mut tx, user, addon.tenant_id, None, "addon.credentials.rotate", json!({
-        "addon": addon.name, "generation": generation, "apps": attached.iter().map(|a| &a.app).collect::<Vec<_>>(),
-    }))
+    record(
+        &mut tx,
+        user,
+        addon.tenant_id,
+        None,
+        "addon.credentials.rotate",
+        json!({
+            "addon": addon.name, "generation": generation, "apps": attached.iter().map(|a| &a.app).collect::<Vec<_>>(),
+        }),
+    )
     .await?;
     tx.commit().await?;
     tracing::info!(addon = %addon.name, generation, "add-on credentials rotated");

@@ -30,7 +30,8 @@ const fn redis(name: &'static str, maxmemory_mb: i32, policy: &'static str, memo
     }
 }
 
-const POSTGRES: &[Plan] = &[pg("hobby", false, 20, 512), pg("standard", false, 60, 512), pg("dedicated", true, 100, 512)];
+const POSTGRES: &[Plan] =
+    &[pg("hobby", false, 20, 512), pg("standard", false, 60, 512), pg("dedicated", true, 100, 512)];
 const REDIS: &[Plan] = &[
     redis("hobby", 25, "noeviction", 64),
     redis("standard", 100, "noeviction", 192),

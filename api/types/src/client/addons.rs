@@ -107,7 +107,9 @@ impl AgentClient {
     /// Says a pending backup could not be taken.
     pub async fn fail_backup(&self, backup: Uuid, message: &str) -> Result<(), ClientError> {
         let body = AddonJobResult { success: false, message: Some(message.to_string()) };
-        self.connection().empty(self.request(Method::POST, &format!("/v1/agent/backups/{backup}/fail")).json(&body)).await
+        self.connection()
+            .empty(self.request(Method::POST, &format!("/v1/agent/backups/{backup}/fail")).json(&body))
+            .await
     }
 
     /// The dump a pending restore loads.
