@@ -31,4 +31,6 @@ id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql -
 
 "$here/docker-up.sh"
 "$here/base-image/build.sh"
+# Add-on servers (Postgres, Redis), from Debian packages on the base image.
+"$here/addon-images/build.sh"
 echo "prereqs: ready"

@@ -5,7 +5,7 @@
 //! builds, and log shipping. Stopping the agent leaves containers running;
 //! the next agent adopts them.
 //!
-//! Modules, bottom to top: `config` (flags and env), `errors` (one-line
+//! Modules, bottom to top (`addons`: add-on servers, converged in the reconcile pass): `config` (flags and env), `errors` (one-line
 //! error chains), `client` (the typed API client, set up for the agent),
 //! `detect` (what kind of app a source tree is), `docker` (the engine, with
 //! `docker::policy`, the one container security policy), `health` (web
@@ -13,6 +13,7 @@
 //! `reconcile` (converging containers on the desired state), `node`
 //! (registration and heartbeats). This file runs the loops.
 
+pub mod addons;
 pub mod build;
 pub mod client;
 pub mod config;

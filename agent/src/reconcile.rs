@@ -59,6 +59,8 @@ pub struct Reconciler {
     build_settings: Arc<BuildSettings>,
     /// Images being rebuilt from source on this node.
     rebuilding: Arc<Mutex<HashSet<String>>>,
+    /// Add-on servers on this node.
+    addons: crate::addons::Addons,
 }
 
 impl Reconciler {
@@ -72,6 +74,7 @@ impl Reconciler {
         build_settings: Arc<BuildSettings>,
     ) -> Self {
         Reconciler {
+            addons: crate::addons::Addons::new(api.clone(), engine.clone()),
             api,
             engine,
             address: address.to_string(),
@@ -106,7 +109,8 @@ impl Reconciler {
             reports.push(self.retire(container));
         }
         self.forget_gone(&containers);
-        self.api.report(&NodeReport { instances: reports }).await?;
+        let addons = self.addons.pass(&desired.addons).await;
+        self.api.report(&NodeReport { instances: reports, addons }).await?;
         Ok(())
     }
 

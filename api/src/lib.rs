@@ -70,6 +70,7 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::C
         sweep_every: std::time::Duration::from_secs(config.scheduler_sweep_secs),
     };
     tokio::spawn(scheduler::run(db.clone(), scheduler_config));
+    tokio::spawn(ops::addons::backups::schedule(db.clone(), std::time::Duration::from_secs(600)));
     let core = AppState {
         db,
         routes_changed,

@@ -86,6 +86,12 @@ pub enum Command {
     /// Manage the members of a tenant.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Postgres and Redis add-ons: create, attach, detach, destroy.
+    #[command(subcommand)]
+    Addons(crate::commands::addons::AddonsCommand),
+    /// Postgres add-ons: credentials and backups.
+    #[command(subcommand)]
+    Pg(crate::commands::addons::PgCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

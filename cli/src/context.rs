@@ -45,6 +45,11 @@ impl Context {
         }
     }
 
+    /// `-a/--app` or the `paas` git remote's app, if either says one.
+    pub(crate) fn app_if_given(&self) -> Option<String> {
+        self.app.clone().or_else(|| remote::app_from_remote("paas"))
+    }
+
     /// `-a/--app`, else the app of the `paas` git remote.
     pub(crate) fn app(&self) -> Result<String, CliError> {
         if let Some(app) = &self.app {

@@ -121,6 +121,13 @@ pub fn remove_node_containers(node: &str) {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+    // Add-on servers keep their data on named volumes of the node.
+    let volumes = docker_ids(&["volume", "ls", "-q", "--filter", &filter]);
+    if !volumes.is_empty() {
+        let mut args = vec!["volume", "rm", "-f"];
+        args.extend(volumes.iter().map(String::as_str));
+        docker_bounded(&args);
+    }
     let networks = docker_ids(&["network", "ls", "-q", "--filter", &filter]);
     if !networks.is_empty() {
         let mut args = vec!["network", "rm"];

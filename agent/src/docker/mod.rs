@@ -2,6 +2,7 @@
 //! by labels, so a restarted agent adopts them), image builds, and logs.
 //! Every container is confined by [`policy::confine`].
 
+pub mod addons;
 mod oneoff;
 pub mod policy;
 pub mod snapshot;
@@ -130,7 +131,7 @@ impl Engine {
     /// The app's own bridge network, created on first use. Docker isolates
     /// user-defined bridges from each other, so one tenant's containers
     /// cannot reach another's directly (only through published ports).
-    async fn app_network(&self, app: &str) -> Result<String, EngineError> {
+    pub(crate) async fn app_network(&self, app: &str) -> Result<String, EngineError> {
         // Per node as well as per app: agents sharing one engine never race
         // to create the same network (Docker allows duplicate names).
         let name = format!("paas-{}-{app}", self.node);

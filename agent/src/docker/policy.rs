@@ -36,6 +36,32 @@ pub fn confine(size: Size, mut config: ContainerConfig<String>) -> ContainerConf
     config
 }
 
+/// Most processes one add-on server may run (Postgres forks one per connection).
+pub const SERVICE_PIDS_LIMIT: i64 = 512;
+
+/// The policy of the platform's own add-on servers (Postgres, Redis): the
+/// image's service user (never root: the images set `USER`), `memory_mb`
+/// of memory and no swap, a pids limit, every capability dropped, no
+/// privilege escalation, bounded output. They run no tenant code, but hold
+/// tenant data, so they get no more than app processes do.
+pub fn confine_service(memory_mb: i32, mut config: ContainerConfig<String>) -> ContainerConfig<String> {
+    let memory = i64::from(memory_mb) * 1024 * 1024;
+    let host = config.host_config.take().unwrap_or_default();
+    config.user = None;
+    config.host_config = Some(HostConfig {
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        pids_limit: Some(SERVICE_PIDS_LIMIT),
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: None,
+        privileged: None,
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        log_config: Some(log_config()),
+        ..host
+    });
+    config
+}
+
 /// Container output kept by the engine: bounded, rotated (the API keeps the history).
 fn log_config() -> HostConfigLogConfig {
     HostConfigLogConfig {

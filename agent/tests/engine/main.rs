@@ -3,6 +3,7 @@
 //! `fixtures/apps/`, containers reached on ports published on 127.0.0.1.
 //! Needs `dockerd` and the base image (`deploy/prereqs.sh`).
 
+mod addons;
 mod deploy;
 mod nodes;
 mod process_state;

@@ -216,7 +216,8 @@ pub async fn delete_unreferenced_blobs(db: impl PgExecutor<'_>) -> Result<u64, s
     let done = sqlx::query(
         "DELETE FROM blobs bl WHERE bl.created_at < now() - interval '1 hour'
            AND NOT EXISTS (SELECT 1 FROM builds b WHERE b.source_blob_id = bl.id OR b.static_blob_id = bl.id)
-           AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.git_bundle_blob_id = bl.id)",
+           AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.git_bundle_blob_id = bl.id)
+           AND NOT EXISTS (SELECT 1 FROM addon_backups ab WHERE ab.blob_id = bl.id)",
     )
     .execute(db)
     .await?;

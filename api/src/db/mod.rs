@@ -3,6 +3,7 @@
 //! Nothing above this layer builds SQL. Functions take an executor (pool,
 //! connection or transaction) so callers choose the transaction.
 
+pub mod addons;
 pub mod apps;
 pub mod builds;
 pub mod events;

@@ -40,9 +40,7 @@ pub async fn change_config(db: &PgPool, user: &AuthUser, app: &AppRow, patch: Co
     if config.len() > MAX_VARS {
         return Err(ApiError::validation(format!("an app can have at most {MAX_VARS} config vars")));
     }
-    let build_id = db::releases::current(&mut *tx, app.id).await?.and_then(|r| r.build_id);
-    let description = describe(&patch);
-    let version = db::releases::create(&mut tx, app.id, build_id, &config, &description, Some(user.id)).await?;
+    let version = release_config(&mut tx, app.id, &config, &describe(&patch), Some(user.id)).await?;
     let (set, unset) = split_keys(&patch);
     let event = db::events::NewEvent {
         tenant_id: app.tenant_id,
@@ -56,6 +54,21 @@ pub async fn change_config(db: &PgPool, user: &AuthUser, app: &AppRow, patch: Co
     tx.commit().await?;
     scheduler::reconcile_apps(db, [app.id]).await;
     Ok(config)
+}
+
+/// Records the next release of the app: the current build with `config`
+/// (the app's vars after a change). The caller's transaction holds the app's
+/// lock and writes the event; the scheduler rolls it out after the commit.
+/// Add-on attachments and credential changes release through here too.
+pub async fn release_config(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    app_id: uuid::Uuid,
+    config: &ConfigVars,
+    description: &str,
+    author_id: Option<uuid::Uuid>,
+) -> ApiResult<i32> {
+    let build_id = db::releases::current(&mut **tx, app_id).await?.and_then(|r| r.build_id);
+    Ok(db::releases::create(tx, app_id, build_id, config, description, author_id).await?)
 }
 
 /// Sets one var.

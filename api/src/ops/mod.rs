@@ -6,6 +6,7 @@
 //! call each other. Errors are `ApiError`s, which each surface renders its
 //! own way.
 
+pub mod addons;
 pub mod apps;
 pub mod builds;
 pub mod config;

@@ -60,7 +60,8 @@ pub async fn heartbeat(db: &PgPool, node: &AgentNode) -> ApiResult<()> {
 /// Everything the node should run, with the environment of each instance.
 pub async fn desired_state(db: &PgPool, node: &AgentNode) -> ApiResult<DesiredState> {
     let rows = db::instances::desired_for_node(db, node.id).await?;
-    Ok(DesiredState { instances: rows.into_iter().map(desired_instance).collect() })
+    let addons = crate::ops::addons::node::desired_addons(db, node).await?;
+    Ok(DesiredState { instances: rows.into_iter().map(desired_instance).collect(), addons })
 }
 
 /// An instance's run spec: config vars plus the platform's own variables.
@@ -97,6 +98,7 @@ pub async fn report_instances(db: &PgPool, node: &AgentNode, report: &NodeReport
     }
     let reported: Vec<Uuid> = report.instances.iter().map(|i| i.instance_id).collect();
     db::instances::mark_unreported_stopped(db, node.id, &reported).await?;
+    crate::ops::addons::node::apply_reports(db, node, &report.addons).await?;
     scheduler::reconcile_apps(db, changed).await;
     Ok(())
 }

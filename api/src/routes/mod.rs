@@ -4,7 +4,9 @@
 //! so the OpenAPI document is built from the same list the router serves
 //! (and the isolation tests walk it).
 
+mod addons;
 mod agent;
+mod agent_addons;
 mod apps;
 mod auth;
 mod builds;
@@ -78,9 +80,30 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(agent::finish_build))
         .routes(routes!(agent::ship_logs))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT));
+    // Add-ons: backup dumps can be large.
+    let addon_dumps = OpenApiRouter::new()
+        .routes(routes!(agent_addons::upload_backup))
+        .layer(DefaultBodyLimit::max(crate::ops::addons::backups::MAX_BACKUP_BYTES));
+    let addon_routes = OpenApiRouter::new()
+        .routes(routes!(agent_addons::fail_backup))
+        .routes(routes!(agent_addons::restore_source))
+        .routes(routes!(agent_addons::finish_restore))
+        .routes(routes!(addons::list_addons))
+        .routes(routes!(addons::list_app_addons, addons::create_addon))
+        .routes(routes!(addons::show_addon, addons::destroy_addon))
+        .routes(routes!(addons::attach_addon))
+        .routes(routes!(addons::detach_addon))
+        .routes(routes!(addons::rotate_credentials))
+        .routes(routes!(addons::list_backups, addons::capture_backup))
+        .routes(routes!(addons::show_backup))
+        .routes(routes!(addons::download_backup))
+        .routes(routes!(addons::restore_backup))
+        .routes(routes!(addons::show_restore));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(uploads)
         .merge(agents)
+        .merge(addon_dumps)
+        .merge(addon_routes)
         .routes(routes!(health::health))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))

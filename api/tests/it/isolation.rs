@@ -31,6 +31,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("POST", "/v1/apps/{app}/domains") => json!({ "hostname": "intruder.example.com" }),
         ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
         ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
+        ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
         _ => json!({}),
     }

@@ -47,6 +47,9 @@ async fn every_operation_has_request_and_response_schemas() {
                 "/v1/agent/builds/claim",
                 "/v1/nodes/join-tokens",
                 "/v1/apps/{app}/releases/{version}/rollback",
+                "/v1/addons/{addon}/credentials/rotate",
+                "/v1/addons/{addon}/backups",
+                "/v1/addons/{addon}/backups/{backup}/restore",
             ];
             if (method == "post" || method == "patch" || method == "put") && !bodyless.contains(&path.as_str()) {
                 let content = op["requestBody"]["content"].as_object();

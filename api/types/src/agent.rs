@@ -61,6 +61,9 @@ pub struct DesiredInstance {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct DesiredState {
     pub instances: Vec<DesiredInstance>,
+    /// Add-ons whose data this node holds.
+    #[serde(default)]
+    pub addons: Vec<crate::addons::DesiredAddon>,
 }
 
 /// What the agent sees of one instance.
@@ -90,6 +93,8 @@ pub struct InstanceReport {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NodeReport {
     pub instances: Vec<InstanceReport>,
+    #[serde(default)]
+    pub addons: Vec<crate::addons::AddonReport>,
 }
 
 /// A build an agent claimed; it holds a lease it must renew by posting logs.

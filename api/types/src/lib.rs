@@ -9,9 +9,11 @@
 //! - `states`: lifecycle states (build, instance, node) as enums whose words
 //!   are the wire format and the database's;
 //! - `size`: container sizes and what each gets (memory, CPU, workers);
+//! - `addons`: add-ons (REST and agent shapes);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
 //! - `text` (feature `sqlx`): storing those enums as Postgres text.
 
+pub mod addons;
 pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;

@@ -1,6 +1,7 @@
 //! One module per command group; `dispatch` routes the parsed command.
 
 mod account;
+pub mod addons;
 mod apps;
 mod config;
 mod deploy;
@@ -29,6 +30,8 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Git(cmd) => git::run(ctx, cmd).await,
         Command::Tokens(cmd) => team::tokens(ctx, cmd).await,
         Command::Members(cmd) => team::members(ctx, cmd).await,
+        Command::Addons(cmd) => addons::run(ctx, cmd).await,
+        Command::Pg(cmd) => addons::pg(ctx, cmd).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut crate::args::Cli::command(), "paas", &mut std::io::stdout());

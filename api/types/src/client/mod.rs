@@ -10,6 +10,7 @@
 //!
 //! Retries and backoff stay with the callers: each knows what a failure means to it.
 
+mod addons;
 pub mod agent;
 mod connection;
 mod error;
