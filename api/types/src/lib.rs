@@ -10,12 +10,14 @@
 //!   are the wire format and the database's;
 //! - `size`: container sizes and what each gets (memory, CPU, workers);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
+//! - `session`: one-off processes (`paas run`) and their WebSocket framing;
 //! - `text` (feature `sqlx`): storing those enums as Postgres text.
 
 pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod routing;
+pub mod session;
 pub mod size;
 pub mod states;
 #[cfg(feature = "sqlx")]
