@@ -4,6 +4,7 @@
 
 mod oneoff;
 pub mod policy;
+pub mod session;
 pub mod snapshot;
 
 use std::collections::HashMap;
@@ -164,8 +165,8 @@ impl Engine {
         self.docker.start_container::<String>(id, None).await.map_err(docker_err("start container"))
     }
 
-    /// Removes this node's build and one-off containers: an agent that died
-    /// mid-build leaves them behind (created, running or exited), and no job
+    /// Removes this node's build, release-phase and `paas run` containers: an
+    /// agent that died mid-job leaves them behind (created, running or exited), and no job
     /// of this agent runs before its loops start. Returns how many it removed.
     pub async fn remove_leftover_jobs(&self) -> Result<usize, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
@@ -174,7 +175,7 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase"), Some(id)) = (kind, container.id) else { continue };
+            let (Some("build" | "release-phase" | session::RUN_KIND), Some(id)) = (kind, container.id) else { continue };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };
             self.docker
                 .remove_container(&id, Some(remove))

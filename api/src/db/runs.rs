@@ -177,6 +177,7 @@ pub struct ClaimedRow {
     pub env: Json<BTreeMap<String, String>>,
     pub size: Size,
     pub tty: bool,
+    pub detach: bool,
     pub cols: Option<i32>,
     pub rows: Option<i32>,
     pub max_secs: i64,
@@ -189,7 +190,7 @@ pub async fn claim(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<Claimed
              UPDATE runs SET state = 'running', claimed_at = now()
              WHERE node_id = $1 AND state = 'pending' RETURNING *)
          SELECT c.id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.command,
-                c.env, c.size, c.tty, c.cols, c.rows, c.max_secs
+                c.env, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
          FROM claimed c JOIN apps a ON a.id = c.app_id JOIN releases r ON r.id = c.release_id
               JOIN builds b ON b.id = r.build_id
          ORDER BY c.created_at",

@@ -183,6 +183,7 @@ fn job(row: db::runs::ClaimedRow) -> RunJob {
             size: row.size,
         },
         tty: row.tty,
+        detach: row.detach,
         cols: small(row.cols),
         rows: small(row.rows),
         max_secs: row.max_secs.max(1) as u64,

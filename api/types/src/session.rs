@@ -148,6 +148,9 @@ pub struct RunJob {
     pub app: String,
     pub target: SessionTarget,
     pub tty: bool,
+    /// No terminal is attached: nothing comes on stdin; the output goes to the app's logs.
+    #[serde(default)]
+    pub detach: bool,
     #[serde(default)]
     pub cols: Option<u16>,
     #[serde(default)]
