@@ -68,7 +68,8 @@ async fn serve(api: &AgentClient, engine: &Engine, settings: &BuildSettings, job
         Ok(started) => started,
         Err(message) => {
             tracing::warn!(run.id = %run_id, message, "cannot start the run");
-            let exit = Control::Exit { status: 255, reason: Some(session::REASON_FAILED.into()), message: Some(message) };
+            let exit =
+                Control::Exit { status: 255, reason: Some(session::REASON_FAILED.into()), message: Some(message) };
             let _ = socket.send(Message::text(exit.to_json())).await;
             let _ = socket.close(None).await;
             return;
@@ -97,7 +98,8 @@ async fn start(
     let started = match &job.target {
         SessionTarget::Container { image, build_id, release, command, env, size } => {
             if !engine.image_exists(image).await {
-                let status = Control::Status { message: format!("Rebuilding the image of v{release} on this node ...") };
+                let status =
+                    Control::Status { message: format!("Rebuilding the image of v{release} on this node ...") };
                 let _ = socket.send(Message::text(status.to_json())).await;
                 crate::build::rebuild_image(api, engine, settings, *build_id, image, env)
                     .await

@@ -68,7 +68,7 @@ pub enum Command {
         /// Run it in the background; its output goes to `paas logs -p run`.
         #[arg(short, long)]
         detach: bool,
-        /// The command and its arguments (run by bash, so `$VARS` and `&&` work).
+        /// The command and its arguments; one quoted word is a shell line (`'echo $HOME && ls'`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<String>,
     },

@@ -70,6 +70,10 @@ pub struct Engine {
     docker: Docker,
     node: String,
     address: String,
+    /// Held while an app network is looked up or created: instances and
+    /// `paas run` containers start concurrently, and Docker allows two
+    /// networks of one name (which then cannot be joined by name).
+    network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -78,7 +82,7 @@ impl Engine {
     pub async fn connect(node: &str, address: &str) -> Result<Engine, EngineError> {
         let docker = Docker::connect_with_local_defaults().map_err(docker_err("connect"))?;
         let docker = docker.negotiate_version().await.map_err(docker_err("version negotiation"))?;
-        Ok(Engine { docker, node: node.to_string(), address: address.to_string() })
+        Ok(Engine { docker, node: node.to_string(), address: address.to_string(), network_lock: Default::default() })
     }
 
     /// Containers labelled as this node's, running or not.
@@ -135,6 +139,7 @@ impl Engine {
         // Per node as well as per app: agents sharing one engine never race
         // to create the same network (Docker allows duplicate names).
         let name = format!("paas-{}-{app}", self.node);
+        let _one_at_a_time = self.network_lock.lock().await;
         if self.docker.inspect_network::<String>(&name, None).await.is_ok() {
             return Ok(name);
         }
@@ -175,7 +180,9 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase" | session::RUN_KIND), Some(id)) = (kind, container.id) else { continue };
+            let (Some("build" | "release-phase" | session::RUN_KIND), Some(id)) = (kind, container.id) else {
+                continue;
+            };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };
             self.docker
                 .remove_container(&id, Some(remove))

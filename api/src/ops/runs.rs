@@ -95,7 +95,7 @@ fn validate(request: &RunRequest) -> ApiResult<String> {
     if request.command.is_empty() || request.command.iter().all(|w| w.trim().is_empty()) {
         return Err(ApiError::validation("give a command to run, like `paas run -- python manage.py migrate`"));
     }
-    let command = request.command.join(" ");
+    let command = paas_types::session::shell_line(&request.command);
     if command.len() > MAX_COMMAND_BYTES {
         return Err(ApiError::validation(format!("the command is longer than {MAX_COMMAND_BYTES} bytes")));
     }
@@ -178,7 +178,7 @@ fn job(row: db::runs::ClaimedRow) -> RunJob {
             image: row.image,
             build_id: row.build_id,
             release: row.release,
-            command: row.command.0.join(" "),
+            command: paas_types::session::shell_line(&row.command.0),
             env: row.env.0,
             size: row.size,
         },

@@ -80,6 +80,25 @@ impl Control {
     }
 }
 
+/// The shell line a run's command becomes (run by `bash -c`): one word is
+/// taken as a shell line as it is (`paas run 'echo $HOME && ls'`); several
+/// are each quoted, so they arrive as typed (`paas run -- python -c "print(1)"`).
+pub fn shell_line(command: &[String]) -> String {
+    match command {
+        [line] => line.clone(),
+        words => words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// `reason` of an [`Control::Exit`] when the run hit the platform's limit.
 pub const REASON_MAX_DURATION: &str = "max_duration";
 /// `reason` when the other side went away.
@@ -93,8 +112,8 @@ pub const REASON_FAILED: &str = "failed";
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// The command and its arguments; joined with spaces and run by `bash -c`
-    /// (so `$VARS` and `&&` work, as in a Procfile).
+    /// The command and its arguments, run by `bash -c`: a single word is a
+    /// shell line (`$VARS`, `&&` work); several are passed as they are.
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub command: Vec<String>,
     /// Container size (default `standard`).
@@ -199,6 +218,15 @@ mod tests {
         let exit = Control::from_json(r#"{"type":"exit","status":3}"#).unwrap();
         assert_eq!(exit, Control::Exit { status: 3, reason: None, message: None });
         assert_eq!(Control::from_json("not json"), None);
+    }
+
+    #[test]
+    fn several_words_are_quoted_and_one_is_a_shell_line() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(shell_line(&words(&["echo $HOME && ls"])), "echo $HOME && ls");
+        assert_eq!(shell_line(&words(&["python", "manage.py", "migrate"])), "python manage.py migrate");
+        assert_eq!(shell_line(&words(&["python", "-c", "print('a b')"])), r#"python -c 'print('\''a b'\'')'"#);
+        assert_eq!(shell_line(&words(&["echo", ""])), "echo ''");
     }
 
     #[test]

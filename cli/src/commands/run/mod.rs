@@ -29,7 +29,9 @@ pub async fn run(ctx: &Context, size: Option<String>, detach: bool, command: Vec
     let app = ctx.app()?;
     let client = ctx.client()?;
     let size = match size {
-        Some(s) => Some(Size::parse(&s).ok_or_else(|| CliError::Usage(format!("{s:?} is not a size: small, standard or large")))?),
+        Some(s) => Some(
+            Size::parse(&s).ok_or_else(|| CliError::Usage(format!("{s:?} is not a size: small, standard or large")))?,
+        ),
         None => None,
     };
     let tty = !detach && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -59,7 +61,12 @@ pub async fn run(ctx: &Context, size: Option<String>, detach: bool, command: Vec
         return Ok(());
     }
     if tty {
-        eprintln!("Running `{}` on {app} (run.{short}, v{}, {}) ...", command.join(" "), run.release, run.size.as_str());
+        eprintln!(
+            "Running `{}` on {app} (run.{short}, v{}, {}) ...",
+            command.join(" "),
+            run.release,
+            run.size.as_str()
+        );
     }
     let token = ctx.token().ok_or(CliError::NotLoggedIn)?;
     let path = RestClient::run_attach_path(&app, run.id);
@@ -90,7 +97,11 @@ enum Input {
 
 /// Pumps the terminal and the session until the process exits; returns its status.
 async fn attach(socket: SessionSocket, tty: bool) -> Result<i32, CliError> {
-    let raw = if tty { Some(terminal::RawMode::enter().map_err(CliError::io("cannot set the terminal to raw mode"))?) } else { None };
+    let raw = if tty {
+        Some(terminal::RawMode::enter().map_err(CliError::io("cannot set the terminal to raw mode"))?)
+    } else {
+        None
+    };
     let (mut tx, mut rx) = socket.split();
     let mut input = read_stdin();
     let mut resized = terminal::resizes();
