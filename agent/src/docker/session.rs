@@ -49,9 +49,12 @@ pub enum SessionProcess {
     Exec { exec_id: String, container: String },
 }
 
+/// What a session's process writes, chunk by chunk.
+pub type SessionOutput = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
 /// The process's byte streams.
 pub struct SessionIo {
-    pub output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    pub output: SessionOutput,
     pub input: Pin<Box<dyn AsyncWrite + Send>>,
 }
 

@@ -5,6 +5,7 @@
 
 mod deploy;
 mod nodes;
+mod one_off;
 mod process_state;
 mod python_apps;
 mod rollout;
