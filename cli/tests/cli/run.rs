@@ -194,3 +194,33 @@ async fn run_is_killed_at_its_maximum_duration() {
         .unwrap();
     assert_eq!(text(&left.stdout).trim(), "", "the killed run's container is removed");
 }
+
+/// For `bench/run/run.sh`: `paas run -- echo` start to its first output
+/// byte, `PAAS_BENCH_ROUNDS` times (default 7), on a node holding the image.
+#[tokio::test]
+#[ignore = "a benchmark: bench/run/run.sh"]
+async fn bench_run_start_to_first_byte() {
+    let rounds: usize = std::env::var("PAAS_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(7);
+    let (_api, _agent, _token, paas) = deployed(3600).await;
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let mut command = paas.command(Path::new("/"));
+        command.args(["-a", APP, "run", "--", "echo", "first-byte"]).stdin(Stdio::null()).stdout(Stdio::piped());
+        let took = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let started = Instant::now();
+            let mut child = command.spawn().expect("spawn paas");
+            let mut byte = [0u8; 1];
+            child.stdout.as_mut().unwrap().read_exact(&mut byte).expect("a first byte");
+            let took = started.elapsed();
+            assert!(child.wait().unwrap().success());
+            took
+        })
+        .await
+        .unwrap();
+        println!("paas run start to first output byte: {took:?}");
+        times.push(took);
+    }
+    times.sort();
+    println!("median of {rounds}: {:?} (min {:?}, max {:?})", times[rounds / 2], times[0], times[rounds - 1]);
+}
