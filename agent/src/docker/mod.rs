@@ -29,7 +29,12 @@ pub mod label {
     pub const RELEASE: &str = "paas.release";
     pub const PROCESS_TYPE: &str = "paas.process_type";
     pub const INSTANCE: &str = "paas.instance";
+    /// The `paas run` a session container belongs to.
+    pub const RUN: &str = "paas.run";
 }
+
+/// `paas.managed` of `paas run` containers.
+pub const RUN_KIND: &str = "run";
 
 pub use policy::APP_USER;
 
@@ -180,7 +185,7 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase" | session::RUN_KIND), Some(id)) = (kind, container.id) else {
+            let (Some("build" | "release-phase" | RUN_KIND), Some(id)) = (kind, container.id) else {
                 continue;
             };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };

@@ -18,12 +18,7 @@ use paas_types::Size;
 use tokio::io::AsyncWrite;
 use uuid::Uuid;
 
-use super::{docker_err, label, policy, Engine, EngineError};
-
-/// Label value of `paas.managed` on session containers.
-pub const RUN_KIND: &str = "run";
-/// Label naming the run a session container belongs to.
-pub const RUN_LABEL: &str = "paas.run";
+use super::{docker_err, label, policy, Engine, EngineError, RUN_KIND};
 
 /// What a new session container runs.
 #[derive(Debug, Clone)]
@@ -199,7 +194,7 @@ fn run_container(node: &str, network: String, spec: &RunSpec<'_>) -> ContainerCo
         (label::MANAGED.to_string(), RUN_KIND.to_string()),
         (label::NODE.to_string(), node.to_string()),
         (label::APP.to_string(), spec.app.to_string()),
-        (RUN_LABEL.to_string(), spec.run_id.to_string()),
+        (label::RUN.to_string(), spec.run_id.to_string()),
     ]);
     let config = ContainerConfig {
         image: Some(spec.image.to_string()),
