@@ -1,8 +1,8 @@
 //! The node agent: registers its node, heartbeats, builds images from queued
 //! builds, and runs the node's share of app instances on the Docker engine.
 //!
-//! Four independent loops share one API client: heartbeat, reconcile,
-//! builds, and log shipping. Stopping the agent leaves containers running;
+//! Five independent loops share one API client: heartbeat, reconcile,
+//! builds, log shipping, and `paas run` sessions (`session`). Stopping the agent leaves containers running;
 //! the next agent adopts them.
 //!
 //! Modules, bottom to top (`addons`: add-on servers, converged in the reconcile pass): `config` (flags and env), `errors` (one-line
@@ -23,6 +23,7 @@ pub mod errors;
 pub mod health;
 pub mod node;
 pub mod reconcile;
+pub mod session;
 pub mod supervisor;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tasks.spawn(heartbeat_loop(api.clone(), config.clone()));
     tasks.spawn(reconcile::ship_logs(api.clone(), log_rx));
     tasks.spawn(reconcile_loop(api.clone(), engine.clone(), config.clone(), log_tx, settings.clone()));
+    tasks.spawn(session::claim_loop(api.clone(), engine.clone(), settings.clone()));
     if config.builds {
         tasks.spawn(build_loop(api.clone(), engine.clone(), settings));
     }

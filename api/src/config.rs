@@ -90,6 +90,10 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_BUILD_LEASE_SECS", default_value_t = 60)]
     pub build_lease_secs: i64,
 
+    /// Longest a one-off process (`paas run`) may run, in seconds; it is killed then.
+    #[arg(long, env = "PAAS_RUN_MAX_SECS", default_value_t = 3600)]
+    pub run_max_secs: u64,
+
     /// Seconds without heartbeat after which a node is down and its instances are rescheduled.
     #[arg(long, env = "PAAS_NODE_TIMEOUT_SECS", default_value_t = 15)]
     pub node_timeout_secs: u64,

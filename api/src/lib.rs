@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | base | `config`, `error`, `validate`, `telemetry`, `hints` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints |
 //! | storage | `db` | every SQL statement, one file per entity |
-//! | state | `state`, `auth` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors |
+//! | state | `state`, `auth`, `run_hub` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors; where `paas run` sockets meet |
 //! | decisions | `scheduler` | formation x release -> instances on nodes (`scheduler::plan` is pure) |
 //! | operations | `ops` | every domain action (create app, queue build, scale, ...) |
 //! | shared surface parts | `middleware`, `log_stream` | request ids, error envelope; log following as SSE |
@@ -26,6 +26,7 @@ mod log_stream;
 mod middleware;
 pub mod ops;
 mod routes;
+pub mod run_hub;
 pub mod scheduler;
 pub mod state;
 pub mod telemetry;
@@ -76,6 +77,7 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::C
         routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
         settings: Arc::new(settings(config)),
+        runs: Arc::default(),
     };
     Ok(Server {
         core,
@@ -93,6 +95,7 @@ fn settings(config: &ServeConfig) -> Settings {
         max_source_bytes: config.max_source_bytes,
         router_token_hash: config.router_token.as_deref().map(auth::token::hash),
         build_lease_secs: config.build_lease_secs,
+        run_max_secs: config.run_max_secs.clamp(1, i64::MAX as u64) as i64,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Settings {
     pub router_token_hash: Option<Vec<u8>>,
     /// Lease of a claimed build; agents renew it by posting output.
     pub build_lease_secs: i64,
+    /// Longest a one-off process (`paas run`) may run before it is killed.
+    pub run_max_secs: i64,
 }
 
 impl Settings {
@@ -48,4 +50,6 @@ pub struct AppState {
     pub routes_changed: tokio::sync::watch::Receiver<u64>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    /// Where the two WebSockets of each `paas run` session meet.
+    pub runs: Arc<crate::run_hub::RunHub<axum::extract::ws::WebSocket>>,
 }

@@ -58,6 +58,20 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 100)]
         lines: i64,
     },
+    /// Run a one-off command in a new container of the app's current release,
+    /// with its config: `paas run -- python manage.py createsuperuser`.
+    /// Interactive when this terminal is; the command's exit status is this command's.
+    Run {
+        /// Container size: small, standard (default) or large.
+        #[arg(long)]
+        size: Option<String>,
+        /// Run it in the background; its output goes to `paas logs -p run`.
+        #[arg(short, long)]
+        detach: bool,
+        /// The command and its arguments; one quoted word is a shell line (`'echo $HOME && ls'`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// List releases.
     Releases,
     /// Roll back to a release (default: the one before the current).

@@ -16,6 +16,9 @@ pub enum CliError {
     NotLoggedIn,
     #[error("{0}")]
     Failed(String),
+    /// The command ran and ended with this exit status (nothing to print).
+    #[error("exit status {0}")]
+    Exit(u8),
     #[error("{context}: {source}")]
     Io {
         context: String,

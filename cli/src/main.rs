@@ -7,6 +7,7 @@ async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(cli::CliError::Exit(status)) => std::process::ExitCode::from(status),
         Err(error) => {
             eprintln!("error: {error}");
             std::process::ExitCode::FAILURE

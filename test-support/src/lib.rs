@@ -74,6 +74,7 @@ impl TestApi {
             max_source_bytes: 20 * 1024 * 1024,
             router_token: Some(ROUTER_TOKEN.into()),
             build_lease_secs: 60,
+            run_max_secs: 3600,
             node_timeout_secs: 15,
             scheduler_sweep_secs: 2,
             git_cache_dir: None,

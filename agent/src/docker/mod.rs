@@ -5,6 +5,7 @@
 pub mod addons;
 mod oneoff;
 pub mod policy;
+pub mod session;
 pub mod snapshot;
 
 use std::collections::HashMap;
@@ -29,7 +30,12 @@ pub mod label {
     pub const RELEASE: &str = "paas.release";
     pub const PROCESS_TYPE: &str = "paas.process_type";
     pub const INSTANCE: &str = "paas.instance";
+    /// The `paas run` a session container belongs to.
+    pub const RUN: &str = "paas.run";
 }
+
+/// `paas.managed` of `paas run` containers.
+pub const RUN_KIND: &str = "run";
 
 pub use policy::APP_USER;
 
@@ -70,6 +76,10 @@ pub struct Engine {
     docker: Docker,
     node: String,
     address: String,
+    /// Held while an app network is looked up or created: instances and
+    /// `paas run` containers start concurrently, and Docker allows two
+    /// networks of one name (which then cannot be joined by name).
+    network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -78,7 +88,7 @@ impl Engine {
     pub async fn connect(node: &str, address: &str) -> Result<Engine, EngineError> {
         let docker = Docker::connect_with_local_defaults().map_err(docker_err("connect"))?;
         let docker = docker.negotiate_version().await.map_err(docker_err("version negotiation"))?;
-        Ok(Engine { docker, node: node.to_string(), address: address.to_string() })
+        Ok(Engine { docker, node: node.to_string(), address: address.to_string(), network_lock: Default::default() })
     }
 
     /// Containers labelled as this node's, running or not.
@@ -135,6 +145,7 @@ impl Engine {
         // Per node as well as per app: agents sharing one engine never race
         // to create the same network (Docker allows duplicate names).
         let name = format!("paas-{}-{app}", self.node);
+        let _one_at_a_time = self.network_lock.lock().await;
         if self.docker.inspect_network::<String>(&name, None).await.is_ok() {
             return Ok(name);
         }
@@ -165,8 +176,8 @@ impl Engine {
         self.docker.start_container::<String>(id, None).await.map_err(docker_err("start container"))
     }
 
-    /// Removes this node's build and one-off containers: an agent that died
-    /// mid-build leaves them behind (created, running or exited), and no job
+    /// Removes this node's build, release-phase and `paas run` containers: an
+    /// agent that died mid-job leaves them behind (created, running or exited), and no job
     /// of this agent runs before its loops start. Returns how many it removed.
     pub async fn remove_leftover_jobs(&self) -> Result<usize, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
@@ -175,7 +186,9 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase"), Some(id)) = (kind, container.id) else { continue };
+            let (Some("build" | "release-phase" | RUN_KIND), Some(id)) = (kind, container.id) else {
+                continue;
+            };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };
             self.docker
                 .remove_container(&id, Some(remove))

@@ -230,12 +230,14 @@ pub async fn succeeded_source(
     id: Uuid,
     node_id: Uuid,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    // Only for a node that is to run an instance of a release of this build.
+    // Only for a node that is to run an instance (or a one-off run) of a release of this build.
     sqlx::query_scalar(
         "SELECT bl.data FROM builds b JOIN blobs bl ON bl.id = b.source_blob_id
          WHERE b.id = $1 AND b.status = 'succeeded'
-           AND EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id
-                       WHERE r.build_id = b.id AND i.node_id = $2 AND i.desired_state = 'running')",
+           AND (EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id
+                        WHERE r.build_id = b.id AND i.node_id = $2 AND i.desired_state = 'running')
+                OR EXISTS (SELECT 1 FROM runs u JOIN releases r ON r.id = u.release_id
+                           WHERE r.build_id = b.id AND u.node_id = $2 AND u.state <> 'exited'))",
     )
     .bind(id)
     .bind(node_id)

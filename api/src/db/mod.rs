@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod placement;
 pub mod releases;
 pub mod routing;
+pub mod runs;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -18,5 +18,6 @@ pub mod nodes;
 pub mod releases;
 pub mod rollouts;
 pub mod routing;
+pub mod runs;
 pub mod tokens;
 pub mod users;

@@ -22,6 +22,8 @@ mod openapi;
 mod params;
 mod releases;
 mod router_table;
+mod run_relay;
+mod runs;
 mod tenants;
 mod tokens;
 
@@ -79,6 +81,8 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(agent::append_build_log))
         .routes(routes!(agent::finish_build))
         .routes(routes!(agent::ship_logs))
+        .routes(routes!(runs::claim_runs))
+        .routes(routes!(runs::agent_attach_run))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT));
     // Add-ons: backup dumps can be large.
     let addon_dumps = OpenApiRouter::new()
@@ -131,6 +135,9 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(instances::list_instances))
         .routes(routes!(instances::show_logs))
         .routes(routes!(instances::stream_logs))
+        .routes(routes!(runs::create_run))
+        .routes(routes!(runs::show_run))
+        .routes(routes!(runs::attach_run))
         .routes(routes!(router_table::route_table))
         .routes(routes!(router_table::static_bundle))
         .split_for_parts();

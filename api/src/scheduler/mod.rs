@@ -11,6 +11,7 @@
 
 pub mod plan;
 pub mod promotion;
+pub mod runs;
 
 use std::time::Duration;
 
@@ -169,6 +170,10 @@ async fn step(
         db::instances::delete_old_stopped(db).await?;
         db::builds::delete_unreferenced_blobs(db).await?;
         db::logs::prune(db).await?;
+        let lost_runs = db::runs::expire_overdue(db, 60).await?;
+        if !lost_runs.is_empty() {
+            tracing::warn!(runs = lost_runs.len(), "one-off processes outlived their maximum; marked ended");
+        }
     }
     Ok(())
 }

@@ -14,9 +14,10 @@ const TENANT: &str = "alice";
 const MISSING_TENANT: &str = "zz-absent";
 
 /// A concrete path for a route template, naming real objects of alice's tenant.
-fn concrete(template: &str, app: &str, tenant: &str, build: &str) -> String {
+fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str) -> String {
+    let id = if template.contains("/runs/") { run } else { build };
     template
-        .replace("{id}", build)
+        .replace("{id}", id)
         .replace("{app}", app)
         .replace("{tenant}", tenant)
         .replace("{key}", "FOO")
@@ -32,6 +33,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
         ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
         ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
+        ("POST", "/v1/apps/{app}/runs") => json!({ "command": ["true"] }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
         _ => json!({}),
     }
@@ -43,6 +45,18 @@ async fn call_route(api: &TestApi, method: &Method, template: &str, path: &str, 
     if template.ends_with("/builds") && method == Method::POST {
         let app = path.trim_start_matches("/v1/apps/").trim_end_matches("/builds");
         return api.upload_build(token, app, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;
+    }
+    if template.ends_with("/attach") {
+        let socket = api.connection.socket(path, token, std::time::Duration::from_secs(10)).await;
+        return match socket {
+            Ok(_) => (StatusCode::SWITCHING_PROTOCOLS, Value::Null),
+            Err(paas_types::client::socket::SocketError::Refused(error)) => {
+                let status = error.status().expect("an error answer");
+                let paas_types::client::ClientError::Api { code, message, .. } = error else { unreachable!() };
+                (status, json!({ "error": { "code": code, "message": message } }))
+            }
+            Err(other) => panic!("cannot open {path}: {other}"),
+        };
     }
     if template.ends_with("/stream") {
         let response = api.http.get(format!("{}{path}", api.url)).bearer_auth(token).send().await.unwrap();
@@ -113,13 +127,18 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     .execute(&api.db)
     .await
     .unwrap();
+    // A node, so that alice's app can start a one-off process.
+    let ops = api.admin("ops@example.org").await;
+    test_support::node::FakeNode::register(&api, &ops, "iso-node").await;
+    let request = serde_json::from_value(json!({ "command": ["true"] })).unwrap();
+    let run_id = api.rest(&alice).create_run(APP, &request).await.expect("alice starts a run").id.to_string();
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;
     assert!(routes.len() >= 15, "expected the app and tenant routes, found {routes:?}");
     for (method, template) in &routes {
-        let intruder = concrete(template, APP, TENANT, &build_id);
-        let missing = concrete(template, MISSING_APP, MISSING_TENANT, &build_id);
+        let intruder = concrete(template, APP, TENANT, &build_id, &run_id);
+        let missing = concrete(template, MISSING_APP, MISSING_TENANT, &build_id, &run_id);
         let (status, answer) = call_route(&api, method, template, &intruder, &bob).await;
         let (missing_status, missing_answer) = call_route(&api, method, template, &missing, &bob).await;
         assert_eq!(status, 404, "{method} {intruder} by another tenant: {answer}");
@@ -151,8 +170,9 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     let mut ordered = routes.clone();
     ordered.sort_by_key(|(m, t)| (*m == Method::DELETE, t == "/v1/apps/{app}"));
     for (method, template) in ordered {
-        let path = concrete(&template, APP, TENANT, &build_id);
+        let path = concrete(&template, APP, TENANT, &build_id, &run_id);
         let (status, answer) = call_route(&api, &method, &template, &path, &alice).await;
-        assert!(status.is_success(), "{method} {path} by the owner: {status} {answer}");
+        let success = status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS;
+        assert!(success, "{method} {path} by the owner: {status} {answer}");
     }
 }

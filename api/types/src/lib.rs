@@ -11,6 +11,7 @@
 //! - `size`: container sizes and what each gets (memory, CPU, workers);
 //! - `addons`: add-ons (REST and agent shapes);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
+//! - `session`: one-off processes (`paas run`) and their WebSocket framing;
 //! - `text` (feature `sqlx`): storing those enums as Postgres text.
 
 pub mod addons;
@@ -18,6 +19,7 @@ pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod routing;
+pub mod session;
 pub mod size;
 pub mod states;
 #[cfg(feature = "sqlx")]

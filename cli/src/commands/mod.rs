@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 pub mod git;
 mod processes;
+mod run;
 mod team;
 
 use crate::args::Command;
@@ -22,6 +23,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Scale { changes } => processes::scale(ctx, &changes).await,
         Command::Ps => processes::ps(ctx).await,
         Command::Logs { follow, process, lines } => processes::logs(ctx, follow, process, lines).await,
+        Command::Run { size, detach, command } => run::run(ctx, size, detach, command).await,
         Command::Releases => apps::releases(ctx).await,
         Command::Rollback { target } => apps::rollback(ctx, target).await,
         Command::Domains(cmd) => apps::domains(ctx, cmd).await,

@@ -3,6 +3,7 @@
 
 mod commands;
 mod push;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

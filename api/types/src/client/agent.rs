@@ -13,6 +13,7 @@ use super::error::ClientError;
 use crate::agent::{
     BuildJob, BuildLogLines, BuildResult, DesiredState, LogBatch, NodeRegistered, NodeReport, RegisterNode,
 };
+use crate::session::RunJobs;
 
 /// The agent protocol as one node speaks it. Shared by the agent's loops;
 /// the node token can be replaced (a node registering again).
@@ -115,6 +116,29 @@ impl AgentClient {
     /// Output lines of the node's app processes.
     pub async fn ship_logs(&self, batch: &LogBatch) -> Result<(), ClientError> {
         self.connection.empty(self.request(Method::POST, "/v1/agent/logs").json(batch)).await
+    }
+}
+
+// === One-off processes ===
+
+impl AgentClient {
+    /// Sessions this node should start: waits up to `wait` for one (a long poll).
+    pub async fn claim_runs(&self, wait: std::time::Duration) -> Result<RunJobs, ClientError> {
+        let request = self
+            .request(Method::POST, "/v1/agent/runs/claim")
+            .query(&[("wait_secs", wait.as_secs())])
+            .timeout(wait + std::time::Duration::from_secs(10));
+        self.connection.json(request).await
+    }
+
+    /// The node token, for the session WebSockets.
+    pub fn node_token(&self) -> Option<String> {
+        self.node_token.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Path of the WebSocket the agent streams a session through.
+    pub fn run_attach_path(run: Uuid) -> String {
+        format!("/v1/agent/runs/{run}/attach")
     }
 }
 

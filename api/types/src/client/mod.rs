@@ -8,6 +8,8 @@
 //! - [`AgentClient`]: the agent protocol (`/v1/agent/...`).
 //! - [`RouterClient`]: the route-table long poll and static bundle downloads.
 //!
+//! - [`socket`] (feature `ws`): WebSockets of `paas run` sessions.
+//!
 //! Retries and backoff stay with the callers: each knows what a failure means to it.
 
 mod addons;
@@ -16,6 +18,8 @@ mod connection;
 mod error;
 pub mod rest;
 pub mod router;
+#[cfg(feature = "ws")]
+pub mod socket;
 mod sse;
 
 pub use agent::AgentClient;

@@ -10,6 +10,7 @@ use super::connection::segment;
 use super::connection::Connection;
 use super::error::ClientError;
 use super::sse::Events;
+use crate::session::{Run, RunRequest};
 use crate::{
     AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, ConfigPatch, ConfigVars,
     CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance, JoinToken,
@@ -303,6 +304,25 @@ impl RestClient {
         let request = self.request(Method::GET, &app_path(app, "/logs/stream")).query(query);
         let response = self.connection.send(request).await?;
         Ok(Events::new(self.connection.clone(), response))
+    }
+}
+
+// === One-off processes ===
+
+impl RestClient {
+    /// `POST /v1/apps/{app}/runs`: starts a one-off process of the current release.
+    pub async fn create_run(&self, app: &str, request: &RunRequest) -> Result<Run, ClientError> {
+        self.send_json(Method::POST, &app_path(app, "/runs"), request).await
+    }
+
+    /// One run of the app.
+    pub async fn run(&self, app: &str, run: Uuid) -> Result<Run, ClientError> {
+        self.get(&app_path(app, &format!("/runs/{run}"))).await
+    }
+
+    /// Path of the WebSocket a run's terminal is attached through.
+    pub fn run_attach_path(app: &str, run: Uuid) -> String {
+        app_path(app, &format!("/runs/{run}/attach"))
     }
 }
 

@@ -1,0 +1,216 @@
+//! One-off processes (`paas run`): start one on the app's current release
+//! (validated, placed on a node, audited), the agent's claim of the runs
+//! placed on its node, and the end of a run (recorded once, audited).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use paas_types::session::{Run, RunJob, RunJobs, RunRequest, SessionTarget};
+use paas_types::Size;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::{AgentNode, AuthUser};
+use crate::db;
+use crate::db::apps::AppRow;
+use crate::db::runs::RunRow;
+use crate::error::{ApiError, ApiResult};
+use crate::run_hub::RunHub;
+use crate::scheduler::runs::{pick_node, RunRoom};
+use crate::state::Settings;
+
+/// Longest command line accepted, in bytes.
+const MAX_COMMAND_BYTES: usize = 16 * 1024;
+/// Longest a claim waits for a run to be placed on the node.
+pub const MAX_CLAIM_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting claim looks at the database (runs placed by another replica).
+const CLAIM_POLL: Duration = Duration::from_secs(1);
+
+/// Records a new run of the app's current release on the least loaded
+/// live node that has room, and wakes that node's agent.
+pub async fn create<S: Send + 'static>(
+    db: &PgPool,
+    settings: &Settings,
+    hub: &RunHub<S>,
+    user: &AuthUser,
+    app: &AppRow,
+    request: &RunRequest,
+) -> ApiResult<Run> {
+    let command = validate(request)?;
+    let size = request.size.unwrap_or(Size::Standard);
+    let source = db::runs::source(db, app.id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("{} has no release to run yet; deploy it first", app.name)))?;
+    let rooms: Vec<RunRoom> = db::runs::node_loads(db, source.build_id)
+        .await?
+        .into_iter()
+        .map(|n| RunRoom { id: n.id, name: n.name, memory_mb: n.memory_mb, used_mb: n.used_mb, has_image: n.has_image })
+        .collect();
+    let node_id = pick_node(&rooms, size).ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "no live node has room for a {} one-off process; try a smaller --size, or later",
+            size.as_str()
+        ))
+    })?;
+    let id = Uuid::new_v4();
+    let env = run_env(source.config.0.clone(), app, source.version, id, size, request);
+    let new = db::runs::NewRun {
+        id,
+        app_id: app.id,
+        release_id: source.release_id,
+        node_id,
+        command: &request.command,
+        size,
+        detach: request.detach,
+        tty: request.tty && !request.detach,
+        cols: request.cols,
+        rows: request.rows,
+        max_secs: settings.run_max_secs,
+        env: &env,
+        author_id: user.id,
+    };
+    let mut tx = db.begin().await?;
+    db::runs::insert(&mut *tx, &new).await?;
+    let event = db::events::NewEvent {
+        tenant_id: app.tenant_id,
+        app: Some((app.id, &app.name)),
+        actor_id: Some(user.id),
+        action: "run.create",
+        data: json!({
+            "run": id, "command": command, "size": size.as_str(), "detach": request.detach,
+            "release": source.version, "max_secs": settings.run_max_secs,
+        }),
+    };
+    db::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    hub.wake(node_id);
+    tracing::info!(run.id = %id, app = %app.name, size = size.as_str(), detach = request.detach, "one-off process placed");
+    let row = db::runs::find(db, app.id, id).await?.ok_or_else(|| ApiError::not_found(format!("run {id}")))?;
+    Ok(row.into())
+}
+
+/// The command line as one string, after checking the request.
+fn validate(request: &RunRequest) -> ApiResult<String> {
+    if request.command.is_empty() || request.command.iter().all(|w| w.trim().is_empty()) {
+        return Err(ApiError::validation("give a command to run, like `paas run -- python manage.py migrate`"));
+    }
+    let command = paas_types::session::shell_line(&request.command);
+    if command.len() > MAX_COMMAND_BYTES {
+        return Err(ApiError::validation(format!("the command is longer than {MAX_COMMAND_BYTES} bytes")));
+    }
+    if command.contains('\0') {
+        return Err(ApiError::BadRequest("the command contains a NUL byte".into()));
+    }
+    for size in [request.cols, request.rows].into_iter().flatten() {
+        if size == 0 || size > 2000 {
+            return Err(ApiError::validation("cols and rows are 1-2000"));
+        }
+    }
+    if let Some(term) = &request.term {
+        let fine = !term.is_empty()
+            && term.len() <= 64
+            && term.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+._".contains(&b));
+        if !fine {
+            return Err(ApiError::validation("term is 1-64 characters of a-z, 0-9, '-', '+', '.', '_'"));
+        }
+    }
+    Ok(command)
+}
+
+/// The environment of a run: the release's config and the platform's
+/// variables, as the app's processes get them.
+fn run_env(
+    mut env: BTreeMap<String, String>,
+    app: &AppRow,
+    release: i32,
+    id: Uuid,
+    size: Size,
+    request: &RunRequest,
+) -> BTreeMap<String, String> {
+    env.entry("WEB_CONCURRENCY".into()).or_insert_with(|| size.web_concurrency().to_string());
+    env.insert("PAAS_APP".into(), app.name.clone());
+    env.insert("PAAS_RELEASE".into(), release.to_string());
+    env.insert("PAAS_PROCESS_TYPE".into(), "run".into());
+    env.insert("PAAS_RUN".into(), id.to_string());
+    if request.tty && !request.detach {
+        env.insert("TERM".into(), request.term.clone().unwrap_or_else(|| "xterm".into()));
+    }
+    env
+}
+
+/// A run of the app (404 when the app has none of that id).
+pub async fn find(db: &PgPool, app: &AppRow, id: Uuid) -> ApiResult<RunRow> {
+    db::runs::find(db, app.id, id).await?.ok_or_else(|| ApiError::not_found(format!("run {id}")))
+}
+
+/// The runs placed on the node, claimed now; waits up to `wait` for one.
+pub async fn claim<S: Send + 'static>(
+    db: &PgPool,
+    hub: &RunHub<S>,
+    node: &AgentNode,
+    wait: Duration,
+) -> ApiResult<RunJobs> {
+    let wakeup = hub.wakeup(node.id);
+    let deadline = tokio::time::Instant::now() + wait.min(MAX_CLAIM_WAIT);
+    loop {
+        let claimed = db::runs::claim(db, node.id).await?;
+        if !claimed.is_empty() || tokio::time::Instant::now() >= deadline {
+            for run in &claimed {
+                tracing::info!(run.id = %run.id, node.name = %node.name, "one-off process claimed");
+            }
+            return Ok(RunJobs { jobs: claimed.into_iter().map(job).collect() });
+        }
+        let next = (tokio::time::Instant::now() + CLAIM_POLL).min(deadline);
+        tokio::select! {
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep_until(next) => {}
+        }
+    }
+}
+
+fn job(row: db::runs::ClaimedRow) -> RunJob {
+    let small = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
+    RunJob {
+        run_id: row.id,
+        app: row.app,
+        target: SessionTarget::Container {
+            image: row.image,
+            build_id: row.build_id,
+            release: row.release,
+            command: paas_types::session::shell_line(&row.command.0),
+            env: row.env.0,
+            size: row.size,
+        },
+        tty: row.tty,
+        detach: row.detach,
+        cols: small(row.cols),
+        rows: small(row.rows),
+        max_secs: row.max_secs.max(1) as u64,
+    }
+}
+
+/// Records how a run ended (once: later calls change nothing) with its audit event.
+pub async fn finish(db: &PgPool, run: &RunRow, status: Option<i32>, reason: Option<&str>) -> ApiResult<()> {
+    let mut tx = db.begin().await?;
+    if db::runs::finish(&mut *tx, run.id, status, reason).await? {
+        let event = db::events::NewEvent {
+            tenant_id: run.tenant_id,
+            app: Some((run.app_id, &run.app)),
+            actor_id: run.author_id,
+            action: "run.finish",
+            data: json!({ "run": run.id, "exit_status": status, "reason": reason }),
+        };
+        db::events::record(&mut *tx, event).await?;
+        tracing::info!(run.id = %run.id, exit_status = status, reason, "one-off process ended");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores output lines of a detached run (process type `run` in the app's logs).
+pub async fn store_output(db: &PgPool, run: &RunRow, lines: Vec<String>) -> ApiResult<()> {
+    let lines: Vec<String> = lines.into_iter().map(|l| l.replace('\0', "").chars().take(8192).collect()).collect();
+    db::runs::insert_output(db, run.app_id, run.id, &lines).await?;
+    Ok(())
+}
