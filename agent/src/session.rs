@@ -16,6 +16,7 @@ use paas_types::client::socket::{Message, SessionSocket};
 use paas_types::session::{self, Control, RunJob, SessionTarget};
 use tokio::io::AsyncWriteExt;
 
+use crate::addons::shell::{shell_command, ShellCommand};
 use crate::build::BuildSettings;
 use crate::client::AgentClient;
 use crate::docker::session::{RunSpec, SessionIo, SessionProcess};
@@ -118,12 +119,28 @@ async fn start(
             engine.start_run(&spec).await
         }
         SessionTarget::Exec { container, command } => engine.start_exec(container, command, job.tty).await,
+        SessionTarget::AddonConsole { addon_id } => {
+            let shell = addon_shell(api, engine, *addon_id).await?;
+            engine.start_exec_as(&shell.container, &shell.cmd, Some(&shell.user), shell.env, job.tty).await
+        }
     };
     let (process, io) = started.map_err(|e| format!("cannot start the process: {}", error_chain(&e)))?;
     if let (true, Some(cols), Some(rows)) = (job.tty, job.cols, job.rows) {
         resize(engine, &process, cols, rows).await;
     }
     Ok((process, io))
+}
+
+/// The client command of an add-on this node holds, from the node's
+/// desired state (which carries the logins).
+async fn addon_shell(api: &AgentClient, engine: &Engine, addon_id: uuid::Uuid) -> Result<ShellCommand, String> {
+    let desired = api.desired().await.map_err(|e| format!("cannot read this node's add-ons: {}", error_chain(&e)))?;
+    let addon = desired
+        .addons
+        .iter()
+        .find(|a| a.id == addon_id)
+        .ok_or_else(|| "the add-on is not on this node (any more)".to_string())?;
+    shell_command(engine.node(), addon).ok_or_else(|| "the add-on has no login yet; try again in a moment".to_string())
 }
 
 /// The docker CLI retries too: a just-started process may not have its terminal yet.

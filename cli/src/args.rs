@@ -103,9 +103,12 @@ pub enum Command {
     /// Postgres and Redis add-ons: create, attach, detach, destroy.
     #[command(subcommand)]
     Addons(crate::commands::addons::AddonsCommand),
-    /// Postgres add-ons: credentials and backups.
+    /// Postgres add-ons: psql, credentials and backups.
     #[command(subcommand)]
     Pg(crate::commands::addons::PgCommand),
+    /// Redis add-ons: redis-cli.
+    #[command(subcommand)]
+    Redis(crate::commands::addons::RedisCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

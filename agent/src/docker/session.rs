@@ -97,6 +97,19 @@ impl Engine {
         command: &[String],
         tty: bool,
     ) -> Result<(SessionProcess, SessionIo), EngineError> {
+        self.start_exec_as(container, command, None, Vec::new(), tty).await
+    }
+
+    /// [`Engine::start_exec`] as `user` (else the container's) with `env`
+    /// added (`KEY=value`; secrets go here, never into the command line).
+    pub async fn start_exec_as(
+        &self,
+        container: &str,
+        command: &[String],
+        user: Option<&str>,
+        env: Vec<String>,
+        tty: bool,
+    ) -> Result<(SessionProcess, SessionIo), EngineError> {
         let inspected =
             self.docker.inspect_container(container, None).await.map_err(docker_err("inspect exec target"))?;
         let labels = inspected.config.and_then(|c| c.labels).unwrap_or_default();
@@ -109,6 +122,8 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(tty),
+            user: user.map(str::to_string),
+            env: (!env.is_empty()).then_some(env),
             ..Default::default()
         };
         let exec = self.docker.create_exec(container, options).await.map_err(docker_err("create session exec"))?;

@@ -75,12 +75,15 @@ pub struct NewRun<'a> {
     pub max_secs: i64,
     pub env: &'a BTreeMap<String, String>,
     pub author_id: Uuid,
+    /// The add-on whose interactive client this run is (`paas pg psql`).
+    pub addon_id: Option<Uuid>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env, author_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env, author_id,
+                           addon_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(run.id)
     .bind(run.app_id)
@@ -95,6 +98,7 @@ pub async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> Result<(), sql
     .bind(run.max_secs)
     .bind(Json(run.env))
     .bind(run.author_id)
+    .bind(run.addon_id)
     .execute(db)
     .await
     .map(|_| ())
@@ -171,8 +175,10 @@ pub struct ClaimedRow {
     pub id: Uuid,
     pub app: String,
     pub release: i32,
-    pub image: String,
-    pub build_id: Uuid,
+    /// `None` only for an add-on console (its release may have no build yet).
+    pub image: Option<String>,
+    pub build_id: Option<Uuid>,
+    pub addon_id: Option<Uuid>,
     pub command: Json<Vec<String>>,
     pub env: Json<BTreeMap<String, String>>,
     pub size: Size,
@@ -189,10 +195,10 @@ pub async fn claim(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<Claimed
         "WITH claimed AS (
              UPDATE runs SET state = 'running', claimed_at = now()
              WHERE node_id = $1 AND state = 'pending' RETURNING *)
-         SELECT c.id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.command,
-                c.env, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
+         SELECT c.id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.addon_id,
+                c.command, c.env, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
          FROM claimed c JOIN apps a ON a.id = c.app_id JOIN releases r ON r.id = c.release_id
-              JOIN builds b ON b.id = r.build_id
+              LEFT JOIN builds b ON b.id = r.build_id
          ORDER BY c.created_at",
     )
     .bind(node_id)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use paas_types::session::{Run, RunJob, RunJobs, RunRequest, SessionTarget};
+use paas_types::session::{ConsoleRequest, Run, RunJob, RunJobs, RunRequest, SessionTarget};
 use paas_types::Size;
 use serde_json::json;
 use sqlx::PgPool;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{AgentNode, AuthUser};
 use crate::db;
+use crate::db::addons::AddonRow;
 use crate::db::apps::AppRow;
 use crate::db::runs::RunRow;
 use crate::error::{ApiError, ApiResult};
@@ -69,24 +70,103 @@ pub async fn create<S: Send + 'static>(
         max_secs: settings.run_max_secs,
         env: &env,
         author_id: user.id,
+        addon_id: None,
     };
+    let audit = json!({
+        "run": id, "command": command, "size": size.as_str(), "detach": request.detach,
+        "release": source.version, "max_secs": settings.run_max_secs,
+    });
+    record(db, hub, app, &new, audit).await
+}
+
+/// Records a run on the node holding the add-on whose interactive client
+/// it runs (`psql`, `redis-cli`), on behalf of `app`, one of the apps the
+/// add-on is attached to (the first one when `request.app` is not given).
+pub async fn console<S: Send + 'static>(
+    db: &PgPool,
+    settings: &Settings,
+    hub: &RunHub<S>,
+    user: &AuthUser,
+    addon: &AddonRow,
+    request: &ConsoleRequest,
+) -> ApiResult<Run> {
+    validate_terminal(request.cols, request.rows, request.term.as_deref())?;
+    let attached = db::addons::attachments(db, &[addon.id]).await?;
+    let app_name = match &request.app {
+        Some(name) => attached.iter().find(|a| &a.app == name).map(|a| a.app.clone()).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "{} is not attached to {name}; attach it first (paas addons attach)",
+                addon.name
+            ))
+        })?,
+        None => attached.first().map(|a| a.app.clone()).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "{} is not attached to any app; attach it first (paas addons attach)",
+                addon.name
+            ))
+        })?,
+    };
+    let app = crate::ops::apps::app_for_user(db, user.id, &app_name).await?;
+    let (Some(node_id), Some("up")) = (addon.node_id, addon.node_state.as_deref()) else {
+        return Err(ApiError::Conflict(format!(
+            "{} is unavailable: its node {} is not up; wait for it, or restore a backup on another node",
+            addon.name,
+            addon.node.as_deref().unwrap_or("(none yet)")
+        )));
+    };
+    let release = db::releases::current(db, app.id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("{} has no release yet", app.name)))?;
+    let client = match addon.kind.as_str() {
+        "postgres" => "psql",
+        _ => "redis-cli",
+    };
+    let id = Uuid::new_v4();
+    let command = vec![client.to_string()];
+    let env = BTreeMap::new();
+    let new = db::runs::NewRun {
+        id,
+        app_id: app.id,
+        release_id: release.id,
+        node_id,
+        command: &command,
+        size: Size::Small,
+        detach: false,
+        tty: request.tty,
+        cols: request.cols,
+        rows: request.rows,
+        max_secs: settings.run_max_secs,
+        env: &env,
+        author_id: user.id,
+        addon_id: Some(addon.id),
+    };
+    let audit = json!({ "run": id, "command": client, "addon": addon.name, "max_secs": settings.run_max_secs });
+    record(db, hub, &app, &new, audit).await
+}
+
+/// Inserts the run with its `run.create` event and wakes its node.
+async fn record<S: Send + 'static>(
+    db: &PgPool,
+    hub: &RunHub<S>,
+    app: &AppRow,
+    new: &db::runs::NewRun<'_>,
+    audit: serde_json::Value,
+) -> ApiResult<Run> {
     let mut tx = db.begin().await?;
-    db::runs::insert(&mut *tx, &new).await?;
+    db::runs::insert(&mut *tx, new).await?;
     let event = db::events::NewEvent {
         tenant_id: app.tenant_id,
         app: Some((app.id, &app.name)),
-        actor_id: Some(user.id),
+        actor_id: Some(new.author_id),
         action: "run.create",
-        data: json!({
-            "run": id, "command": command, "size": size.as_str(), "detach": request.detach,
-            "release": source.version, "max_secs": settings.run_max_secs,
-        }),
+        data: audit,
     };
     db::events::record(&mut *tx, event).await?;
     tx.commit().await?;
-    hub.wake(node_id);
-    tracing::info!(run.id = %id, app = %app.name, size = size.as_str(), detach = request.detach, "one-off process placed");
-    let row = db::runs::find(db, app.id, id).await?.ok_or_else(|| ApiError::not_found(format!("run {id}")))?;
+    hub.wake(new.node_id);
+    tracing::info!(run.id = %new.id, app = %app.name, size = new.size.as_str(), detach = new.detach, "one-off process placed");
+    let row =
+        db::runs::find(db, app.id, new.id).await?.ok_or_else(|| ApiError::not_found(format!("run {}", new.id)))?;
     Ok(row.into())
 }
 
@@ -102,12 +182,18 @@ fn validate(request: &RunRequest) -> ApiResult<String> {
     if command.contains('\0') {
         return Err(ApiError::BadRequest("the command contains a NUL byte".into()));
     }
-    for size in [request.cols, request.rows].into_iter().flatten() {
+    validate_terminal(request.cols, request.rows, request.term.as_deref())?;
+    Ok(command)
+}
+
+/// The terminal's size and `TERM`, when given.
+fn validate_terminal(cols: Option<u16>, rows: Option<u16>, term: Option<&str>) -> ApiResult<()> {
+    for size in [cols, rows].into_iter().flatten() {
         if size == 0 || size > 2000 {
             return Err(ApiError::validation("cols and rows are 1-2000"));
         }
     }
-    if let Some(term) = &request.term {
+    if let Some(term) = term {
         let fine = !term.is_empty()
             && term.len() <= 64
             && term.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+._".contains(&b));
@@ -115,7 +201,7 @@ fn validate(request: &RunRequest) -> ApiResult<String> {
             return Err(ApiError::validation("term is 1-64 characters of a-z, 0-9, '-', '+', '.', '_'"));
         }
     }
-    Ok(command)
+    Ok(())
 }
 
 /// The environment of a run: the release's config and the platform's
@@ -159,7 +245,7 @@ pub async fn claim<S: Send + 'static>(
             for run in &claimed {
                 tracing::info!(run.id = %run.id, node.name = %node.name, "one-off process claimed");
             }
-            return Ok(RunJobs { jobs: claimed.into_iter().map(job).collect() });
+            return Ok(RunJobs { jobs: claimed.into_iter().filter_map(job).collect() });
         }
         let next = (tokio::time::Instant::now() + CLAIM_POLL).min(deadline);
         tokio::select! {
@@ -169,25 +255,34 @@ pub async fn claim<S: Send + 'static>(
     }
 }
 
-fn job(row: db::runs::ClaimedRow) -> RunJob {
+fn job(row: db::runs::ClaimedRow) -> Option<RunJob> {
     let small = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
-    RunJob {
-        run_id: row.id,
-        app: row.app,
-        target: SessionTarget::Container {
-            image: row.image,
-            build_id: row.build_id,
+    let target = match (row.addon_id, row.image, row.build_id) {
+        (Some(addon_id), _, _) => SessionTarget::AddonConsole { addon_id },
+        (None, Some(image), Some(build_id)) => SessionTarget::Container {
+            image,
+            build_id,
             release: row.release,
             command: paas_types::session::shell_line(&row.command.0),
             env: row.env.0,
             size: row.size,
         },
+        // `create` only places runs of built releases.
+        _ => {
+            tracing::warn!(run.id = %row.id, "a claimed run has no image; the overdue sweep ends it");
+            return None;
+        }
+    };
+    Some(RunJob {
+        run_id: row.id,
+        app: row.app,
+        target,
         tty: row.tty,
         detach: row.detach,
         cols: small(row.cols),
         rows: small(row.rows),
         max_secs: row.max_secs.max(1) as u64,
-    }
+    })
 }
 
 /// Records how a run ended (once: later calls change nothing) with its audit event.

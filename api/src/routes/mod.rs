@@ -136,6 +136,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(instances::show_logs))
         .routes(routes!(instances::stream_logs))
         .routes(routes!(runs::create_run))
+        .routes(routes!(runs::create_console))
         .routes(routes!(runs::show_run))
         .routes(routes!(runs::attach_run))
         .routes(routes!(router_table::route_table))

@@ -8,7 +8,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use paas_types::session::{Run, RunJobs, RunRequest};
+use paas_types::session::{ConsoleRequest, Run, RunJobs, RunRequest};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -38,6 +38,24 @@ pub async fn create_run(
 ) -> ApiResult<(StatusCode, ApiJson<Run>)> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let run = ops::runs::create(&state.db, &state.settings, &state.runs, &user, &app, &request).await?;
+    Ok((StatusCode::CREATED, ApiJson(run)))
+}
+
+/// An interactive client session with an add-on (`psql`, `redis-cli`)
+/// logged in as its apps are, recorded as a run of an attached app; attach
+/// to it at `/v1/apps/{app}/runs/{id}/attach` like any run.
+#[utoipa::path(post, path = "/v1/addons/{addon}/console", tag = "addons", security(("bearer" = [])),
+    params(("addon" = String, Path, description = "add-on name")), request_body = ConsoleRequest,
+    responses((status = 201, body = Run), (status = 404, body = paas_types::ErrorBody),
+              (status = 409, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
+pub async fn create_console(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(addon): ApiPath<String>,
+    ApiJson(request): ApiJson<ConsoleRequest>,
+) -> ApiResult<(StatusCode, ApiJson<Run>)> {
+    let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
+    let run = ops::runs::console(&state.db, &state.settings, &state.runs, &user, &addon, &request).await?;
     Ok((StatusCode::CREATED, ApiJson(run)))
 }
 

@@ -195,9 +195,34 @@ pub enum SessionTarget {
         env: BTreeMap<String, String>,
         size: Size,
     },
-    /// A command exec'd in a running container of this node (an add-on's
-    /// server: `psql`, `redis-cli`), as that container's user.
+    /// A command exec'd in a running container of this node, as that
+    /// container's user.
     Exec { container: String, command: Vec<String> },
+    /// The interactive client of an add-on this node holds (`psql`,
+    /// `redis-cli`): the agent takes the container, login and command from
+    /// its own desired state, so no password travels with the job.
+    AddonConsole { addon_id: Uuid },
+}
+
+/// `POST /v1/addons/{addon}/console`: an interactive client session with
+/// the add-on (`paas pg psql`, `paas redis cli`), logged in as its apps are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleRequest {
+    /// The attached app the session is recorded on (its runs and audit log);
+    /// default: the first app the add-on is attached to.
+    #[serde(default)]
+    pub app: Option<String>,
+    /// As in [`RunRequest`].
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub cols: Option<u16>,
+    #[serde(default)]
+    pub rows: Option<u16>,
+    #[serde(default)]
+    pub term: Option<String>,
 }
 
 /// Answer of `POST /v1/agent/runs/claim`: sessions this node should start now.

@@ -47,12 +47,26 @@ pub enum AddonsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PgCommand {
+    /// An interactive psql session, logged in as the app.
+    Psql {
+        /// The add-on (default: the app's only Postgres add-on).
+        name: Option<String>,
+    },
     /// Credentials of a Postgres add-on.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
     /// Backups of a Postgres add-on.
     #[command(subcommand)]
     Backups(BackupsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RedisCommand {
+    /// An interactive redis-cli session, logged in as the app.
+    Cli {
+        /// The add-on (default: the app's only Redis add-on).
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +181,10 @@ pub async fn run(ctx: &Context, command: AddonsCommand) -> Result<(), CliError> 
 pub async fn pg(ctx: &Context, command: PgCommand) -> Result<(), CliError> {
     let client = ctx.client()?;
     match command {
+        PgCommand::Psql { name } => {
+            let name = postgres_addon(ctx, client, name).await?;
+            return crate::commands::run::console(ctx, &name, ctx.app().ok()).await;
+        }
         PgCommand::Credentials(CredentialsCommand::Rotate { name }) => {
             let name = postgres_addon(ctx, client, name).await?;
             let addon = client.rotate_addon_credentials(&name).await?;
@@ -263,22 +281,45 @@ async fn wait_backup(client: &RestClient, name: &str, mut backup: AddonBackup) -
     Ok(backup)
 }
 
+pub async fn redis(ctx: &Context, command: RedisCommand) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    match command {
+        RedisCommand::Cli { name } => {
+            let name = app_addon(ctx, client, name, AddonKind::Redis).await?;
+            crate::commands::run::console(ctx, &name, ctx.app().ok()).await
+        }
+    }
+}
+
 /// The named add-on, else the app's only Postgres add-on.
 async fn postgres_addon(ctx: &Context, client: &RestClient, name: Option<String>) -> Result<String, CliError> {
+    app_addon(ctx, client, name, AddonKind::Postgres).await
+}
+
+/// The named add-on, else the app's only add-on of `kind`.
+async fn app_addon(
+    ctx: &Context,
+    client: &RestClient,
+    name: Option<String>,
+    kind: AddonKind,
+) -> Result<String, CliError> {
     if let Some(name) = name {
         return Ok(name);
     }
     let app = ctx.app()?;
-    let mut pg: Vec<Addon> =
-        client.app_addons(&app).await?.into_iter().filter(|a| a.kind == AddonKind::Postgres).collect();
-    match pg.len() {
-        1 => Ok(pg.remove(0).name),
+    let mut found: Vec<Addon> = client.app_addons(&app).await?.into_iter().filter(|a| a.kind == kind).collect();
+    let (label, create) = match kind {
+        AddonKind::Postgres => ("Postgres", "postgres"),
+        AddonKind::Redis => ("Redis", "redis"),
+    };
+    match found.len() {
+        1 => Ok(found.remove(0).name),
         0 => {
-            Err(CliError::Usage(format!("{app} has no Postgres add-on; create one with `paas addons create postgres`")))
+            Err(CliError::Usage(format!("{app} has no {label} add-on; create one with `paas addons create {create}`")))
         }
         _ => Err(CliError::Usage(format!(
-            "{app} has several Postgres add-ons ({}); name one",
-            pg.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+            "{app} has several {label} add-ons ({}); name one",
+            found.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
         ))),
     }
 }

@@ -34,6 +34,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Members(cmd) => team::members(ctx, cmd).await,
         Command::Addons(cmd) => addons::run(ctx, cmd).await,
         Command::Pg(cmd) => addons::pg(ctx, cmd).await,
+        Command::Redis(cmd) => addons::redis(ctx, cmd).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut crate::args::Cli::command(), "paas", &mut std::io::stdout());

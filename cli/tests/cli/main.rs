@@ -2,6 +2,7 @@
 //! on the Docker engine; `git push` from a temporary repository.
 
 mod commands;
+mod consoles;
 mod push;
 mod run;
 
@@ -95,4 +96,21 @@ pub async fn repo_with(fixture: &str, paas: &Paas) -> tempfile::TempDir {
     git(dir.path(), &["add", "."], paas, false).await;
     git(dir.path(), &["commit", "-q", "-m", "first"], paas, false).await;
     dir
+}
+
+/// `paas <args>` with `input` on a pipe; returns (status, stdout, stderr).
+pub async fn piped(paas: &Paas, args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    let mut command = paas.command(Path::new("/"));
+    command.args(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    command.stderr(std::process::Stdio::piped());
+    let input = input.to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = command.spawn().expect("spawn paas");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
 }

@@ -3,7 +3,6 @@
 //! piped streams, a detached run's output in the logs, another tenant's app
 //! refused like a missing one, and the maximum duration.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use paas_types::Event;
 use test_support::agent::{admin, fixture, wait_build, wait_for, TestAgent};
 use test_support::{set_vars, TestApi};
 
-use crate::{text, Paas};
+use crate::{piped, text, Paas};
 
 const APP: &str = "oneoff";
 
@@ -32,21 +31,6 @@ async fn deployed(max_secs: u64) -> (TestApi, TestAgent, String, Paas) {
     let paas = Paas::new(&api.url);
     paas.login("runner@example.org", "correct horse battery").await;
     (api, agent, token, paas)
-}
-
-/// `paas <args>` with `input` on a pipe; returns (status, stdout, stderr).
-async fn piped(paas: &Paas, args: &[&str], input: &str) -> (Option<i32>, String, String) {
-    let mut command = paas.command(Path::new("/"));
-    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let input = input.to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("spawn paas");
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    (output.status.code(), text(&output.stdout), text(&output.stderr))
 }
 
 async fn run_events(api: &TestApi, token: &str) -> Vec<Event> {

@@ -9,6 +9,7 @@ use super::connection::segment;
 use super::error::ClientError;
 use super::{AgentClient, RestClient};
 use crate::addons::{Addon, AddonBackup, AddonJobResult, AddonRestore, AttachAddonRequest, CreateAddonRequest};
+use crate::session::{ConsoleRequest, Run};
 
 fn addon_path(addon: &str, rest: &str) -> String {
     format!("/v1/addons/{}{rest}", segment(addon))
@@ -34,6 +35,12 @@ impl RestClient {
     /// One add-on, with its URL.
     pub async fn addon(&self, addon: &str) -> Result<Addon, ClientError> {
         self.connection().json(self.request(Method::GET, &addon_path(addon, ""))).await
+    }
+
+    /// Starts an interactive client session with the add-on (a run of an
+    /// attached app); attach to it at [`RestClient::run_attach_path`].
+    pub async fn addon_console(&self, addon: &str, request: &ConsoleRequest) -> Result<Run, ClientError> {
+        self.connection().json(self.request(Method::POST, &addon_path(addon, "/console")).json(request)).await
     }
 
     /// Destroys an add-on; `confirm` (its name) allows it while attached.

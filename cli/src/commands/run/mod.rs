@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use paas_types::client::socket::{Message, SessionSocket};
 use paas_types::client::RestClient;
-use paas_types::session::{self, Control, RunRequest};
+use paas_types::session::{self, ConsoleRequest, Control, RunRequest};
 use paas_types::Size;
 use tokio::sync::mpsc;
 
@@ -68,8 +68,34 @@ pub async fn run(ctx: &Context, size: Option<String>, detach: bool, command: Vec
             run.size.as_str()
         );
     }
+    stream(ctx, client, &app, run.id, tty).await
+}
+
+/// `paas pg psql` / `paas redis cli`: the add-on's own client, in its
+/// container, logged in as the app; attached like `paas run`.
+pub async fn console(ctx: &Context, addon: &str, app: Option<String>) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let window = if tty { terminal::size() } else { None };
+    let request = ConsoleRequest {
+        app,
+        tty,
+        cols: window.map(|(cols, _)| cols),
+        rows: window.map(|(_, rows)| rows),
+        term: tty.then(|| std::env::var("TERM").ok()).flatten().filter(|t| !t.is_empty()),
+    };
+    let run = client.addon_console(addon, &request).await?;
+    if tty {
+        eprintln!("Connecting to {addon} ({}, as {}) ...", run.command.join(" "), run.app);
+    }
+    stream(ctx, client, &run.app, run.id, tty).await
+}
+
+/// Attaches this terminal to a run until its process exits; its exit
+/// status becomes this command's.
+async fn stream(ctx: &Context, client: &RestClient, app: &str, run: uuid::Uuid, tty: bool) -> Result<(), CliError> {
     let token = ctx.token().ok_or(CliError::NotLoggedIn)?;
-    let path = RestClient::run_attach_path(&app, run.id);
+    let path = RestClient::run_attach_path(app, run);
     let socket = client.connection().socket(&path, token, CONNECT_LIMIT).await.map_err(|e| match e {
         paas_types::client::socket::SocketError::Refused(error) => CliError::Client(error),
         other => CliError::Failed(format!("{}: {}", other, root_cause(&other))),
