@@ -5,6 +5,7 @@
 mod oneoff;
 pub mod policy;
 pub mod snapshot;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -174,7 +175,7 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase"), Some(id)) = (kind, container.id) else { continue };
+            let (Some("build" | "release-phase" | "volume-init"), Some(id)) = (kind, container.id) else { continue };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };
             self.docker
                 .remove_container(&id, Some(remove))
@@ -196,17 +197,18 @@ impl Engine {
     }
 
     /// Runs `command` once in a throwaway container of `image` (the same
-    /// policy as app processes, no published port), handing each output
+    /// policy as app processes, no published port, the app's `mounts`), handing each output
     /// line to `on_line`; returns the exit code.
     pub async fn run_once(
         &self,
         image: &str,
         command: &str,
         env: &std::collections::BTreeMap<String, String>,
+        mounts: &[paas_types::agent::VolumeMount],
         limit: std::time::Duration,
         on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let (id, result) = self.run_kept(image, command, env, limit, on_line).await?;
+        let (id, result) = self.run_kept(image, command, env, mounts, limit, on_line).await?;
         self.remove_quietly(&id).await;
         result
     }
@@ -335,6 +337,7 @@ fn instance_container(
     ]);
     let host_config = HostConfig {
         network_mode: Some(network),
+        mounts: volumes::docker_mounts(&instance.mounts),
         port_bindings: web.then(|| {
             HashMap::from([(
                 port_key.clone(),
@@ -366,6 +369,7 @@ fn release_container(
     image: &str,
     command: &str,
     env: &std::collections::BTreeMap<String, String>,
+    mounts: &[paas_types::agent::VolumeMount],
 ) -> ContainerConfig<String> {
     let config = ContainerConfig {
         image: Some(image.to_string()),
@@ -375,6 +379,7 @@ fn release_container(
             (label::MANAGED.to_string(), "release-phase".to_string()),
             (label::NODE.to_string(), node.to_string()),
         ])),
+        host_config: Some(HostConfig { mounts: volumes::docker_mounts(mounts), ..Default::default() }),
         ..Default::default()
     };
     policy::confine(RELEASE_SIZE, config)
@@ -395,6 +400,7 @@ mod tests {
             env: [("PORT".to_string(), "5000".to_string())].into(),
             size,
             hostname: "shop.paas.test".into(),
+            mounts: Vec::new(),
         }
     }
 
@@ -409,7 +415,7 @@ mod tests {
             (
                 "release phase",
                 RELEASE_SIZE,
-                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into()),
+                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &[]),
             ),
         ]
     }

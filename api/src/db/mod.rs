@@ -16,6 +16,7 @@ pub mod routing;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod volumes;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 

@@ -19,3 +19,4 @@ pub mod rollouts;
 pub mod routing;
 pub mod tokens;
 pub mod users;
+pub mod volumes;

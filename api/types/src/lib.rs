@@ -10,7 +10,8 @@
 //!   are the wire format and the database's;
 //! - `size`: container sizes and what each gets (memory, CPU, workers);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
-//! - `text` (feature `sqlx`): storing those enums as Postgres text.
+//! - `text` (feature `sqlx`): storing those enums as Postgres text;
+//! - `volumes`: volumes' REST shapes and the parsing of their size and mount path.
 
 pub mod agent;
 #[cfg(feature = "client")]
@@ -20,6 +21,7 @@ pub mod size;
 pub mod states;
 #[cfg(feature = "sqlx")]
 mod text;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,7 @@ use uuid::Uuid;
 
 pub use size::Size;
 pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, UnknownState};
+pub use volumes::{CreateVolumeRequest, Volume};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
