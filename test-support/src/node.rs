@@ -103,7 +103,7 @@ impl FakeNode {
 
     /// Reports `instances` as what runs on the node.
     pub async fn report(&self, instances: Vec<InstanceReport>) {
-        let body = crate::json_of(&NodeReport { instances });
+        let body = crate::json_of(&NodeReport { instances, volumes: Vec::new() });
         self.expect(Method::POST, "/v1/agent/report", Some(body), StatusCode::NO_CONTENT).await;
     }
 

@@ -9,3 +9,4 @@ mod process_state;
 mod python_apps;
 mod rollout;
 mod statics;
+mod volumes;

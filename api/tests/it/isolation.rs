@@ -23,6 +23,7 @@ fn concrete(template: &str, app: &str, tenant: &str, build: &str) -> String {
         .replace("{hostname}", "www.alpha.example")
         .replace("{version}", "2")
         .replace("{email}", "carl@example.org")
+        .replace("{volume}", "data")
 }
 
 /// A valid body for the routes that take one.
@@ -32,6 +33,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
         ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
+        ("POST", "/v1/apps/{app}/volumes") => json!({ "name": "cache", "mount": "/data/cache" }),
         _ => json!({}),
     }
 }
@@ -50,6 +52,10 @@ async fn call_route(api: &TestApi, method: &Method, template: &str, path: &str, 
             return (status, Value::Null);
         }
         return (status, response.json().await.unwrap());
+    }
+    if template.ends_with("/volumes/{volume}") {
+        // Instances may run by then: destroying needs the name confirmed.
+        return api.call(method.clone(), &format!("{path}?confirm=data"), Some(token), None).await;
     }
     api.call(method.clone(), path, Some(token), Some(body_for(method, template))).await
 }
@@ -71,7 +77,7 @@ async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
 
 async fn snapshot(api: &TestApi, token: &str) -> Value {
     let mut state = json!({});
-    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds"] {
+    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds", "/volumes"] {
         state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
     }
     state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
@@ -112,6 +118,12 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     .execute(&api.db)
     .await
     .unwrap();
+    // A node to hold alice's volume.
+    let admin = api.admin("root@example.org").await;
+    test_support::node::FakeNode::register(&api, &admin, "node-a").await;
+    let volume = json!({ "name": "data", "mount": "/app/instance" });
+    let (status, answer) = api.post(&format!("/v1/apps/{APP}/volumes"), &alice, volume).await;
+    assert_eq!(status, 201, "{answer}");
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;

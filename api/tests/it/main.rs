@@ -10,3 +10,4 @@ mod openapi;
 mod protocol;
 mod resources;
 mod states;
+mod volumes;
