@@ -3,6 +3,7 @@
 
 mod commands;
 mod push;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
