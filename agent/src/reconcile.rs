@@ -135,7 +135,9 @@ impl Reconciler {
                     }
                     ready.insert(volume.name.clone());
                 }
-                Err(error) => tracing::warn!(volume = %volume.name, error = %error_chain(&error), "cannot create volume"),
+                Err(error) => {
+                    tracing::warn!(volume = %volume.name, error = %error_chain(&error), "cannot create volume")
+                }
             }
         }
         ready

@@ -2,6 +2,7 @@
 //! by labels, so a restarted agent adopts them), image builds, and logs.
 //! Every container is confined by [`policy::confine`].
 
+mod mounts;
 mod oneoff;
 pub mod policy;
 pub mod snapshot;
@@ -337,7 +338,7 @@ fn instance_container(
     ]);
     let host_config = HostConfig {
         network_mode: Some(network),
-        mounts: volumes::docker_mounts(&instance.mounts),
+        mounts: mounts::docker_mounts(&instance.mounts),
         port_bindings: web.then(|| {
             HashMap::from([(
                 port_key.clone(),
@@ -379,7 +380,7 @@ fn release_container(
             (label::MANAGED.to_string(), "release-phase".to_string()),
             (label::NODE.to_string(), node.to_string()),
         ])),
-        host_config: Some(HostConfig { mounts: volumes::docker_mounts(mounts), ..Default::default() }),
+        host_config: Some(HostConfig { mounts: mounts::docker_mounts(mounts), ..Default::default() }),
         ..Default::default()
     };
     policy::confine(RELEASE_SIZE, config)
@@ -436,6 +437,31 @@ mod tests {
             let logs = host.log_config.expect("bounded logs");
             assert_eq!(logs.config.unwrap()["max-size"], "10m", "{kind}");
         }
+    }
+
+    #[test]
+    fn volumes_are_mounted_into_processes_and_the_release_phase_under_the_same_policy() {
+        let mounts =
+            vec![paas_types::agent::VolumeMount { volume: "paas-n1-shop-data-1".into(), target: "/data".into() }];
+        let web = instance_container(
+            "n1",
+            "127.0.0.1",
+            "net".into(),
+            &DesiredInstance { mounts: mounts.clone(), ..instance("web", paas_types::Size::Standard) },
+        );
+        let release = release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &mounts);
+        for (kind, config) in [("web", web), ("release phase", release)] {
+            assert_eq!(config.user.as_deref(), Some(APP_USER), "{kind}");
+            let host = config.host_config.unwrap();
+            assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]), "{kind}");
+            let mount = &host.mounts.expect("mounts")[0];
+            assert_eq!(
+                (mount.source.as_deref(), mount.target.as_deref()),
+                (Some("paas-n1-shop-data-1"), Some("/data"))
+            );
+        }
+        let plain = instance_container("n1", "127.0.0.1", "net".into(), &instance("web", paas_types::Size::Standard));
+        assert!(plain.host_config.unwrap().mounts.is_none());
     }
 
     #[test]

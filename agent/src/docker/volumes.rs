@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 
 use bollard::container::{Config as ContainerConfig, CreateContainerOptions, WaitContainerOptions};
-use bollard::models::{HostConfig, Mount, MountTypeEnum, MountVolumeOptions};
+use bollard::models::HostConfig;
 use bollard::volume::{CreateVolumeOptions, ListVolumesOptions};
 use futures::StreamExt;
 use paas_types::agent::{VolumeMount, VolumeUsage};
 
+use super::mounts::docker_mounts;
 use super::{docker_err, label, Engine, EngineError};
 
 /// `paas.managed` value of app volumes.
@@ -21,24 +22,6 @@ const MANAGED_INIT: &str = "volume-init";
 /// Where that container sees the volume.
 const INIT_TARGET: &str = "/volume";
 
-/// Docker mounts of `mounts`: named volumes, starting empty (what the image
-/// has at the path is hidden, never copied into the volume).
-pub fn docker_mounts(mounts: &[VolumeMount]) -> Option<Vec<Mount>> {
-    (!mounts.is_empty()).then(|| {
-        mounts
-            .iter()
-            .map(|m| Mount {
-                target: Some(m.target.clone()),
-                source: Some(m.volume.clone()),
-                typ: Some(MountTypeEnum::VOLUME),
-                read_only: Some(false),
-                volume_options: Some(MountVolumeOptions { no_copy: Some(true), ..Default::default() }),
-                ..Default::default()
-            })
-            .collect()
-    })
-}
-
 impl Engine {
     /// The app volumes of this node, by name.
     pub async fn node_volumes(&self) -> Result<Vec<String>, EngineError> {
@@ -46,11 +29,8 @@ impl Engine {
             "label".to_string(),
             vec![format!("{}={}", label::NODE, self.node), format!("{}={MANAGED_VOLUME}", label::MANAGED)],
         )]);
-        let listed = self
-            .docker
-            .list_volumes(Some(ListVolumesOptions { filters }))
-            .await
-            .map_err(docker_err("list volumes"))?;
+        let listed =
+            self.docker.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(docker_err("list volumes"))?;
         Ok(listed.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
     }
 
@@ -183,13 +163,4 @@ mod tests {
     }
 
     const APP_USER_ARG: &str = super::super::APP_USER;
-
-    #[test]
-    fn mounts_are_named_volumes_that_start_empty() {
-        assert!(docker_mounts(&[]).is_none());
-        let mounts = docker_mounts(&[VolumeMount { volume: "v".into(), target: "/app/instance".into() }]).unwrap();
-        assert_eq!(mounts[0].typ, Some(MountTypeEnum::VOLUME));
-        assert_eq!(mounts[0].target.as_deref(), Some("/app/instance"));
-        assert_eq!(mounts[0].volume_options.as_ref().unwrap().no_copy, Some(true));
-    }
 }

@@ -54,17 +54,15 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
     })
     .await;
     api.create_app(&token, APP).await;
-    let request =
-        CreateVolumeRequest { name: "data".into(), mount: "/app/instance".into(), size: Some("64M".into()) };
+    let request = CreateVolumeRequest { name: "data".into(), mount: "/app/instance".into(), size: Some("64M".into()) };
     let created = api.rest(&token).create_volume(APP, &request).await.expect("volume created");
     assert_eq!((created.mount.as_str(), created.size_mb), ("/app/instance", 64));
     let home = created.node.clone();
     let home_index = agents.iter().position(|a| a.node == home).expect("the volume is on one of the agents' nodes");
     let other = agents[1 - home_index].node.clone();
-    let name = wait_for("the Docker volume on its node", Duration::from_secs(30), || async {
-        docker_volumes(&home).pop()
-    })
-    .await;
+    let name =
+        wait_for("the Docker volume on its node", Duration::from_secs(30), || async { docker_volumes(&home).pop() })
+            .await;
     assert!(name.starts_with(&format!("paas-{home}-{APP}-data-")), "{name}");
     assert!(docker_volumes(&other).is_empty(), "only the volume's node holds it");
 
@@ -82,6 +80,11 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
             .await
             .unwrap();
     assert_eq!(builder, home, "the build of an app with a volume runs on the volume's node");
+    let measured = wait_for("the node to report the volume's usage", Duration::from_secs(30), || async {
+        volume(&api, &token).await.used_bytes
+    })
+    .await;
+    assert!(measured >= 0);
 
     // Two web instances, both on the volume's node (unpinned, they would spread).
     api.rest(&token).update_formation(APP, &scale(&[("web", 2)])).await.expect("scaled");
@@ -114,8 +117,10 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
 
     // Scale to zero and back.
     api.rest(&token).update_formation(APP, &scale(&[("web", 0)])).await.expect("scaled");
-    wait_for("no web container", Duration::from_secs(60), || async { containers(&home, "web").is_empty().then_some(()) })
-        .await;
+    wait_for("no web container", Duration::from_secs(60), || async {
+        containers(&home, "web").is_empty().then_some(())
+    })
+    .await;
     api.rest(&token).update_formation(APP, &scale(&[("web", 1)])).await.expect("scaled");
     let web = web_instances(&api, &token, 1, Some(release)).await;
     let (_, body) = http_get(web[0].address.as_deref().unwrap(), HOST, "/").await.unwrap();
@@ -151,8 +156,10 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
         other => panic!("destroy of a volume in use without confirmation: {other:?}"),
     }
     api.rest(&token).update_formation(APP, &scale(&[("web", 0)])).await.expect("scaled");
-    wait_for("no web container", Duration::from_secs(60), || async { containers(&home, "web").is_empty().then_some(()) })
-        .await;
+    wait_for("no web container", Duration::from_secs(60), || async {
+        containers(&home, "web").is_empty().then_some(())
+    })
+    .await;
     api.rest(&token).destroy_volume(APP, "data", None).await.expect("destroyed once nothing runs");
     wait_for("the Docker volume removed", Duration::from_secs(30), || async {
         docker_volumes(&home).is_empty().then_some(())

@@ -118,9 +118,15 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateVolu
     };
     db::volumes::insert(&mut *tx, &new).await?;
     let release = roll(&mut tx, user, app, &format!("Add volume {} at {}", req.name, req.mount)).await?;
-    record(&mut tx, user, app, "volume.create", json!({
-        "volume": req.name, "mount": req.mount, "size_mb": size_mb, "node": node, "release": release,
-    }))
+    record(
+        &mut tx,
+        user,
+        app,
+        "volume.create",
+        json!({
+            "volume": req.name, "mount": req.mount, "size_mb": size_mb, "node": node, "release": release,
+        }),
+    )
     .await?;
     tx.commit().await?;
     tracing::info!(app = %app.name, volume = %req.name, node = %node, "volume created");
@@ -187,8 +193,13 @@ async fn record(
     action: &'static str,
     data: serde_json::Value,
 ) -> ApiResult<()> {
-    let event =
-        db::events::NewEvent { tenant_id: app.tenant_id, app: Some((app.id, &app.name)), actor_id: Some(user.id), action, data };
+    let event = db::events::NewEvent {
+        tenant_id: app.tenant_id,
+        app: Some((app.id, &app.name)),
+        actor_id: Some(user.id),
+        action,
+        data,
+    };
     db::events::record(&mut **tx, event).await?;
     Ok(())
 }

@@ -106,10 +106,8 @@ pub fn plan(
     for row in formation {
         let quantity =
             if rollout.process_types.contains_key(&row.process_type) { row.quantity.max(0) as usize } else { 0 };
-        let (new, old): (Vec<&ScheduledRow>, Vec<&ScheduledRow>) = instances
-            .iter()
-            .filter(|i| i.process_type == row.process_type)
-            .partition(|i| {
+        let (new, old): (Vec<&ScheduledRow>, Vec<&ScheduledRow>) =
+            instances.iter().filter(|i| i.process_type == row.process_type).partition(|i| {
                 i.release_id == rollout.release_id && i.size == row.size && pin.is_none_or(|p| i.node_id == Some(p))
             });
         for _ in new.len()..quantity {

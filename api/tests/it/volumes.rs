@@ -85,7 +85,8 @@ async fn volumes_are_validated_and_other_tenants_see_none() {
         (Method::DELETE, "/volumes/data?confirm=data".to_string(), None),
     ];
     for (method, path, body) in routes {
-        let (status, theirs) = api.call(method.clone(), &format!("/v1/apps/alpha{path}"), Some(&bob), body.clone()).await;
+        let (status, theirs) =
+            api.call(method.clone(), &format!("/v1/apps/alpha{path}"), Some(&bob), body.clone()).await;
         let (missing_status, missing) =
             api.call(method.clone(), &format!("/v1/apps/zz-missing{path}"), Some(&bob), body).await;
         assert_eq!((status.as_u16(), missing_status.as_u16()), (404, 404), "{method} {path}: {theirs}");
@@ -116,7 +117,8 @@ async fn an_app_with_a_volume_runs_and_builds_on_its_node_and_waits_for_it() {
 
     // The app first runs on node-b (node-a is draining while it is placed).
     sqlx::query("UPDATE nodes SET state = 'draining' WHERE name = 'node-a'").execute(&api.db).await.unwrap();
-    api.upload_build(&admin, "shop", tarball(&[("wsgi.py", "application = None\n")])).await;
+    let (status, build) = api.upload_build(&admin, "shop", tarball(&[("wsgi.py", "application = None\n")])).await;
+    assert_eq!(status, 202, "{build}");
     b.build(&["built"]).await;
     assert_eq!(b.desired().await.instances.len(), 1);
     sqlx::query("UPDATE nodes SET state = 'up' WHERE name = 'node-a'").execute(&api.db).await.unwrap();
@@ -145,7 +147,8 @@ async fn an_app_with_a_volume_runs_and_builds_on_its_node_and_waits_for_it() {
     assert!(new.iter().all(|i| i.mounts == [mount.clone()]), "{new:?}");
 
     // Its builds are claimed by node-b only, with the mounts for the release command.
-    api.upload_build(&admin, "shop", tarball(&[("wsgi.py", "application = None\n")])).await;
+    let (status, build) = api.upload_build(&admin, "shop", tarball(&[("wsgi.py", "application = None\n")])).await;
+    assert_eq!(status, 202, "{build}");
     assert!(a.claim().await.is_none(), "node-a may not run this app's release command");
     let job = b.claim().await.expect("node-b claims it");
     assert_eq!(job.mounts, [mount]);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-use crate::NodeState;
+use crate::states::NodeState;
 
 /// Size of a volume when none is asked for.
 pub const DEFAULT_SIZE_MB: i32 = 1024;

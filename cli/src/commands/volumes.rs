@@ -62,7 +62,9 @@ pub async fn run(ctx: &Context, command: VolumesCommand) -> Result<(), CliError>
                 ))?,
             };
             if typed != name {
-                return Err(CliError::Usage(format!("confirmation {typed:?} does not match {name:?}; nothing deleted")));
+                return Err(CliError::Usage(format!(
+                    "confirmation {typed:?} does not match {name:?}; nothing deleted"
+                )));
             }
             client.destroy_volume(&app, &name, Some(&name)).await?;
             eprintln!("Destroyed volume {name} of {app}; its node removes the data once no process uses it");

@@ -31,7 +31,9 @@ async fn volumes_are_created_listed_shown_in_ps_and_destroyed() {
         assert!(text(&out.stderr).contains(expected), "{args:?}: {}", text(&out.stderr));
     }
 
-    let out = paas.run(root, &[&app[..], &["volumes", "create", "data", "--mount", "/app/instance", "--size", "2G"]].concat()).await;
+    let out = paas
+        .run(root, &[&app[..], &["volumes", "create", "data", "--mount", "/app/instance", "--size", "2G"]].concat())
+        .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(said.contains("Created volume data (2048 MiB) on node node-v, mounted at /app/instance"), "{said}");
