@@ -55,7 +55,10 @@ async fn volumes_are_validated_and_other_tenants_see_none() {
         (json!({ "name": "data", "mount": "/app/../etc" }), "'..'"),
         (json!({ "name": "data", "mount": "/app/.venv" }), "hidden"),
         (json!({ "name": "data", "mount": "/data", "size": "10T" }), "size \"10T\" is not a size"),
-        (json!({ "name": "data", "mount": "/data", "size": "8M" }), "out of range: a volume is 16M to 1024G"),
+        (
+            json!({ "name": "data", "mount": "/data", "size": "8M" }),
+            "out of range: a volume is 16M to 99999M, or 1G to 1024G",
+        ),
         (json!({ "name": "data", "mount": "/data", "quota": "1G" }), "unknown field"),
     ];
     for (body, expected) in cases {
@@ -194,4 +197,48 @@ async fn an_app_with_a_volume_runs_and_builds_on_its_node_and_waits_for_it() {
     let releases: Vec<Release> = decode(&api.get("/v1/apps/shop/releases", &admin).await.1);
     assert_eq!(releases[0].description, "Remove volume data");
     assert!(b.desired().await.instances.iter().all(|i| i.mounts.is_empty() || i.release < releases[0].version));
+}
+
+/// The OpenAPI patterns of a volume's `size` and `mount` accept exactly what
+/// the API accepts (schemathesis holds the API to them both ways).
+#[tokio::test]
+async fn the_volume_schema_patterns_match_the_rules() {
+    use paas_types::volumes::{mount_problem, parse_size_mb};
+    let api = TestApi::start().await;
+    let (_, doc) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let properties = &doc["components"]["schemas"]["CreateVolumeRequest"]["properties"];
+    let pattern = |field: &str| regex::Regex::new(properties[field]["pattern"].as_str().expect("a pattern")).unwrap();
+    let size = pattern("size");
+    for n in [0u32, 1, 9, 15, 16, 99, 100, 999, 1000, 1019, 1020, 1024, 1025, 9999, 99999, 100000] {
+        for text in [format!("{n}M"), format!("{n}G"), format!("0{n}G"), format!("{n}g"), format!("{n}T")] {
+            assert_eq!(size.is_match(&text), parse_size_mb(&text).is_ok(), "size {text}");
+        }
+    }
+    let mount = pattern("mount");
+    let paths = [
+        "/data",
+        "/data/x",
+        "/app",
+        "/app/",
+        "/app/x",
+        "/app/x/",
+        "/app/.venv",
+        "/app/x.d",
+        "/app/_x",
+        "/app/-x",
+        "/app/../x",
+        "/app/./x",
+        "/app//x",
+        "/etc",
+        "/",
+        "",
+        "app/x",
+        "/application",
+        "/data2",
+        "/app/a b",
+        "/app/é",
+    ];
+    for path in paths {
+        assert_eq!(mount.is_match(path), mount_problem(path).is_none(), "mount {path:?}");
+    }
 }

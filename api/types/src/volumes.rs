@@ -37,11 +37,14 @@ pub struct CreateVolumeRequest {
         )
     )]
     pub mount: String,
-    /// The size you plan for, in MiB (`512M`) or GiB (`10G`), 16M to 1024G
-    /// (default 1G). Docker local volumes have no quota: the size is
-    /// checked against the usage the node reports, not enforced by the disk.
+    /// The size you plan for, in MiB (`512M`, 16M to 99999M) or GiB (`10G`,
+    /// 1G to 1024G); default 1G. Docker local volumes have no quota: the size
+    /// is checked against the usage the node reports, not enforced by the disk.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 8, pattern = r"^[1-9][0-9]{0,6}[MG]$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^((1[6-9]|[2-9][0-9]|[1-9][0-9]{2,4})M|([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])G)$")
+    )]
     pub size: Option<String>,
 }
 
@@ -77,26 +80,37 @@ impl std::fmt::Display for SizeError {
 
 impl std::error::Error for SizeError {}
 
-/// `512M` or `10G` (binary units; `MB`, `GiB` and lowercase are accepted
-/// too) -> MiB, within [`MIN_SIZE_MB`]..=[`MAX_SIZE_MB`].
+/// `512M` or `10G` (MiB or GiB, uppercase, no leading zero) -> MiB:
+/// 16M to 99999M, or 1G to 1024G. [`normalize_size`] turns what people type
+/// (`10g`, `512MiB`, `2GB`) into this form.
 pub fn parse_size_mb(text: &str) -> Result<i32, SizeError> {
-    let typed = text.trim();
-    let bad = || SizeError(format!("size {typed:?} is not a size: write a number and M or G, e.g. 512M or 10G"));
-    let digits = typed.find(|c: char| !c.is_ascii_digit()).unwrap_or(typed.len());
-    let (number, unit) = typed.split_at(digits);
-    let factor: i64 = match unit.to_ascii_uppercase().as_str() {
-        "M" | "MB" | "MI" | "MIB" => 1,
-        "G" | "GB" | "GI" | "GIB" => 1024,
-        _ => return Err(bad()),
+    let bad = || SizeError(format!("size {text:?} is not a size: write a number and M or G, e.g. 512M or 10G"));
+    let (number, factor, longest) = match text.strip_suffix('M') {
+        Some(number) => (number, 1, 5),
+        None => (text.strip_suffix('G').ok_or_else(bad)?, 1024, 4),
     };
-    if number.is_empty() || number.len() > 9 {
+    let digits = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) && !number.starts_with('0');
+    if !digits {
         return Err(bad());
     }
-    let mb = number.parse::<i64>().map_err(|_| bad())? * factor;
-    if mb < i64::from(MIN_SIZE_MB) || mb > i64::from(MAX_SIZE_MB) {
-        return Err(SizeError(format!("size {typed:?} is out of range: a volume is 16M to 1024G")));
+    let out_of_range =
+        || SizeError(format!("size {text:?} is out of range: a volume is 16M to 99999M, or 1G to 1024G"));
+    if number.len() > longest {
+        return Err(out_of_range());
     }
-    Ok(mb as i32)
+    let mb = number.parse::<i32>().map_err(|_| bad())? * factor;
+    if !(MIN_SIZE_MB..=MAX_SIZE_MB).contains(&mb) {
+        return Err(out_of_range());
+    }
+    Ok(mb)
+}
+
+/// What people type for a size, in the form [`parse_size_mb`] reads:
+/// trimmed, uppercase, without a trailing `B`/`iB` (`512MiB` -> `512M`).
+pub fn normalize_size(text: &str) -> String {
+    let upper = text.trim().to_ascii_uppercase();
+    let unit = upper.strip_suffix("IB").or_else(|| upper.strip_suffix('B')).unwrap_or(&upper);
+    unit.to_string()
 }
 
 /// Whether `path` may be a mount point: `/data`, or under `/data/` or
@@ -135,13 +149,20 @@ mod tests {
 
     #[test]
     fn sizes() {
-        let cases = [("512M", 512), ("1G", 1024), ("10g", 10240), ("64MiB", 64), ("2GB", 2048), ("1024G", 1048576)];
+        let cases = [("16M", 16), ("512M", 512), ("99999M", 99999), ("1G", 1024), ("10G", 10240), ("1024G", 1048576)];
         for (text, mb) in cases {
             assert_eq!(parse_size_mb(text), Ok(mb), "{text}");
         }
-        for bad in ["", "G", "12", "1T", "1.5G", "-1G", "8M", "1025G", "99999999999G", "1 G"] {
+        for bad in ["", "G", "12", "1T", "1.5G", "-1G", "010G", "10g", "64MiB", "1 G", " 1G"] {
             let error = parse_size_mb(bad).expect_err(bad);
-            assert!(error.0.contains("size"), "{bad}: {error}");
+            assert!(error.0.contains("is not a size"), "{bad}: {error}");
+        }
+        for big in ["8M", "100000M", "1025G", "100000G", "99999999999G"] {
+            let error = parse_size_mb(big).expect_err(big);
+            assert!(error.0.contains("out of range"), "{big}: {error}");
+        }
+        for (typed, sent) in [("10g", "10G"), ("512MiB", "512M"), ("2GB", "2G"), (" 1G ", "1G"), ("1T", "1T")] {
+            assert_eq!(normalize_size(typed), sent, "{typed}");
         }
     }
 

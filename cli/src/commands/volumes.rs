@@ -1,6 +1,6 @@
 //! `volumes list | create | destroy`, and the volume lines of `ps`.
 
-use paas_types::volumes::{mount_problem, parse_size_mb};
+use paas_types::volumes::{mount_problem, normalize_size, parse_size_mb};
 use paas_types::{CreateVolumeRequest, Volume};
 
 use crate::args::VolumesCommand;
@@ -40,6 +40,7 @@ pub async fn run(ctx: &Context, command: VolumesCommand) -> Result<(), CliError>
             if let Some(problem) = mount_problem(&mount) {
                 return Err(CliError::Usage(problem));
             }
+            let size = size.as_deref().map(normalize_size);
             if let Some(size) = &size {
                 parse_size_mb(size).map_err(|e| CliError::Usage(e.0))?;
             }

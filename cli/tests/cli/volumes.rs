@@ -32,7 +32,7 @@ async fn volumes_are_created_listed_shown_in_ps_and_destroyed() {
     }
 
     let out = paas
-        .run(root, &[&app[..], &["volumes", "create", "data", "--mount", "/app/instance", "--size", "2G"]].concat())
+        .run(root, &[&app[..], &["volumes", "create", "data", "--mount", "/app/instance", "--size", "2gb"]].concat())
         .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
