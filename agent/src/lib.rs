@@ -10,7 +10,7 @@
 //! `detect` (what kind of app a source tree is), `docker` (the engine, with
 //! `docker::policy`, the one container security policy), `health` (web
 //! health checks), `supervisor` (reading supervisord's program state), `build` (unpack, image recipe, output streaming),
-//! `reconcile` (converging containers on the desired state), `node`
+//! `reconcile` (converging containers and volumes on the desired state), `node`
 //! (registration and heartbeats). This file runs the loops.
 
 pub mod addons;

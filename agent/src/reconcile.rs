@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use paas_types::agent::{DesiredInstance, InstanceReport, NodeReport, ShippedLine};
+use paas_types::agent::{DesiredInstance, DesiredVolume, InstanceReport, NodeReport, ShippedLine, VolumeUsage};
 use paas_types::ActualState;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -34,6 +34,8 @@ const RECHECK_EVERY: Duration = Duration::from_secs(10);
 const FAILURES_BEFORE_UNHEALTHY: u32 = 3;
 /// Output lines sent with a crashed instance's report.
 const LAST_OUTPUT_LINES: usize = 20;
+/// How often the node's volumes are measured (Docker's disk-usage report walks them).
+const USAGE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Reconciler {
     api: Arc<AgentClient>,
@@ -61,6 +63,8 @@ pub struct Reconciler {
     rebuilding: Arc<Mutex<HashSet<String>>>,
     /// Add-on servers on this node.
     addons: crate::addons::Addons,
+    /// When the volumes were last measured.
+    usage_measured: Option<Instant>,
 }
 
 impl Reconciler {
@@ -91,18 +95,26 @@ impl Reconciler {
             log_lines,
             build_settings,
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
+            usage_measured: None,
         }
     }
 
     /// One pass: converge, then report.
     pub async fn pass(&mut self) -> Result<(), ReconcileError> {
         let desired = self.api.desired().await?;
+        let volumes = self.converge_volumes(&desired.volumes).await;
         let containers = self.engine.list().await?;
         let by_instance: HashMap<Uuid, &ManagedContainer> = containers.iter().map(|c| (c.instance_id, c)).collect();
         let wanted: HashSet<Uuid> = desired.instances.iter().map(|i| i.instance_id).collect();
         let mut reports = Vec::new();
         for instance in &desired.instances {
-            let report = self.converge(instance, by_instance.get(&instance.instance_id).copied()).await;
+            let container = by_instance.get(&instance.instance_id).copied();
+            if container.is_none() && instance.mounts.iter().any(|m| !volumes.contains(&m.volume)) {
+                // Never start without its data (Docker would make an empty, unlabelled volume).
+                reports.push(self.waiting(instance));
+                continue;
+            }
+            let report = self.converge(instance, container).await;
             reports.push(report);
         }
         for container in containers.iter().filter(|c| !wanted.contains(&c.instance_id)) {
@@ -110,8 +122,78 @@ impl Reconciler {
         }
         self.forget_gone(&containers);
         let addons = self.addons.pass(&desired.addons).await;
-        self.api.report(&NodeReport { instances: reports, addons }).await?;
+        self.remove_unwanted_volumes(&desired.volumes).await;
+        let volumes = if desired.volumes.is_empty() { Vec::new() } else { self.volume_usage().await };
+        self.api.report(&NodeReport { instances: reports, addons, volumes }).await?;
         Ok(())
+    }
+
+    /// Creates the node's missing volumes; returns those that exist.
+    async fn converge_volumes(&mut self, wanted: &[DesiredVolume]) -> HashSet<String> {
+        let mut ready = HashSet::new();
+        for volume in wanted {
+            match self.engine.ensure_volume(&volume.name, &volume.app, &self.build_settings.base_image).await {
+                Ok(created) => {
+                    if created {
+                        tracing::info!(volume = %volume.name, app = %volume.app, "volume created");
+                    }
+                    ready.insert(volume.name.clone());
+                }
+                Err(error) => {
+                    tracing::warn!(volume = %volume.name, error = %error_chain(&error), "cannot create volume")
+                }
+            }
+        }
+        ready
+    }
+
+    /// Removes this node's volumes the API no longer lists, once no
+    /// container uses them (Docker refuses before; the next pass retries).
+    async fn remove_unwanted_volumes(&mut self, wanted: &[DesiredVolume]) {
+        let names: HashSet<&str> = wanted.iter().map(|v| v.name.as_str()).collect();
+        let present = match self.engine.node_volumes().await {
+            Ok(present) => present,
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "cannot list volumes");
+                return;
+            }
+        };
+        for name in present.iter().filter(|n| !names.contains(n.as_str())) {
+            match self.engine.remove_volume(name).await {
+                Ok(true) => tracing::info!(volume = %name, "volume removed (destroyed, or its app deleted)"),
+                Ok(false) => tracing::debug!(volume = %name, "volume still in use; removing it later"),
+                Err(error) => tracing::warn!(volume = %name, error = %error_chain(&error), "cannot remove volume"),
+            }
+        }
+    }
+
+    /// What the node's volumes hold, measured every `USAGE_EVERY`.
+    async fn volume_usage(&mut self) -> Vec<VolumeUsage> {
+        if self.usage_measured.is_some_and(|at| at.elapsed() < USAGE_EVERY) {
+            return Vec::new();
+        }
+        self.usage_measured = Some(Instant::now());
+        match self.engine.volume_usage().await {
+            Ok(usage) => usage,
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "cannot measure volumes");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The report of an instance whose volume is not there yet.
+    fn waiting(&self, instance: &DesiredInstance) -> InstanceReport {
+        InstanceReport {
+            instance_id: instance.instance_id,
+            state: ActualState::Starting,
+            address: None,
+            container_id: None,
+            restarts: 0,
+            exit_status: None,
+            last_output: Vec::new(),
+            http_status: None,
+        }
     }
 
     /// Makes one wanted instance run and says how it is doing.

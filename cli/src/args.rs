@@ -83,6 +83,9 @@ pub enum Command {
     /// Manage custom domains.
     #[command(subcommand)]
     Domains(DomainsCommand),
+    /// Manage volumes: data on one node, mounted into every process of the app.
+    #[command(subcommand)]
+    Volumes(VolumesCommand),
     /// Deploy the current directory (or DIR) without git: upload, build, release.
     Deploy {
         /// Source directory.
@@ -217,6 +220,32 @@ pub enum MembersCommand {
         email: String,
         #[arg(long)]
         tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumesCommand {
+    /// List the app's volumes with their nodes and usage.
+    List,
+    /// Create a volume on one node (where the app runs, else the one with
+    /// the most room), mounted into every process and the release command;
+    /// the app's processes then run on that node.
+    Create {
+        /// 2-30 characters of a-z, 0-9 and '-', starting with a letter.
+        name: String,
+        /// Where it appears in the containers: /data, or a path under /app/ or /data/.
+        #[arg(long, value_name = "PATH")]
+        mount: String,
+        /// The size you plan for, e.g. 512M or 10G (default 1G; checked against usage, not a hard quota).
+        #[arg(long)]
+        size: Option<String>,
+    },
+    /// Destroy a volume and its data; the app's processes restart without it.
+    Destroy {
+        name: String,
+        /// Type the volume's name to confirm without a prompt.
+        #[arg(long)]
+        confirm: Option<String>,
     },
 }
 

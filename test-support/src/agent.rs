@@ -48,10 +48,11 @@ impl TestAgent {
         self.runtime = Some(spawn_agent(api, &self.node, self.state_dir.path().to_path_buf(), None));
     }
 
-    /// Stops the agent and removes every container of its node.
+    /// Stops the agent and removes every container and volume of its node.
     pub fn cleanup(&mut self) {
         self.stop();
         remove_node_containers(&self.node);
+        remove_node_volumes(&self.node);
     }
 
     /// Drops the agent's runtime without waiting: its tasks are cancelled
@@ -132,6 +133,17 @@ pub fn remove_node_containers(node: &str) {
     if !networks.is_empty() {
         let mut args = vec!["network", "rm"];
         args.extend(networks.iter().map(String::as_str));
+        docker_bounded(&args);
+    }
+}
+
+/// `docker volume rm` of every volume labelled with this node (after its
+/// containers are gone; `kill_node` keeps them, as a lost node keeps its disk).
+pub fn remove_node_volumes(node: &str) {
+    let volumes = docker_ids(&["volume", "ls", "-q", "--filter", &format!("label=paas.node={node}")]);
+    if !volumes.is_empty() {
+        let mut args = vec!["volume", "rm", "-f"];
+        args.extend(volumes.iter().map(String::as_str));
         docker_bounded(&args);
     }
 }

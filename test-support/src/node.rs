@@ -103,7 +103,7 @@ impl FakeNode {
 
     /// Reports `instances` as what runs on the node.
     pub async fn report(&self, instances: Vec<InstanceReport>) {
-        let body = crate::json_of(&NodeReport { instances, addons: Vec::new() });
+        let body = crate::json_of(&NodeReport { instances, addons: Vec::new(), volumes: Vec::new() });
         self.expect(Method::POST, "/v1/agent/report", Some(body), StatusCode::NO_CONTENT).await;
     }
 

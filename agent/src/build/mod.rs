@@ -145,10 +145,17 @@ async fn build(
         // The release phase runs here, once, before any instance of the new
         // release starts; its failure fails the build, so nothing rolls out.
         let step = Step::begin(&tx, format!("Running release command: {command}"));
+        for mount in &job.mounts {
+            // Builds of an app with volumes are claimed only by their node.
+            engine.ensure_volume(&mount.volume, &job.app, &settings.base_image).await.map_err(|e| {
+                BuildError::Image(format!("cannot prepare the volume at {}: {}", mount.target, error_chain(&e)))
+            })?;
+            log.line(format!("{INDENT}With the volume at {}", mount.target));
+        }
         let mut out = Output::new(&tx);
         out.push(&format!("paas-run: {command}"));
         let code = engine
-            .run_once(&tag, command, &job.env, settings.timeout, |line| out.push(&line))
+            .run_once(&tag, command, &job.env, &job.mounts, settings.timeout, |line| out.push(&line))
             .await
             .map_err(|e| BuildError::Image(error_chain(&e)))?;
         if code != 0 {

@@ -85,7 +85,7 @@ pub(super) async fn collect(
     let mut report_line = None;
     let command = format!("python3 /etc/{PROBE_PATH}");
     let (id, code) = engine
-        .run_kept(tag, &command, &env, settings.timeout, |line| match line.strip_prefix(MARKER) {
+        .run_kept(tag, &command, &env, &[], settings.timeout, |line| match line.strip_prefix(MARKER) {
             Some(json) => report_line = Some(json.to_string()),
             None => say(format!("       {line}")),
         })

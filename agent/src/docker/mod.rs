@@ -3,10 +3,12 @@
 //! Every container is confined by [`policy::confine`].
 
 pub mod addons;
+mod mounts;
 mod oneoff;
 pub mod policy;
 pub mod session;
 pub mod snapshot;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -186,7 +188,7 @@ impl Engine {
         let mut removed = 0;
         for container in containers {
             let kind = container.labels.as_ref().and_then(|l| l.get(label::MANAGED)).map(String::as_str);
-            let (Some("build" | "release-phase" | RUN_KIND), Some(id)) = (kind, container.id) else {
+            let (Some("build" | "release-phase" | "volume-init" | RUN_KIND), Some(id)) = (kind, container.id) else {
                 continue;
             };
             let remove = RemoveContainerOptions { force: true, ..Default::default() };
@@ -210,17 +212,18 @@ impl Engine {
     }
 
     /// Runs `command` once in a throwaway container of `image` (the same
-    /// policy as app processes, no published port), handing each output
+    /// policy as app processes, no published port, the app's `mounts`), handing each output
     /// line to `on_line`; returns the exit code.
     pub async fn run_once(
         &self,
         image: &str,
         command: &str,
         env: &std::collections::BTreeMap<String, String>,
+        mounts: &[paas_types::agent::VolumeMount],
         limit: std::time::Duration,
         on_line: impl FnMut(String),
     ) -> Result<i64, EngineError> {
-        let (id, result) = self.run_kept(image, command, env, limit, on_line).await?;
+        let (id, result) = self.run_kept(image, command, env, mounts, limit, on_line).await?;
         self.remove_quietly(&id).await;
         result
     }
@@ -349,6 +352,7 @@ fn instance_container(
     ]);
     let host_config = HostConfig {
         network_mode: Some(network),
+        mounts: mounts::docker_mounts(&instance.mounts),
         port_bindings: web.then(|| {
             HashMap::from([(
                 port_key.clone(),
@@ -380,6 +384,7 @@ fn release_container(
     image: &str,
     command: &str,
     env: &std::collections::BTreeMap<String, String>,
+    mounts: &[paas_types::agent::VolumeMount],
 ) -> ContainerConfig<String> {
     let config = ContainerConfig {
         image: Some(image.to_string()),
@@ -389,6 +394,7 @@ fn release_container(
             (label::MANAGED.to_string(), "release-phase".to_string()),
             (label::NODE.to_string(), node.to_string()),
         ])),
+        host_config: Some(HostConfig { mounts: mounts::docker_mounts(mounts), ..Default::default() }),
         ..Default::default()
     };
     policy::confine(RELEASE_SIZE, config)
@@ -409,6 +415,7 @@ mod tests {
             env: [("PORT".to_string(), "5000".to_string())].into(),
             size,
             hostname: "shop.paas.test".into(),
+            mounts: Vec::new(),
         }
     }
 
@@ -423,7 +430,7 @@ mod tests {
             (
                 "release phase",
                 RELEASE_SIZE,
-                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into()),
+                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &[]),
             ),
         ]
     }
@@ -444,6 +451,31 @@ mod tests {
             let logs = host.log_config.expect("bounded logs");
             assert_eq!(logs.config.unwrap()["max-size"], "10m", "{kind}");
         }
+    }
+
+    #[test]
+    fn volumes_are_mounted_into_processes_and_the_release_phase_under_the_same_policy() {
+        let mounts =
+            vec![paas_types::agent::VolumeMount { volume: "paas-n1-shop-data-1".into(), target: "/data".into() }];
+        let web = instance_container(
+            "n1",
+            "127.0.0.1",
+            "net".into(),
+            &DesiredInstance { mounts: mounts.clone(), ..instance("web", paas_types::Size::Standard) },
+        );
+        let release = release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &mounts);
+        for (kind, config) in [("web", web), ("release phase", release)] {
+            assert_eq!(config.user.as_deref(), Some(APP_USER), "{kind}");
+            let host = config.host_config.unwrap();
+            assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]), "{kind}");
+            let mount = &host.mounts.expect("mounts")[0];
+            assert_eq!(
+                (mount.source.as_deref(), mount.target.as_deref()),
+                (Some("paas-n1-shop-data-1"), Some("/data"))
+            );
+        }
+        let plain = instance_container("n1", "127.0.0.1", "net".into(), &instance("web", paas_types::Size::Standard));
+        assert!(plain.host_config.unwrap().mounts.is_none());
     }
 
     #[test]

@@ -9,11 +9,12 @@ use bollard::container::{
     CreateContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions, WaitContainerOptions,
 };
 use futures::StreamExt;
+use paas_types::agent::VolumeMount;
 
 use super::{docker_err, release_container, Engine, EngineError};
 
 impl Engine {
-    /// Runs `command` in a new container of `image` until it exits (or
+    /// Runs `command` in a new container of `image` (with `mounts`) until it exits (or
     /// `limit` passes), handing each output line to `on_line`. Returns the
     /// container id, to copy from and then [`Engine::remove_quietly`], and
     /// the exit code.
@@ -22,10 +23,11 @@ impl Engine {
         image: &str,
         command: &str,
         env: &BTreeMap<String, String>,
+        mounts: &[VolumeMount],
         limit: Duration,
         mut on_line: impl FnMut(String),
     ) -> Result<(String, Result<i64, EngineError>), EngineError> {
-        let config = release_container(&self.node, image, command, env);
+        let config = release_container(&self.node, image, command, env, mounts);
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions<String>>, config)

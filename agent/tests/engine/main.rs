@@ -11,3 +11,4 @@ mod process_state;
 mod python_apps;
 mod rollout;
 mod statics;
+mod volumes;

@@ -115,7 +115,8 @@ pub async fn log_from(
 }
 
 /// Claims the oldest claimable build for a node: queued, or building with an
-/// expired lease (its agent died). Returns (build id, app name).
+/// expired lease (its agent died). A build of an app with volumes is only
+/// claimed by their node. Returns (build id, app name).
 pub async fn claim(
     db: impl PgExecutor<'_>,
     node_id: Uuid,
@@ -126,6 +127,8 @@ pub async fn claim(
              SELECT id FROM builds
              WHERE (status = 'queued' OR (status = 'building' AND lease_expires_at < now()))
                AND attempts < $3
+               -- An app with volumes runs its release command on their node.
+               AND NOT EXISTS (SELECT 1 FROM volumes v WHERE v.app_id = builds.app_id AND v.node_id <> $1)
              ORDER BY created_at
              FOR UPDATE SKIP LOCKED
              LIMIT 1

@@ -179,12 +179,14 @@ pub struct ScheduledRow {
     pub restarts: i32,
     /// Running since (cleared when it stops running).
     pub ready_at: Option<DateTime<Utc>>,
+    /// The node it is placed on.
+    pub node_id: Option<Uuid>,
 }
 
 /// The app's instances the scheduler wants running, oldest first.
 pub async fn wanted_for_app(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<ScheduledRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, release_id, process_type, actual_state, size, restarts, ready_at FROM instances
+        "SELECT id, release_id, process_type, actual_state, size, restarts, ready_at, node_id FROM instances
          WHERE app_id = $1 AND desired_state = 'running' ORDER BY created_at",
     )
     .bind(app_id)

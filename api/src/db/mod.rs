@@ -18,6 +18,7 @@ pub mod runs;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod volumes;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 

@@ -2,7 +2,7 @@
 //! side of the build queue: claim, log, static bundle, finish. A finished
 //! successful build becomes a release with the app's current config.
 
-use paas_types::agent::{BuildJob, BuildResult};
+use paas_types::agent::{BuildJob, BuildResult, VolumeMount};
 use paas_types::{Build, BuildDetail};
 use serde_json::json;
 use sqlx::PgPool;
@@ -61,7 +61,10 @@ pub async fn claim_build(db: &PgPool, settings: &Settings, node: &AgentNode) -> 
     tracing::info!(build.id = %build_id, node.name = %node.name, "build claimed");
     let app_id = db::builds::app_of(db, build_id).await?;
     let env = db::apps::config(db, app_id).await?;
-    Ok(Some(BuildJob { build_id, app, lease_secs, env }))
+    // The claim only hands an app with volumes to their node: mount them.
+    let volumes = db::volumes::mounts_of_app(db, app_id).await?;
+    let mounts = volumes.into_iter().map(|v| VolumeMount { volume: v.docker_name, target: v.mount_path }).collect();
+    Ok(Some(BuildJob { build_id, app, lease_secs, env, mounts }))
 }
 
 /// Appends output lines of a build the node holds and renews its lease.

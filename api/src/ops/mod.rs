@@ -21,3 +21,4 @@ pub mod routing;
 pub mod runs;
 pub mod tokens;
 pub mod users;
+pub mod volumes;

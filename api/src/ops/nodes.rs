@@ -1,7 +1,9 @@
 //! Nodes: join tokens, registration and heartbeats, the desired state the
 //! agents converge on, their reports, and the output they ship.
 
-use paas_types::agent::{DesiredInstance, DesiredState, NodeRegistered, NodeReport, RegisterNode, ShippedLine};
+use paas_types::agent::{
+    DesiredInstance, DesiredState, DesiredVolume, NodeRegistered, NodeReport, RegisterNode, ShippedLine, VolumeMount,
+};
 use paas_types::JoinToken;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -60,8 +62,25 @@ pub async fn heartbeat(db: &PgPool, node: &AgentNode) -> ApiResult<()> {
 /// Everything the node should run, with the environment of each instance.
 pub async fn desired_state(db: &PgPool, node: &AgentNode) -> ApiResult<DesiredState> {
     let rows = db::instances::desired_for_node(db, node.id).await?;
+    // The volumes on this node; an app's instances mount those of its app.
+    let volumes = db::volumes::for_node(db, node.id).await?;
+    let mounts = |app: &str| -> Vec<VolumeMount> {
+        let of_app = volumes.iter().filter(|v| v.app == app);
+        of_app.map(|v| VolumeMount { volume: v.docker_name.clone(), target: v.mount_path.clone() }).collect()
+    };
+    let instances = rows
+        .into_iter()
+        .map(|row| {
+            let mounts = mounts(&row.app);
+            DesiredInstance { mounts, ..desired_instance(row) }
+        })
+        .collect();
+    let volumes = volumes
+        .iter()
+        .map(|v| DesiredVolume { name: v.docker_name.clone(), app: v.app.clone(), volume: v.name.clone() })
+        .collect();
     let addons = crate::ops::addons::node::desired_addons(db, node).await?;
-    Ok(DesiredState { instances: rows.into_iter().map(desired_instance).collect(), addons })
+    Ok(DesiredState { instances, addons, volumes })
 }
 
 /// An instance's run spec: config vars plus the platform's own variables.
@@ -85,6 +104,7 @@ fn desired_instance(row: DesiredRow) -> DesiredInstance {
         env,
         size: row.size,
         hostname: row.hostname,
+        mounts: Vec::new(),
     }
 }
 
@@ -99,6 +119,11 @@ pub async fn report_instances(db: &PgPool, node: &AgentNode, report: &NodeReport
     let reported: Vec<Uuid> = report.instances.iter().map(|i| i.instance_id).collect();
     db::instances::mark_unreported_stopped(db, node.id, &reported).await?;
     crate::ops::addons::node::apply_reports(db, node, &report.addons).await?;
+    if !report.volumes.is_empty() {
+        let names: Vec<String> = report.volumes.iter().map(|v| v.name.clone()).collect();
+        let bytes: Vec<i64> = report.volumes.iter().map(|v| v.used_bytes).collect();
+        db::volumes::record_usage(db, node.id, &names, &bytes).await?;
+    }
     scheduler::reconcile_apps(db, changed).await;
     Ok(())
 }

@@ -26,6 +26,7 @@ mod run_relay;
 mod runs;
 mod tenants;
 mod tokens;
+mod volumes;
 
 use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -123,6 +124,8 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(config::unset_config_var))
         .routes(routes!(domains::list_domains, domains::add_domain))
         .routes(routes!(domains::remove_domain))
+        .routes(routes!(volumes::list_volumes, volumes::create_volume))
+        .routes(routes!(volumes::destroy_volume))
         .routes(routes!(formation::show_formation, formation::update_formation))
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::show_release))

@@ -51,14 +51,16 @@ pub async fn reconcile_app(db: &PgPool, app_id: Uuid) -> Result<(), sqlx::Error>
         return tx.commit().await;
     };
     let release_id = rollout.release_id;
-    let mut decision = plan::plan(&formation, &rollout, &instances, &[]);
+    // An app with volumes runs on their node only.
+    let pin = db::volumes::node_of_app(&mut *tx, app_id).await?;
+    let mut decision = plan::plan(&formation, &rollout, &instances, &[], pin);
     if !decision.unplaced.is_empty() {
         // Starts need the nodes' room: read it under the placement lock,
         // which holds until commit, so no other placement races this one.
         db::placement::lock(&mut tx).await?;
         let nodes = db::placement::nodes(&mut *tx).await?;
         let placed = db::placement::placed(&mut *tx).await?;
-        decision = plan::plan(&formation, &rollout, &instances, &plan::rooms(app_id, &nodes, &placed));
+        decision = plan::plan(&formation, &rollout, &instances, &plan::rooms(app_id, &nodes, &placed), pin);
     }
     for start in &decision.start {
         tracing::debug!(node.id = %start.node_id, process_type = %start.process_type, "placing instance");
@@ -66,7 +68,11 @@ pub async fn reconcile_app(db: &PgPool, app_id: Uuid) -> Result<(), sqlx::Error>
             .await?;
     }
     for (process_type, size) in &decision.unplaced {
-        tracing::warn!(process_type, size = %size.as_str(), "no live node has room for another instance");
+        match pin {
+            Some(node) => tracing::warn!(process_type, size = %size.as_str(), node.id = %node,
+                "the node holding the app's volumes is down or full; the instance waits for it"),
+            None => tracing::warn!(process_type, size = %size.as_str(), "no live node has room for another instance"),
+        }
     }
     if !decision.stop.is_empty() {
         db::instances::stop(&mut *tx, &decision.stop).await?;

@@ -4,8 +4,12 @@
 //!
 //! Rules:
 //! - instances of the current release and size are "new", the rest "old";
+//!   for an app pinned to a node (it has volumes there), only instances on
+//!   that node are new;
 //! - missing new instances go to the live node with room that runs the
 //!   fewest of this app's instances, then the least loaded, then by name;
+//!   a pinned app's go to its node only: when that node is down or full
+//!   they stay unplaced rather than start elsewhere without their data;
 //! - surplus new instances stop, those not yet running first, then newest;
 //! - old instances of a process type stop only once the release is promoted
 //!   (every process type healthy, see `promotion`) and its new ones all
@@ -88,19 +92,26 @@ pub fn rooms(app_id: Uuid, nodes: &[NodeCapacityRow], placed: &[PlacedRow]) -> V
 
 /// Decides the changes for one app. `instances` are those wanted running,
 /// oldest first; `nodes` may be empty when only stops are being weighed
-/// (every start then lands in `unplaced`).
-pub fn plan(formation: &[FormationRow], rollout: &Rollout, instances: &[ScheduledRow], nodes: &[NodeRoom]) -> Plan {
+/// (every start then lands in `unplaced`). `pin` is the node holding the
+/// app's volumes, if it has any.
+pub fn plan(
+    formation: &[FormationRow],
+    rollout: &Rollout,
+    instances: &[ScheduledRow],
+    nodes: &[NodeRoom],
+    pin: Option<Uuid>,
+) -> Plan {
     let mut nodes = nodes.to_vec();
     let mut plan = Plan::default();
     for row in formation {
         let quantity =
             if rollout.process_types.contains_key(&row.process_type) { row.quantity.max(0) as usize } else { 0 };
-        let (new, old): (Vec<&ScheduledRow>, Vec<&ScheduledRow>) = instances
-            .iter()
-            .filter(|i| i.process_type == row.process_type)
-            .partition(|i| i.release_id == rollout.release_id && i.size == row.size);
+        let (new, old): (Vec<&ScheduledRow>, Vec<&ScheduledRow>) =
+            instances.iter().filter(|i| i.process_type == row.process_type).partition(|i| {
+                i.release_id == rollout.release_id && i.size == row.size && pin.is_none_or(|p| i.node_id == Some(p))
+            });
         for _ in new.len()..quantity {
-            match place(&mut nodes, row.size) {
+            match place(&mut nodes, row.size, pin) {
                 Some(node_id) => {
                     plan.start.push(Start { process_type: row.process_type.clone(), size: row.size, node_id })
                 }
@@ -121,11 +132,13 @@ pub fn plan(formation: &[FormationRow], rollout: &Rollout, instances: &[Schedule
     plan
 }
 
-/// Picks the node for one more instance of `size` and books its room.
-fn place(nodes: &mut [NodeRoom], size: Size) -> Option<Uuid> {
+/// Picks the node for one more instance of `size` (on `pin` only, when
+/// set) and books its room.
+fn place(nodes: &mut [NodeRoom], size: Size, pin: Option<Uuid>) -> Option<Uuid> {
     let need = i64::from(size.memory_mb());
     let node = nodes
         .iter_mut()
+        .filter(|n| pin.is_none_or(|p| n.id == p))
         .filter(|n| n.state == NodeState::Up && i64::from(n.memory_mb) - n.used_mb >= need)
         .min_by(|a, b| (a.app_instances, a.used_mb, &a.name).cmp(&(b.app_instances, b.used_mb, &b.name)))?;
     node.used_mb += need;
@@ -157,7 +170,13 @@ mod tests {
             size,
             restarts: 0,
             ready_at: None,
+            node_id: None,
         }
+    }
+
+    fn on(mut instance: ScheduledRow, node: u128) -> ScheduledRow {
+        instance.node_id = Some(Uuid::from_u128(node));
+        instance
     }
 
     fn rollout(types: &[&str]) -> Rollout {
@@ -188,6 +207,8 @@ mod tests {
         started_on: Vec<u128>,
         stopped: Vec<u128>,
         unplaced: usize,
+        /// The node holding the app's volumes.
+        pin: Option<Uuid>,
     }
 
     #[test]
@@ -201,6 +222,7 @@ mod tests {
                 started_on: vec![1, 2, 3],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "prefers the node with fewer of this app's instances, then the less loaded",
@@ -210,6 +232,7 @@ mod tests {
                 started_on: vec![3, 2],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "respects memory capacity and reports what does not fit",
@@ -219,6 +242,7 @@ mod tests {
                 started_on: vec![1, 1],
                 stopped: vec![],
                 unplaced: 1,
+                pin: None,
             },
             Case {
                 name: "never places on nodes that are down or draining",
@@ -228,6 +252,7 @@ mod tests {
                 started_on: vec![3, 3],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "no live node at all: everything is unplaced",
@@ -237,6 +262,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![],
                 unplaced: 2,
+                pin: None,
             },
             Case {
                 name: "scale down stops the newest first",
@@ -250,6 +276,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![12, 11],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "scale down stops instances not yet running before running ones",
@@ -262,6 +289,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![10],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "a rollout keeps the old release until the new one runs",
@@ -274,6 +302,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "once the new release runs, the old one stops",
@@ -286,6 +315,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![10],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "a size change is a rollout too",
@@ -295,6 +325,7 @@ mod tests {
                 started_on: vec![1],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "process types gone from the formation or the release stop",
@@ -308,6 +339,7 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![12, 11],
                 unplaced: 0,
+                pin: None,
             },
             Case {
                 name: "nothing to do",
@@ -320,10 +352,58 @@ mod tests {
                 started_on: vec![],
                 stopped: vec![],
                 unplaced: 0,
+                pin: None,
+            },
+            Case {
+                name: "an app with a volume runs only on the volume's node, even when others are emptier",
+                formation: vec![want("web", 3, Standard)],
+                instances: vec![],
+                nodes: vec![node(1, 4096, 0, 0, Up), node(2, 4096, 3072, 0, Up), node(3, 4096, 0, 0, Up)],
+                started_on: vec![2, 2],
+                stopped: vec![],
+                unplaced: 1,
+                pin: Some(Uuid::from_u128(2)),
+            },
+            Case {
+                name: "the volume's node is down: nothing starts elsewhere, the app waits for it",
+                formation: vec![want("web", 2, Standard)],
+                instances: vec![],
+                nodes: vec![node(1, 4096, 0, 0, Down), node(2, 4096, 0, 0, Up)],
+                started_on: vec![],
+                stopped: vec![],
+                unplaced: 2,
+                pin: Some(Uuid::from_u128(1)),
+            },
+            Case {
+                name: "a new volume moves the app: instances elsewhere are old, replaced on its node first",
+                formation: vec![want("web", 2, Standard)],
+                instances: vec![
+                    on(instance(10, RELEASE, "web", Running, Standard), 1),
+                    on(instance(11, RELEASE, "web", Running, Standard), 2),
+                ],
+                nodes: vec![node(1, 4096, 512, 1, Up), node(2, 4096, 512, 1, Up)],
+                started_on: vec![2],
+                stopped: vec![],
+                unplaced: 0,
+                pin: Some(Uuid::from_u128(2)),
+            },
+            Case {
+                name: "once they run on the volume's node, the instances elsewhere stop",
+                formation: vec![want("web", 2, Standard)],
+                instances: vec![
+                    on(instance(10, RELEASE, "web", Running, Standard), 1),
+                    on(instance(11, RELEASE, "web", Running, Standard), 2),
+                    on(instance(12, RELEASE, "web", Running, Standard), 2),
+                ],
+                nodes: vec![node(1, 4096, 512, 1, Up), node(2, 4096, 1024, 2, Up)],
+                started_on: vec![],
+                stopped: vec![10],
+                unplaced: 0,
+                pin: Some(Uuid::from_u128(2)),
             },
         ];
         for case in cases {
-            let plan = plan(&case.formation, &rollout(&["web", "worker"]), &case.instances, &case.nodes);
+            let plan = plan(&case.formation, &rollout(&["web", "worker"]), &case.instances, &case.nodes, case.pin);
             assert_eq!(started_on(&plan), case.started_on, "{}: starts", case.name);
             assert_eq!(stopped(&plan), case.stopped, "{}: stops", case.name);
             assert_eq!(plan.unplaced.len(), case.unplaced, "{}: unplaced", case.name);
@@ -336,15 +416,15 @@ mod tests {
         let instances =
             [instance(10, OLD_RELEASE, "web", Running, Standard), instance(11, RELEASE, "web", Running, Standard)];
         let pending = Rollout { promoted: false, ..rollout(&["web"]) };
-        assert!(plan(&formation, &pending, &instances, &[]).is_empty());
-        assert_eq!(stopped(&plan(&formation, &rollout(&["web"]), &instances, &[])), vec![10]);
+        assert!(plan(&formation, &pending, &instances, &[], None).is_empty());
+        assert_eq!(stopped(&plan(&formation, &rollout(&["web"]), &instances, &[], None)), vec![10]);
     }
 
     #[test]
     fn nothing_to_do_is_an_empty_plan() {
         let formation = [want("web", 1, Standard)];
         let instances = [instance(10, RELEASE, "web", Running, Standard)];
-        assert!(plan(&formation, &rollout(&["web"]), &instances, &[]).is_empty());
+        assert!(plan(&formation, &rollout(&["web"]), &instances, &[], None).is_empty());
     }
 
     #[test]

@@ -103,6 +103,7 @@ mod tests {
             size: Size::Standard,
             restarts,
             ready_at: (state == ActualState::Running).then(|| now - chrono::Duration::seconds(up_secs)),
+            node_id: None,
         }
     }
 

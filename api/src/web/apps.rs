@@ -166,7 +166,22 @@ async fn render_overview(
     context.insert("formation", &formation);
     context.insert("sizes", &["small", "standard", "large"]);
     context.insert("error", &error);
+    context.insert("volumes", &volumes_json(ops::volumes::list(&state.db, row).await?));
     state.web.render(status, "app/overview.html", &context)
+}
+
+/// The app's volumes as the overview shows them.
+fn volumes_json(volumes: Vec<paas_types::Volume>) -> Vec<serde_json::Value> {
+    volumes
+        .into_iter()
+        .map(|v| {
+            json!({
+                "name": v.name, "mount": v.mount, "size_mb": v.size_mb, "node": v.node,
+                "node_state": v.node_state, "used_mb": v.used_bytes.map(|b| b >> 20), "hint": v.hint,
+                "created_at": when(v.created_at),
+            })
+        })
+        .collect()
 }
 
 fn instance_json(row: &InstanceRow) -> serde_json::Value {

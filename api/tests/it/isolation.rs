@@ -24,6 +24,7 @@ fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str) -> 
         .replace("{hostname}", "www.alpha.example")
         .replace("{version}", "2")
         .replace("{email}", "carl@example.org")
+        .replace("{volume}", "data")
 }
 
 /// A valid body for the routes that take one.
@@ -35,6 +36,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
         ("POST", "/v1/apps/{app}/runs") => json!({ "command": ["true"] }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
+        ("POST", "/v1/apps/{app}/volumes") => json!({ "name": "cache", "mount": "/data/cache" }),
         _ => json!({}),
     }
 }
@@ -66,6 +68,10 @@ async fn call_route(api: &TestApi, method: &Method, template: &str, path: &str, 
         }
         return (status, response.json().await.unwrap());
     }
+    if template.ends_with("/volumes/{volume}") {
+        // Instances may run by then: destroying needs the name confirmed.
+        return api.call(method.clone(), &format!("{path}?confirm=data"), Some(token), None).await;
+    }
     api.call(method.clone(), path, Some(token), Some(body_for(method, template))).await
 }
 
@@ -86,7 +92,7 @@ async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
 
 async fn snapshot(api: &TestApi, token: &str) -> Value {
     let mut state = json!({});
-    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds"] {
+    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds", "/volumes"] {
         state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
     }
     state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
@@ -127,11 +133,14 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     .execute(&api.db)
     .await
     .unwrap();
-    // A node, so that alice's app can start a one-off process.
+    // A node, so that alice's app can start a one-off process and hold a volume.
     let ops = api.admin("ops@example.org").await;
     test_support::node::FakeNode::register(&api, &ops, "iso-node").await;
     let request = serde_json::from_value(json!({ "command": ["true"] })).unwrap();
     let run_id = api.rest(&alice).create_run(APP, &request).await.expect("alice starts a run").id.to_string();
+    let volume = json!({ "name": "data", "mount": "/app/instance" });
+    let (status, answer) = api.post(&format!("/v1/apps/{APP}/volumes"), &alice, volume).await;
+    assert_eq!(status, 201, "{answer}");
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;

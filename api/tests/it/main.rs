@@ -11,3 +11,4 @@ mod openapi;
 mod protocol;
 mod resources;
 mod states;
+mod volumes;

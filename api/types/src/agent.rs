@@ -55,6 +55,31 @@ pub struct DesiredInstance {
     pub size: Size,
     /// Hostname to send in health checks (the app's default hostname).
     pub hostname: String,
+    /// The app's volumes, mounted into the container.
+    #[serde(default)]
+    pub mounts: Vec<VolumeMount>,
+}
+
+/// A Docker volume of this node mounted at `target` in a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VolumeMount {
+    /// The Docker volume's name on the node.
+    pub volume: String,
+    /// Absolute path inside the container.
+    pub target: String,
+}
+
+/// A Docker volume this node must hold (created when missing). The node's
+/// labelled volumes that are not listed are removed once no container uses them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DesiredVolume {
+    /// The Docker volume's name on the node.
+    pub name: String,
+    pub app: String,
+    /// The volume's name in its app.
+    pub volume: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +89,9 @@ pub struct DesiredState {
     /// Add-ons whose data this node holds.
     #[serde(default)]
     pub addons: Vec<crate::addons::DesiredAddon>,
+    /// The volumes whose data lives on this node.
+    #[serde(default)]
+    pub volumes: Vec<DesiredVolume>,
 }
 
 /// What the agent sees of one instance.
@@ -95,6 +123,18 @@ pub struct NodeReport {
     pub instances: Vec<InstanceReport>,
     #[serde(default)]
     pub addons: Vec<crate::addons::AddonReport>,
+    /// Bytes each of the node's volumes holds, when measured this pass.
+    #[serde(default)]
+    pub volumes: Vec<VolumeUsage>,
+}
+
+/// What a volume holds, as its node measured it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VolumeUsage {
+    /// The Docker volume's name on the node.
+    pub name: String,
+    pub used_bytes: i64,
 }
 
 /// A build an agent claimed; it holds a lease it must renew by posting logs.
@@ -107,6 +147,10 @@ pub struct BuildJob {
     /// The app's config vars now: the environment of the release command.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The app's volumes, mounted into the release-phase container (builds
+    /// of an app with volumes are claimed only by the volumes' node).
+    #[serde(default)]
+    pub mounts: Vec<VolumeMount>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,7 +12,8 @@
 //! - `addons`: add-ons (REST and agent shapes);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
 //! - `session`: one-off processes (`paas run`) and their WebSocket framing;
-//! - `text` (feature `sqlx`): storing those enums as Postgres text.
+//! - `text` (feature `sqlx`): storing those enums as Postgres text;
+//! - `volumes`: volumes' REST shapes and the parsing of their size and mount path.
 
 pub mod addons;
 pub mod agent;
@@ -24,6 +25,7 @@ pub mod size;
 pub mod states;
 #[cfg(feature = "sqlx")]
 mod text;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,7 @@ use uuid::Uuid;
 
 pub use size::Size;
 pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, UnknownState};
+pub use volumes::{CreateVolumeRequest, Volume};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;

@@ -9,6 +9,7 @@ pub mod git;
 mod processes;
 mod run;
 mod team;
+mod volumes;
 
 use crate::args::Command;
 use crate::context::Context;
@@ -27,6 +28,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Releases => apps::releases(ctx).await,
         Command::Rollback { target } => apps::rollback(ctx, target).await,
         Command::Domains(cmd) => apps::domains(ctx, cmd).await,
+        Command::Volumes(cmd) => volumes::run(ctx, cmd).await,
         Command::Deploy { dir } => deploy::run(ctx, &dir).await,
         Command::Open => apps::open(ctx).await,
         Command::Git(cmd) => git::run(ctx, cmd).await,

@@ -73,6 +73,13 @@ pub async fn ps(ctx: &Context) -> Result<(), CliError> {
     for line in problems(&shown) {
         println!("{line}");
     }
+    let volumes = ctx.client()?.list_volumes(&app).await?;
+    if !volumes.is_empty() {
+        println!();
+        for line in super::volumes::ps_lines(&volumes) {
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod commands;
 mod consoles;
 mod push;
 mod run;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
