@@ -97,7 +97,7 @@ async fn start(
     socket: &mut SessionSocket,
 ) -> Result<(SessionProcess, SessionIo), String> {
     let started = match &job.target {
-        SessionTarget::Container { image, build_id, release, command, env, size } => {
+        SessionTarget::Container { image, build_id, release, command, env, size, mounts } => {
             if !engine.image_exists(image).await {
                 let status =
                     Control::Status { message: format!("Rebuilding the image of v{release} on this node ...") };
@@ -115,6 +115,7 @@ async fn start(
                 size: *size,
                 tty: job.tty,
                 stdin: !job.detach,
+                mounts,
             };
             engine.start_run(&spec).await
         }

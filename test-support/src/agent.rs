@@ -122,13 +122,6 @@ pub fn remove_node_containers(node: &str) {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    // Add-on servers keep their data on named volumes of the node.
-    let volumes = docker_ids(&["volume", "ls", "-q", "--filter", &filter]);
-    if !volumes.is_empty() {
-        let mut args = vec!["volume", "rm", "-f"];
-        args.extend(volumes.iter().map(String::as_str));
-        docker_bounded(&args);
-    }
     let networks = docker_ids(&["network", "ls", "-q", "--filter", &filter]);
     if !networks.is_empty() {
         let mut args = vec!["network", "rm"];
@@ -137,8 +130,9 @@ pub fn remove_node_containers(node: &str) {
     }
 }
 
-/// `docker volume rm` of every volume labelled with this node (after its
-/// containers are gone; `kill_node` keeps them, as a lost node keeps its disk).
+/// `docker volume rm` of every volume labelled with this node, app volumes
+/// and add-on data alike (after its containers are gone; `kill_node` keeps
+/// them, as a lost node keeps its disk).
 pub fn remove_node_volumes(node: &str) {
     let volumes = docker_ids(&["volume", "ls", "-q", "--filter", &format!("label=paas.node={node}")]);
     if !volumes.is_empty() {

@@ -33,6 +33,8 @@ pub struct RunSpec<'a> {
     pub tty: bool,
     /// Whether anything will be written to its standard input.
     pub stdin: bool,
+    /// The app's volumes.
+    pub mounts: &'a [paas_types::agent::VolumeMount],
 }
 
 /// A session's process, as the engine knows it.
@@ -222,7 +224,12 @@ fn run_container(node: &str, network: String, spec: &RunSpec<'_>) -> ContainerCo
         attach_stdin: Some(spec.stdin),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        host_config: Some(HostConfig { network_mode: Some(network), init: Some(true), ..Default::default() }),
+        host_config: Some(HostConfig {
+            network_mode: Some(network),
+            init: Some(true),
+            mounts: super::mounts::docker_mounts(spec.mounts),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     policy::confine(spec.size, config)
@@ -244,6 +251,7 @@ mod tests {
             size: Size::Small,
             tty: true,
             stdin: true,
+            mounts: &[],
         };
         let config = run_container("n1", "paas-n1-shop".into(), &spec);
         assert_eq!(config.user.as_deref(), Some(policy::APP_USER));

@@ -115,6 +115,19 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
     let (_, body) = http_get(web[0].address.as_deref().unwrap(), HOST, "/").await.unwrap();
     assert!(body.starts_with("notes=3\n"), "the data survived the redeploy: {body}");
 
+    // A one-off process runs on the volume's node with the volume mounted.
+    let request: paas_types::session::RunRequest =
+        serde_json::from_value(serde_json::json!({ "command": ["python3 -c 'import notes; print(\"run sees\", len(notes.all_notes()), \"notes\")'"], "detach": true }))
+            .unwrap();
+    let run = api.rest(&token).create_run(APP, &request).await.expect("a detached run");
+    assert_eq!(run.node.as_deref(), Some(home.as_str()), "the run is placed on the volume's node");
+    let query = paas_types::client::rest::LogsQuery { process: Some("run".into()), lines: Some(50) };
+    wait_for("the run's output in the logs", Duration::from_secs(60), || async {
+        let lines = api.rest(&token).logs(APP, &query).await.ok()?;
+        lines.iter().any(|l| l.line.contains("run sees 3 notes")).then_some(())
+    })
+    .await;
+
     // Scale to zero and back.
     api.rest(&token).update_formation(APP, &scale(&[("web", 0)])).await.expect("scaled");
     wait_for("no web container", Duration::from_secs(60), || async {

@@ -173,6 +173,7 @@ pub async fn find_for_node(db: impl PgExecutor<'_>, node_id: Uuid, id: Uuid) -> 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedRow {
     pub id: Uuid,
+    pub app_id: Uuid,
     pub app: String,
     pub release: i32,
     /// `None` only for an add-on console (its release may have no build yet).
@@ -195,7 +196,7 @@ pub async fn claim(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<Claimed
         "WITH claimed AS (
              UPDATE runs SET state = 'running', claimed_at = now()
              WHERE node_id = $1 AND state = 'pending' RETURNING *)
-         SELECT c.id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.addon_id,
+         SELECT c.id, c.app_id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.addon_id,
                 c.command, c.env, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
          FROM claimed c JOIN apps a ON a.id = c.app_id JOIN releases r ON r.id = c.release_id
               LEFT JOIN builds b ON b.id = r.build_id

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use paas_types::agent::VolumeMount;
 use paas_types::session::{ConsoleRequest, Run, RunJob, RunJobs, RunRequest, SessionTarget};
 use paas_types::Size;
 use serde_json::json;
@@ -48,6 +49,16 @@ pub async fn create<S: Send + 'static>(
         .into_iter()
         .map(|n| RunRoom { id: n.id, name: n.name, memory_mb: n.memory_mb, used_mb: n.used_mb, has_image: n.has_image })
         .collect();
+    // An app with volumes runs where they are.
+    let pinned = db::volumes::node_of_app(db, app.id).await?;
+    let rooms: Vec<RunRoom> = rooms.into_iter().filter(|room| pinned.is_none_or(|node| node == room.id)).collect();
+    if let (Some(node), true) = (pinned, rooms.is_empty()) {
+        let name = db::volumes::node_name(db, node).await?;
+        return Err(ApiError::Conflict(format!(
+            "{}'s volumes are on node {name}, which is down; one-off processes run there: wait for it to come back",
+            app.name
+        )));
+    }
     let node_id = pick_node(&rooms, size).ok_or_else(|| {
         ApiError::Conflict(format!(
             "no live node has room for a {} one-off process; try a smaller --size, or later",
@@ -245,7 +256,13 @@ pub async fn claim<S: Send + 'static>(
             for run in &claimed {
                 tracing::info!(run.id = %run.id, node.name = %node.name, "one-off process claimed");
             }
-            return Ok(RunJobs { jobs: claimed.into_iter().filter_map(job).collect() });
+            let mut jobs = Vec::with_capacity(claimed.len());
+            for row in claimed {
+                let mounts = db::volumes::mounts_of_app(db, row.app_id).await?;
+                let mounts = mounts.into_iter().map(|v| VolumeMount { volume: v.docker_name, target: v.mount_path });
+                jobs.extend(job(row, mounts.collect()));
+            }
+            return Ok(RunJobs { jobs });
         }
         let next = (tokio::time::Instant::now() + CLAIM_POLL).min(deadline);
         tokio::select! {
@@ -255,7 +272,7 @@ pub async fn claim<S: Send + 'static>(
     }
 }
 
-fn job(row: db::runs::ClaimedRow) -> Option<RunJob> {
+fn job(row: db::runs::ClaimedRow, mounts: Vec<VolumeMount>) -> Option<RunJob> {
     let small = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
     let target = match (row.addon_id, row.image, row.build_id) {
         (Some(addon_id), _, _) => SessionTarget::AddonConsole { addon_id },
@@ -266,6 +283,7 @@ fn job(row: db::runs::ClaimedRow) -> Option<RunJob> {
             command: paas_types::session::shell_line(&row.command.0),
             env: row.env.0,
             size: row.size,
+            mounts,
         },
         // `create` only places runs of built releases.
         _ => {

@@ -194,6 +194,9 @@ pub enum SessionTarget {
         /// The app's config plus the platform's variables, as its processes get them.
         env: BTreeMap<String, String>,
         size: Size,
+        /// The app's volumes (the run is placed on their node).
+        #[serde(default)]
+        mounts: Vec<crate::agent::VolumeMount>,
     },
     /// A command exec'd in a running container of this node, as that
     /// container's user.
