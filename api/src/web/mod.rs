@@ -13,6 +13,7 @@
 //! the rest one module per group of pages.
 
 mod account;
+mod addons;
 mod apps;
 mod auth;
 mod config;
@@ -51,6 +52,8 @@ fn app_routes() -> Vec<AppRoute> {
         route("/apps/{app}/builds/{id}", &["GET"], get(releases::show_build)),
         route("/apps/{app}/config", &["GET", "POST"], get(config::show_config).post(config::set_config_var)),
         route("/apps/{app}/config/unset", &["POST"], post(config::unset_config_var)),
+        route("/apps/{app}/addons", &["GET"], get(addons::list_addons)),
+        route("/apps/{app}/addons/backups", &["POST"], post(addons::capture_backup)),
         route("/apps/{app}/domains", &["GET", "POST"], get(domains::list_domains).post(domains::add_domain)),
         route("/apps/{app}/domains/remove", &["POST"], post(domains::remove_domain)),
         route("/apps/{app}/logs", &["GET"], get(logs::show_logs)),

@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "app/build.html",
     "app/config.html",
     "app/domains.html",
+    "app/addons.html",
     "app/logs.html",
 );
 
@@ -109,6 +110,7 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "config-unset" => "Config var removed. A new release is rolling out.",
         "domain-added" => "Domain added.",
         "domain-removed" => "Domain removed.",
+        "backup-started" => "Backup started; it appears below when it is done (reload).",
         "rolled-back" => "Rolled back: a new release with the old build and config is rolling out.",
         "token-revoked" => "Token revoked; it stops working at once.",
         "member-added" => "Member added.",

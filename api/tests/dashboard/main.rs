@@ -2,6 +2,7 @@
 //! real headless Chromium (Debian's `chromium` + `chromium-driver`) for the
 //! developer's flow. Each test runs the real API on its own database.
 
+mod addons;
 mod browser;
 mod http;
 mod support;

@@ -223,3 +223,15 @@ impl Browser {
         let _ = self.client.close().await;
     }
 }
+
+/// An API with one (fake) live node, alice's app `alpha`, and bob of another
+/// tenant; returns the API and alice's and bob's tokens.
+pub async fn alpha_on_one_node() -> (TestApi, String, String) {
+    let api = TestApi::start_with(|c| c.node_timeout_secs = 3600).await;
+    let ops = admin(&api, "ops@example.org").await;
+    test_support::node::FakeNode::register(&api, &ops, "node-1").await;
+    let alice = api.signup("alice@example.org").await;
+    let bob = api.signup("bob@example.org").await;
+    api.create_app(&alice, "alpha").await;
+    (api, alice, bob)
+}

@@ -3,19 +3,12 @@
 
 use paas_types::CreateVolumeRequest;
 use reqwest::StatusCode;
-use test_support::node::FakeNode;
-use test_support::TestApi;
 
-use crate::support::{admin, WebSession};
+use crate::support::{alpha_on_one_node, WebSession};
 
 #[tokio::test]
 async fn the_app_page_lists_its_volumes_with_their_node() {
-    let api = TestApi::start_with(|c| c.node_timeout_secs = 3600).await;
-    let ops = admin(&api, "ops@example.org").await;
-    FakeNode::register(&api, &ops, "node-1").await;
-    let alice_jwt = api.signup("alice@example.org").await;
-    let bob_jwt = api.signup("bob@example.org").await;
-    api.create_app(&alice_jwt, "alpha").await;
+    let (api, alice_jwt, bob_jwt) = alpha_on_one_node().await;
     let alice = WebSession::new(&api, &alice_jwt);
 
     let page = alice.get("/apps/alpha").await.text().await.unwrap();
