@@ -94,6 +94,11 @@ pub struct ServeConfig {
     #[arg(long, env = "PAAS_RUN_MAX_SECS", default_value_t = 3600)]
     pub run_max_secs: u64,
 
+    /// Longest the API holds an agent's claim for one-off processes open
+    /// (agents ask for up to 30 s); shorter makes idle agents poll more often.
+    #[arg(long, env = "PAAS_RUN_CLAIM_WAIT_SECS", default_value_t = 30)]
+    pub run_claim_wait_secs: u64,
+
     /// Seconds without heartbeat after which a node is down and its instances are rescheduled.
     #[arg(long, env = "PAAS_NODE_TIMEOUT_SECS", default_value_t = 15)]
     pub node_timeout_secs: u64,

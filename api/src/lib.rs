@@ -96,6 +96,7 @@ fn settings(config: &ServeConfig) -> Settings {
         router_token_hash: config.router_token.as_deref().map(auth::token::hash),
         build_lease_secs: config.build_lease_secs,
         run_max_secs: config.run_max_secs.clamp(1, i64::MAX as u64) as i64,
+        run_claim_wait: std::time::Duration::from_secs(config.run_claim_wait_secs),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Settings {
     pub build_lease_secs: i64,
     /// Longest a one-off process (`paas run`) may run before it is killed.
     pub run_max_secs: i64,
+    /// Longest an agent's run claim is held open.
+    pub run_claim_wait: std::time::Duration,
 }
 
 impl Settings {

@@ -75,6 +75,7 @@ impl TestApi {
             router_token: Some(ROUTER_TOKEN.into()),
             build_lease_secs: 60,
             run_max_secs: 3600,
+            run_claim_wait_secs: 30,
             node_timeout_secs: 15,
             scheduler_sweep_secs: 2,
             git_cache_dir: None,

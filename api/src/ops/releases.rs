@@ -18,7 +18,9 @@ pub async fn rollback(db: &PgPool, user: &AuthUser, app: &AppRow, version: i32) 
         .await?
         .ok_or_else(|| ApiError::not_found(format!("release v{version}")))?;
     let Some(build_id) = target.build_id else {
-        return Err(ApiError::validation(format!("release v{version} has no build to return to")));
+        return Err(ApiError::Conflict(format!(
+            "release v{version} has no build to return to (it only changed config before the first deploy)"
+        )));
     };
     let mut tx = db.begin().await?;
     db::apps::lock(&mut tx, app.id).await?;

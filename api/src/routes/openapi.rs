@@ -131,6 +131,21 @@ fn domain_and_subdomains(domain: &str) -> String {
     pattern
 }
 
+/// Each add-on kind's plan names (null: the default plan).
+fn addon_plans() -> Vec<Value> {
+    [paas_types::addons::AddonKind::Postgres, paas_types::addons::AddonKind::Redis]
+        .into_iter()
+        .map(|kind| {
+            let mut names: Vec<Value> = vec![Value::Null];
+            names.extend(crate::ops::addons::plan::plans(kind).iter().map(|p| json!(p.name)));
+            json!({
+                "if": { "properties": { "kind": { "const": kind.as_str() } } },
+                "then": { "properties": { "plan": { "enum": names } } },
+            })
+        })
+        .collect()
+}
+
 /// Rules added to schemas, by JSON pointer into the document.
 fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
     let rules = |value: Value| value.as_object().cloned().expect("rules are an object");
@@ -154,6 +169,9 @@ fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
             rules(json!({ "not": { "pattern": domain_and_subdomains(base_domain) } })),
         ),
         ("/components/schemas/FormationChange/oneOf/0", rules(json!({ "minimum": 0, "maximum": 100 }))),
+        // Not every word blank (one word may be empty: `echo ''`).
+        ("/components/schemas/RunRequest/properties/command", rules(json!({ "contains": { "pattern": r"\S" } }))),
+        ("/components/schemas/CreateAddonRequest", rules(json!({ "allOf": addon_plans() }))),
         ("/components/schemas/BuildResult/properties/process_types", rules(json!({ "propertyNames": process_type }))),
         (
             "/components/schemas/BuildResult",

@@ -57,7 +57,7 @@ pub async fn show_release(
 #[utoipa::path(post, path = "/v1/apps/{app}/releases/{version}/rollback", tag = "releases", security(("bearer" = [])),
     params(("app" = String, Path, description = "app name"), ("version" = i32, Path, description = "release to return to")),
     responses((status = 201, body = Release), (status = 404, body = paas_types::ErrorBody),
-              (status = 422, body = paas_types::ErrorBody)))]
+              (status = 409, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
 pub async fn rollback_release(
     State(state): State<AppState>,
     user: AuthUser,

@@ -126,7 +126,8 @@ pub async fn claim_runs(
     if wait > ops::runs::MAX_CLAIM_WAIT.as_secs() {
         return Err(ApiError::validation("wait_secs is 0-30"));
     }
-    Ok(ApiJson(ops::runs::claim(&state.db, &state.runs, &node, Duration::from_secs(wait)).await?))
+    let wait = Duration::from_secs(wait).min(state.settings.run_claim_wait);
+    Ok(ApiJson(ops::runs::claim(&state.db, &state.runs, &node, wait).await?))
 }
 
 /// The agent's end of a run's session (same framing as the user's).

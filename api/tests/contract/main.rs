@@ -103,7 +103,12 @@ async fn every_operation_answers_as_documented() {
     // Bodies over the JSON limit answer 413, which schemathesis does not
     // count as rejecting a value; with room for the largest valid config
     // patch (500 vars of 32 KiB), every oversized value meets its 422.
-    let api = TestApi::start_with(|config| config.max_json_bytes = 20 * 1024 * 1024).await;
+    // The agent's run claim is a long poll: held 1 s here, not 30.
+    let api = TestApi::start_with(|config| {
+        config.max_json_bytes = 20 * 1024 * 1024;
+        config.run_claim_wait_secs = 1;
+    })
+    .await;
     let credentials = credentials(&api).await;
     // One-operation runs skip the stateful phase (it needs links between
     // operations). The log stream never ends by itself: each request is cut

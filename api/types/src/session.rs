@@ -128,11 +128,14 @@ pub struct RunRequest {
     pub tty: bool,
     /// The terminal's size, with `tty`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
     pub cols: Option<u16>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
     pub rows: Option<u16>,
     /// `TERM` of the terminal, with `tty`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9+._-]{1,64}$"))]
     pub term: Option<String>,
 }
 
@@ -221,10 +224,13 @@ pub struct ConsoleRequest {
     #[serde(default)]
     pub tty: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
     pub cols: Option<u16>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
     pub rows: Option<u16>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9+._-]{1,64}$"))]
     pub term: Option<String>,
 }
 
