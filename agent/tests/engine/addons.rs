@@ -316,6 +316,73 @@ async fn postgres_data_persists_rotates_and_restores() {
 /// create` to the first successful query with the URL the app gets
 /// (`SELECT 1` as the add-on's login over TCP; Redis `PING` with its
 /// password), `BENCH_RUNS` times per kind; prints each time and the median.
+/// A Postgres add-on whose node is lost shows `unavailable`, is never
+/// re-created empty elsewhere, and `restore --to-node` brings its newest
+/// backup up on another node under the same name and URL.
+#[tokio::test]
+async fn a_lost_nodes_postgres_comes_back_elsewhere_from_its_backup() {
+    let api = TestApi::start_with(|c| c.node_timeout_secs = 3).await;
+    let token = admin(&api, "lost-pg@example.org").await;
+    let mut agents = [TestAgent::start(&api, &token).await, TestAgent::start(&api, &token).await];
+    let client = api.rest(&token);
+    api.create_app(&token, "keeper").await;
+    let pg = create_addon(&client, "keeper", AddonKind::Postgres, None).await;
+    let pg = wait_available(&client, &pg.name).await;
+    let home = pg.node.clone().expect("a node holds it");
+    let home_index = agents.iter().position(|a| a.node == home).unwrap();
+    let other = agents[1 - home_index].node.clone();
+    let local = pg.url.clone().unwrap().replace(&pg.name, "127.0.0.1");
+    let psql =
+        |node: &str, sql: &str| exec(&format!("paas-{node}-pg-shared"), &["psql", "-X", "-At", &local, "-c", sql]);
+    let (code, out) = psql(&home, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1), (2), (3)");
+    assert_eq!(code, 0, "{out}");
+    let backup = client.capture_backup(&pg.name).await.unwrap();
+    wait_for("the backup", Duration::from_secs(120), || async {
+        let b = client.backup(&pg.name, backup.id).await.ok()?;
+        (b.state == "succeeded").then_some(())
+    })
+    .await;
+    let (code, out) = psql(&home, "INSERT INTO kept VALUES (4)");
+    assert_eq!(code, 0, "a row written after the backup: {out}");
+    let url_before = client.config("keeper").await.unwrap()["DATABASE_URL"].clone();
+
+    // Refused while its node is up: that is a restore in place.
+    let error = client.restore_addon_to_node(&pg.name, &other).await.expect_err("the node is up");
+    assert!(error.to_string().contains("is up"), "{error}");
+
+    agents[home_index].kill_node().await;
+    let lost = wait_for("the add-on unavailable", Duration::from_secs(60), || async {
+        let addon = client.addon(&pg.name).await.ok()?;
+        (addon.state.as_str() == "unavailable").then_some(addon)
+    })
+    .await;
+    assert!(lost.message.unwrap_or_default().contains(&home), "the reason names the node");
+    assert!(
+        std::process::Command::new("docker")
+            .args(["inspect", &format!("paas-{other}-pg-shared")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap(),
+        "nothing was re-created empty on the other node"
+    );
+    let error = client.restore_addon_to_node(&pg.name, &home).await.expect_err("the lost node is not live");
+    assert!(error.to_string().contains("no live node"), "{error}");
+
+    let restore = client.restore_addon_to_node(&pg.name, &other).await.expect("restore on the other node");
+    let restore = wait_for("the restore on the other node", Duration::from_secs(180), || async {
+        let r = client.addon_restore(&pg.name, restore.id).await.ok()?;
+        (r.state != "pending").then_some(r)
+    })
+    .await;
+    assert_eq!(restore.state, "succeeded", "{:?}", restore.message);
+    assert_eq!(restore.backup_id, backup.id, "the newest backup");
+    let moved = wait_available(&client, &pg.name).await;
+    assert_eq!(moved.node.as_deref(), Some(other.as_str()));
+    let (code, out) = psql(&other, "SELECT count(*) FROM kept");
+    assert_eq!((code, out.trim()), (0, "3"), "the backup's rows, under the same login");
+    assert_eq!(client.config("keeper").await.unwrap()["DATABASE_URL"], url_before, "the same URL: no new release");
+}
+
 #[tokio::test]
 #[ignore = "benchmark: bench/addons/run.sh"]
 async fn bench_create_to_first_query() {
@@ -360,5 +427,82 @@ async fn bench_create_to_first_query() {
             times[runs / 2].as_secs_f64()
         );
     }
+    drop(agent);
+}
+
+/// Benchmark (not a test; `bench/addons/backup.sh`): backup and restore of a
+/// Postgres add-on holding about `BENCH_MB` (default 100) MB of table data,
+/// through the API as a user runs them (capture -> stored blob, restore ->
+/// `pg_restore` into the add-on), `BENCH_RUNS` times each; medians printed.
+#[tokio::test]
+#[ignore]
+async fn bench_backup_and_restore() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let megabytes: u64 = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let api = TestApi::start().await;
+    let token = admin(&api, "bench-backup@example.org").await;
+    let agent = TestAgent::start(&api, &token).await;
+    let client = api.rest(&token);
+    api.create_app(&token, "bench-backup").await;
+    let pg = create_addon(&client, "bench-backup", AddonKind::Postgres, None).await;
+    let pg = wait_available(&client, &pg.name).await;
+    let container = format!("paas-{}-pg-shared", agent.node);
+    let local = pg.url.clone().unwrap().replace(&pg.name, "127.0.0.1");
+    // Rows of 1 KiB of random hex (compresses about 2x in `pg_dump -Fc`).
+    let rows = megabytes * 1024;
+    let fill = format!(
+        "CREATE TABLE big (id int PRIMARY KEY, payload text); \
+         INSERT INTO big SELECT g, (SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 32)) \
+         FROM generate_series(1, {rows}) g; \
+         SELECT pg_database_size(current_database());"
+    );
+    let started = Instant::now();
+    let (code, out) = exec(&container, &["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", &local, "-c", &fill]);
+    assert_eq!(code, 0, "{out}");
+    let database_bytes: u64 = out.trim().lines().last().unwrap().parse().unwrap();
+    println!(
+        "bench: filled {rows} rows, database {} MB, in {:.1} s",
+        database_bytes >> 20,
+        started.elapsed().as_secs_f64()
+    );
+    let (mut captures, mut restores) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let started = Instant::now();
+        let backup = client.capture_backup(&pg.name).await.unwrap();
+        let backup = wait_for("the backup", Duration::from_secs(600), || async {
+            let b = client.backup(&pg.name, backup.id).await.ok()?;
+            (b.state != "pending").then_some(b)
+        })
+        .await;
+        assert_eq!(backup.state, "succeeded", "{:?}", backup.message);
+        let captured = started.elapsed();
+        let started = Instant::now();
+        let restore = client.restore_backup(&pg.name, backup.id).await.unwrap();
+        let restore = wait_for("the restore", Duration::from_secs(600), || async {
+            let r = client.addon_restore(&pg.name, restore.id).await.ok()?;
+            (r.state != "pending").then_some(r)
+        })
+        .await;
+        assert_eq!(restore.state, "succeeded", "{:?}", restore.message);
+        let restored = started.elapsed();
+        let (code, count) = exec(&container, &["psql", "-X", "-At", &local, "-c", "SELECT count(*) FROM big"]);
+        assert_eq!((code, count.trim()), (0, rows.to_string().as_str()), "every row is back");
+        println!(
+            "bench: run {run}: backup {:.2} s ({} MB dump), restore {:.2} s",
+            captured.as_secs_f64(),
+            backup.size_bytes.unwrap_or(0) >> 20,
+            restored.as_secs_f64()
+        );
+        captures.push(captured);
+        restores.push(restored);
+    }
+    captures.sort();
+    restores.sort();
+    println!(
+        "bench: {} MB database, median over {runs} runs: backup {:.2} s, restore {:.2} s",
+        database_bytes >> 20,
+        captures[runs / 2].as_secs_f64(),
+        restores[runs / 2].as_secs_f64()
+    );
     drop(agent);
 }

@@ -565,3 +565,20 @@ pub async fn prune_scheduled(db: impl PgExecutor<'_>, keep: i64) -> Result<u64, 
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Puts the add-on on another node, waiting to be provisioned there.
+pub async fn move_to_node(db: impl PgExecutor<'_>, id: Uuid, node_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE addons SET node_id = $2, state = 'provisioning', state_message = NULL, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(node_id)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// The id of the live node named `name`.
+pub async fn live_node(db: impl PgExecutor<'_>, name: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM nodes WHERE name = $1 AND state = 'up'").bind(name).fetch_optional(db).await
+}

@@ -4,7 +4,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use paas_types::addons::{Addon, AddonBackup, AddonRestore, AttachAddonRequest, CreateAddonRequest};
+use paas_types::addons::{
+    Addon, AddonBackup, AddonRestore, AttachAddonRequest, CreateAddonRequest, RestoreToNodeRequest,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -208,6 +210,23 @@ pub async fn restore_backup(
 }
 
 /// One restore.
+/// Brings a Postgres add-on whose node is down up on another node from its
+/// newest backup (same name, logins and URL); follow the returned restore.
+#[utoipa::path(post, path = "/v1/addons/{addon}/restore-to-node", tag = "addons", security(("bearer" = [])),
+    params(("addon" = String, Path, description = "add-on name")), request_body = RestoreToNodeRequest,
+    responses((status = 202, body = AddonRestore), (status = 404, body = paas_types::ErrorBody),
+              (status = 409, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
+pub async fn restore_to_node(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(addon): ApiPath<String>,
+    ApiJson(request): ApiJson<RestoreToNodeRequest>,
+) -> ApiResult<(StatusCode, ApiJson<AddonRestore>)> {
+    let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
+    let restore = ops::addons::backups::restore_to_node(&state.db, &user, &addon, &request.node).await?;
+    Ok((StatusCode::ACCEPTED, ApiJson(restore)))
+}
+
 #[utoipa::path(get, path = "/v1/addons/{addon}/restores/{restore}", tag = "addons", security(("bearer" = [])),
     params(("addon" = String, Path, description = "add-on name"), ("restore" = Uuid, Path)),
     responses((status = 200, body = AddonRestore), (status = 404, body = paas_types::ErrorBody)))]

@@ -103,6 +103,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(addons::show_backup))
         .routes(routes!(addons::download_backup))
         .routes(routes!(addons::restore_backup))
+        .routes(routes!(addons::restore_to_node))
         .routes(routes!(addons::show_restore));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(uploads)

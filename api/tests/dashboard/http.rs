@@ -2,6 +2,7 @@
 //! checks on forms, session cookie attributes, and forms that keep what was
 //! typed when they are rejected.
 
+use paas_types::addons::{AddonKind, CreateAddonRequest};
 use paas_types::AddDomainRequest;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -26,6 +27,7 @@ fn fields_for(template: &str) -> Vec<(&'static str, &'static str)> {
         "/apps/{app}/config/unset" => vec![("key", "FOO")],
         "/apps/{app}/domains" => vec![("hostname", "new.alpha.example")],
         "/apps/{app}/domains/remove" => vec![("hostname", "www.alpha.example")],
+        "/apps/{app}/addons/backups" => vec![("addon", "postgres-alpha")],
         _ => vec![],
     }
 }
@@ -64,6 +66,10 @@ async fn another_tenants_app_is_a_404_on_every_app_page() {
     let (status, _) = api.upload_build(&alice_jwt, APP, tarball(&[("app.py", "app = None\n")])).await;
     assert_eq!(status, 202);
     let build = node.build(&["built"]).await.to_string();
+    let request = CreateAddonRequest { kind: AddonKind::Postgres, plan: None, alias: None };
+    api.rest(&alice_jwt).create_addon(APP, &request).await.expect("add-on created");
+    // As if its node had provisioned it (a fake node runs no Postgres), under a name the forms know.
+    sqlx::query("UPDATE addons SET name = 'postgres-alpha', state = 'available'").execute(&api.db).await.unwrap();
     let before = snapshot(&api, &alice_jwt).await;
 
     let alice = WebSession::new(&api, &alice_jwt);

@@ -127,7 +127,10 @@ async fn another_tenants_addon_answers_like_a_missing_one() {
                     .replace("{backup}", &backup)
                     .replace("{restore}", &backup)
             };
-            let body = Some(json!({ "app": "bobs" }));
+            let body = Some(match template.ends_with("/restore-to-node") {
+                true => json!({ "node": "n1" }),
+                false => json!({ "app": "bobs" }),
+            });
             let (status, answer) = api.call(method.clone(), &path(&pg.name), Some(&bob), body.clone()).await;
             let (missing_status, missing) =
                 api.call(method.clone(), &path("postgres-00000000"), Some(&bob), body).await;

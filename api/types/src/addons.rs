@@ -100,6 +100,17 @@ pub struct CreateAddonRequest {
     pub alias: Option<String>,
 }
 
+/// `POST /v1/addons/{addon}/restore-to-node`: bring a Postgres add-on whose
+/// node is down up on another node from its newest backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RestoreToNodeRequest {
+    /// A live node's name (`paas nodes`).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub node: String,
+}
+
 /// `POST /v1/addons/{addon}/attachments`: attach to another app of the tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

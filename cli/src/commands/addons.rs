@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use paas_types::addons::{Addon, AddonBackup, AddonKind, AttachAddonRequest, CreateAddonRequest};
+use paas_types::addons::{Addon, AddonBackup, AddonKind, AddonRestore, AttachAddonRequest, CreateAddonRequest};
 use paas_types::client::RestClient;
 
 use crate::context::Context;
@@ -36,6 +36,14 @@ pub enum AddonsCommand {
     },
     /// Detach an add-on from the app (-a): a new release unsets its var.
     Detach { name: String },
+    /// Bring a Postgres add-on whose node is down up on another node, from
+    /// its newest backup (same name and URL; later writes stay on the old node).
+    Restore {
+        name: String,
+        /// A live node (`paas nodes`).
+        #[arg(long = "to-node", value_name = "NODE")]
+        to_node: String,
+    },
     /// Destroy an add-on and its data (Postgres: after a final backup).
     Destroy {
         name: String,
@@ -162,6 +170,11 @@ pub async fn run(ctx: &Context, command: AddonsCommand) -> Result<(), CliError> 
             let addon = client.detach_addon(&name, &app).await?;
             done(ctx, &addon, &format!("Detached {name} from {app}; {app} restarts without it"));
         }
+        AddonsCommand::Restore { name, to_node } => {
+            let restore = client.restore_addon_to_node(&name, &to_node).await?;
+            let restore = wait_restore(client, &name, restore).await?;
+            finish_restore(&name, &restore, &format!("{name} is up on {to_node} from backup {}", restore.backup_id))?;
+        }
         AddonsCommand::Destroy { name, confirm } => {
             let addon = client.destroy_addon(&name, confirm.as_deref()).await?;
             let how = if addon.kind == AddonKind::Postgres { " after a final backup" } else { "" };
@@ -239,22 +252,8 @@ pub async fn pg(ctx: &Context, command: PgCommand) -> Result<(), CliError> {
         PgCommand::Backups(BackupsCommand::Restore { backup, name }) => {
             let name = postgres_addon(ctx, client, name).await?;
             let restore = client.restore_backup(&name, backup).await?;
-            let deadline = tokio::time::Instant::now() + JOB_WAIT;
-            let mut restore = restore;
-            while restore.state == "pending" && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                restore = client.addon_restore(&name, restore.id).await?;
-            }
-            match restore.state.as_str() {
-                "succeeded" => println!("Restored backup {backup} into {name}"),
-                "pending" => println!("Restore {} is still running; check `paas addons info {name}`", restore.id),
-                _ => {
-                    return Err(CliError::Failed(format!(
-                        "restore failed: {}",
-                        restore.message.unwrap_or_else(|| "no reason given".into())
-                    )))
-                }
-            }
+            let restore = wait_restore(client, &name, restore).await?;
+            finish_restore(&name, &restore, &format!("Restored backup {backup} into {name}"))?;
         }
         PgCommand::Backups(BackupsCommand::Download { backup, name, output: path }) => {
             let name = postgres_addon(ctx, client, name).await?;
@@ -267,6 +266,30 @@ pub async fn pg(ctx: &Context, command: PgCommand) -> Result<(), CliError> {
                 data.len(),
                 path.display()
             );
+        }
+    }
+    Ok(())
+}
+
+async fn wait_restore(client: &RestClient, name: &str, mut restore: AddonRestore) -> Result<AddonRestore, CliError> {
+    let deadline = tokio::time::Instant::now() + JOB_WAIT;
+    while restore.state == "pending" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        restore = client.addon_restore(name, restore.id).await?;
+    }
+    Ok(restore)
+}
+
+/// Prints how a restore ended (`done` when it succeeded).
+fn finish_restore(name: &str, restore: &AddonRestore, done: &str) -> Result<(), CliError> {
+    match restore.state.as_str() {
+        "succeeded" => println!("{done}"),
+        "pending" => println!("Restore {} is still running; check `paas addons info {name}`", restore.id),
+        _ => {
+            return Err(CliError::Failed(format!(
+                "restore failed: {}",
+                restore.message.as_deref().unwrap_or("no reason given")
+            )))
         }
     }
     Ok(())

@@ -107,6 +107,47 @@ pub async fn restore(db: &PgPool, user: &AuthUser, addon: &AddonRow, backup_id: 
     Ok(row.into())
 }
 
+/// Brings a Postgres add-on whose node is down up on the live node `node`
+/// from its newest succeeded backup: the add-on moves there (same name,
+/// logins and URL, so its apps need no new release), is provisioned, and
+/// the backup is restored into it. What was written after that backup stays
+/// on the old node's volume, which is left alone.
+pub async fn restore_to_node(db: &PgPool, user: &AuthUser, addon: &AddonRow, node: &str) -> ApiResult<AddonRestore> {
+    postgres_only(addon)?;
+    if addon.node_state.as_deref() == Some("up") {
+        return Err(ApiError::Conflict(format!(
+            "{}'s node {} is up: restore a backup in place with `paas pg backups restore`",
+            addon.name,
+            addon.node.as_deref().unwrap_or_default()
+        )));
+    }
+    let target = db::addons::live_node(db, node)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("no live node is named {node:?}; `paas nodes` lists them")))?;
+    let backup = db::addons::backups(db, addon.tenant_id, &addon.name)
+        .await?
+        .into_iter()
+        .find(|b| b.state == "succeeded")
+        .ok_or_else(|| ApiError::Conflict(format!("{} has no succeeded backup to bring up elsewhere", addon.name)))?;
+    let mut tx = db.begin().await?;
+    db::addons::lock(&mut tx, addon.id).await?;
+    db::addons::move_to_node(&mut *tx, addon.id, target).await?;
+    let row = db::addons::insert_restore(&mut *tx, addon.id, backup.id).await?;
+    let event = db::events::NewEvent {
+        tenant_id: addon.tenant_id,
+        app: None,
+        actor_id: Some(user.id),
+        action: "addon.restore_to_node",
+        data: serde_json::json!({
+            "addon": addon.name, "from": addon.node, "to": node, "backup": backup.id, "restore": row.id,
+        }),
+    };
+    db::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    tracing::info!(addon = %addon.name, to = node, backup.id = %backup.id, "add-on moved to another node from its backup");
+    Ok(row.into())
+}
+
 pub async fn show_restore(db: &PgPool, addon: &AddonRow, id: Uuid) -> ApiResult<AddonRestore> {
     db::addons::restore(db, addon.id, id)
         .await?

@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::connection::segment;
 use super::error::ClientError;
 use super::{AgentClient, RestClient};
-use crate::addons::{Addon, AddonBackup, AddonJobResult, AddonRestore, AttachAddonRequest, CreateAddonRequest};
+use crate::addons::{
+    Addon, AddonBackup, AddonJobResult, AddonRestore, AttachAddonRequest, CreateAddonRequest, RestoreToNodeRequest,
+};
 use crate::session::{ConsoleRequest, Run};
 
 fn addon_path(addon: &str, rest: &str) -> String {
@@ -41,6 +43,12 @@ impl RestClient {
     /// attached app); attach to it at [`RestClient::run_attach_path`].
     pub async fn addon_console(&self, addon: &str, request: &ConsoleRequest) -> Result<Run, ClientError> {
         self.connection().json(self.request(Method::POST, &addon_path(addon, "/console")).json(request)).await
+    }
+
+    /// Brings an add-on whose node is down up on `node` from its newest backup.
+    pub async fn restore_addon_to_node(&self, addon: &str, node: &str) -> Result<AddonRestore, ClientError> {
+        let request = RestoreToNodeRequest { node: node.to_string() };
+        self.connection().json(self.request(Method::POST, &addon_path(addon, "/restore-to-node")).json(&request)).await
     }
 
     /// Destroys an add-on; `confirm` (its name) allows it while attached.
