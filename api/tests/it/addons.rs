@@ -157,3 +157,53 @@ async fn another_tenants_addon_answers_like_a_missing_one() {
     let (status, _) = api.get(&format!("/v1/addons/{}", pg.name), &alice).await;
     assert_eq!(status, 200);
 }
+
+/// The daily schedule: one backup per available Postgres add-on not backed
+/// up in the last day, and only the newest scheduled ones kept.
+#[tokio::test]
+async fn scheduled_backups_are_daily_and_pruned() {
+    use api::ops::addons::backups::{schedule_pass, SCHEDULED_KEPT};
+    let api = TestApi::start().await;
+    let alice = api.signup("alice@example.org").await;
+    api.create_app(&alice, "shop").await;
+    let pg = create(&api, &alice, "shop", json!({ "kind": "postgres" })).await;
+    create(&api, &alice, "shop", json!({ "kind": "redis" })).await;
+    let scheduled = || async {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT addon_name, state FROM addon_backups WHERE trigger = 'scheduled' ORDER BY created_at DESC",
+        )
+        .fetch_all(&api.db)
+        .await
+        .unwrap();
+        rows
+    };
+
+    schedule_pass(&api.db).await.unwrap();
+    assert!(scheduled().await.is_empty(), "nothing while the add-ons are provisioning");
+    sqlx::query("UPDATE addons SET state = 'available'").execute(&api.db).await.unwrap();
+    schedule_pass(&api.db).await.unwrap();
+    assert_eq!(scheduled().await, [(pg.name.clone(), "pending".to_string())], "Postgres only; Redis has no backups");
+    schedule_pass(&api.db).await.unwrap();
+    assert_eq!(scheduled().await.len(), 1, "not again within a day");
+
+    // A day later there is another; beyond SCHEDULED_KEPT the oldest go.
+    for days in 1..=(SCHEDULED_KEPT + 3) {
+        sqlx::query("UPDATE addon_backups SET state = 'succeeded', created_at = created_at - interval '25 hours'")
+            .execute(&api.db)
+            .await
+            .unwrap();
+        schedule_pass(&api.db).await.unwrap();
+        let kept = scheduled().await;
+        assert_eq!(kept.len() as i64, (days + 1).min(SCHEDULED_KEPT), "after {days} days: {kept:?}");
+        assert_eq!(kept[0].1, "pending", "the newest is the one just queued");
+    }
+    // Manual backups are never pruned by the schedule.
+    let (status, _) = api.post(&format!("/v1/addons/{}/backups", pg.name), &alice, json!({})).await;
+    assert_eq!(status, 202);
+    schedule_pass(&api.db).await.unwrap();
+    let manual: i64 = sqlx::query_scalar("SELECT count(*) FROM addon_backups WHERE trigger = 'manual'")
+        .fetch_one(&api.db)
+        .await
+        .unwrap();
+    assert_eq!(manual, 1);
+}

@@ -219,7 +219,9 @@ pub async fn schedule(db: PgPool, every: Duration) {
     }
 }
 
-async fn schedule_pass(db: &PgPool) -> Result<(), sqlx::Error> {
+/// One pass of the schedule: a backup for each available Postgres add-on
+/// without one in the last `SCHEDULE_HOURS`, then the pruning.
+pub async fn schedule_pass(db: &PgPool) -> Result<(), sqlx::Error> {
     for addon in db::addons::due_for_backup(db, SCHEDULE_HOURS).await? {
         db::addons::insert_backup(db, addon.tenant_id, addon.id, &addon.name, "scheduled").await?;
         tracing::info!(addon = %addon.name, "scheduled backup queued");
