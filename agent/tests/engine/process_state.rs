@@ -49,8 +49,14 @@ async fn crash_loops_are_visible_and_block_promotion() {
     // (1) Scaling up a worker that exits at once: a crash loop inside its
     // container, shown as such.
     api.rest(&token).update_formation("loopy", &scale(&[("worker", 1)])).await.expect("scaled");
-    let worker = wait_for("a crash-looping worker", Duration::from_secs(120), || async {
-        instances(&api, &token, "loopy").await.into_iter().find(|i| {
+    // Bounded generously: on a loaded machine supervisord's restarts and the
+    // agent's readings are slower. The last reading is printed on a timeout.
+    let worker = wait_for("a crash-looping worker", Duration::from_secs(180), || async {
+        let all = instances(&api, &token, "loopy").await;
+        if let Some(seen) = all.iter().find(|i| i.process_type == "worker") {
+            println!("worker seen: {} restarts={} exit={:?}", seen.state.as_str(), seen.restarts, seen.exit_status);
+        }
+        all.into_iter().find(|i| {
             i.process_type == "worker"
                 && i.state.as_str() == "crashed"
                 && i.restarts > 0
