@@ -105,13 +105,13 @@ pub enum Command {
     Members(MembersCommand),
     /// Postgres and Redis add-ons: create, attach, detach, destroy.
     #[command(subcommand)]
-    Addons(crate::commands::addons::AddonsCommand),
+    Addons(AddonsCommand),
     /// Postgres add-ons: psql, credentials and backups.
     #[command(subcommand)]
-    Pg(crate::commands::addons::PgCommand),
+    Pg(PgCommand),
     /// Redis add-ons: redis-cli.
     #[command(subcommand)]
-    Redis(crate::commands::addons::RedisCommand),
+    Redis(RedisCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -256,4 +256,97 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddonsCommand {
+    /// List add-ons (of the app with -a, else of all your tenants).
+    List,
+    /// Create an add-on attached to the app: `postgres` or `redis`.
+    Create {
+        /// `postgres` or `redis`.
+        kind: String,
+        /// Config var prefix: `--as CACHE` sets CACHE_URL (default DATABASE / REDIS).
+        #[arg(long = "as", value_name = "ALIAS")]
+        alias: Option<String>,
+        /// Postgres: hobby, standard, dedicated. Redis: hobby, standard, cache.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Show an add-on, with its URL.
+    Info { name: String },
+    /// Attach an add-on to the app (-a): a new release sets its URL var.
+    Attach {
+        name: String,
+        #[arg(long = "as", value_name = "ALIAS")]
+        alias: Option<String>,
+    },
+    /// Detach an add-on from the app (-a): a new release unsets its var.
+    Detach { name: String },
+    /// Bring a Postgres add-on whose node is down up on another node, from
+    /// its newest backup (same name and URL; later writes stay on the old node).
+    Restore {
+        name: String,
+        /// A live node (`paas nodes`).
+        #[arg(long = "to-node", value_name = "NODE")]
+        to_node: String,
+    },
+    /// Destroy an add-on and its data (Postgres: after a final backup).
+    Destroy {
+        name: String,
+        /// Type the add-on's name to destroy it while attached (it is detached first).
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PgCommand {
+    /// An interactive psql session, logged in as the app.
+    Psql {
+        /// The add-on (default: the app's only Postgres add-on).
+        name: Option<String>,
+    },
+    /// Credentials of a Postgres add-on.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Backups of a Postgres add-on.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RedisCommand {
+    /// An interactive redis-cli session, logged in as the app.
+    Cli {
+        /// The add-on (default: the app's only Redis add-on).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// New login and password; the app restarts with them, the old login is dropped after.
+    Rotate {
+        /// The add-on (default: the app's only Postgres add-on).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// Take a backup now (and wait for it).
+    Capture { name: Option<String> },
+    /// List backups.
+    List { name: Option<String> },
+    /// Restore a backup into its add-on (replaces the data), and wait for it.
+    Restore { backup: uuid::Uuid, name: Option<String> },
+    /// Download a backup (`pg_restore` format).
+    Download {
+        backup: uuid::Uuid,
+        name: Option<String>,
+        /// File to write (default: <addon>-<backup>.dump).
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
