@@ -33,6 +33,16 @@ async fn deployed(max_secs: u64) -> (TestApi, TestAgent, String, Paas) {
     (api, agent, token, paas)
 }
 
+/// Ids of the node's run containers (none once every run has ended).
+fn run_containers(node: &str) -> String {
+    let node = format!("label=paas.node={node}");
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &node, "--filter", "label=paas.managed=run"])
+        .output()
+        .unwrap();
+    text(&out.stdout).trim().to_string()
+}
+
 async fn run_events(api: &TestApi, token: &str) -> Vec<Event> {
     let (_, events) = api.get(&format!("/v1/apps/{APP}/events"), token).await;
     let events: Vec<Event> = serde_json::from_value(events).unwrap();
@@ -115,18 +125,7 @@ async fn run_interactive_piped_detached_and_refused_for_other_tenants() {
     assert_eq!(created.data["command"], "echo detached-ok-42");
 
     // Every run container is gone.
-    let left = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=paas.node={}", agent.node),
-            "--filter",
-            "label=paas.managed=run",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(text(&left.stdout).trim(), "", "run containers left behind");
+    assert_eq!(run_containers(&agent.node), "", "run containers left behind");
 
     // Another tenant: exactly like a missing app.
     api.signup("mallory@example.org").await;
@@ -165,18 +164,7 @@ async fn run_is_killed_at_its_maximum_duration() {
     let finish = events.iter().find(|e| e.action == "run.finish").unwrap();
     assert_eq!(finish.data["reason"], "max_duration", "{finish:?}");
     assert_eq!(finish.data["exit_status"], 137);
-    let left = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=paas.node={}", agent.node),
-            "--filter",
-            "label=paas.managed=run",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(text(&left.stdout).trim(), "", "the killed run's container is removed");
+    assert_eq!(run_containers(&agent.node), "", "the killed run's container is removed");
 }
 
 /// For `bench/run/run.sh`: `paas run -- echo` start to its first output
