@@ -130,8 +130,11 @@ mod tests {
                 name: "shop".into(),
                 hostnames: vec!["shop.paas.test".into(), "www.shop.example".into()],
                 release: Some(3),
-                backends: vec![RawBackend { instance_id: Uuid::nil(), address: address.into() }],
+                backends: vec![RawBackend { instance_id: Uuid::nil(), address: address.into(), concurrency: None }],
                 statics: None,
+                routes: vec![],
+                request_timeout_secs: None,
+                cache_purges: vec![],
             }],
         }
     }

@@ -63,7 +63,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     tx.commit().await?;
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
     for (app_id, instance_id, address) in backends {
-        by_app.entry(app_id).or_default().push(Backend { instance_id, address });
+        by_app.entry(app_id).or_default().push(Backend { instance_id, address, concurrency: None });
     }
     let apps = apps
         .into_iter()
@@ -85,6 +85,9 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 release: a.release,
                 backends: by_app.remove(&a.id).unwrap_or_default(),
                 statics,
+                routes: vec![],
+                request_timeout_secs: None,
+                cache_purges: vec![],
             }
         })
         .collect();

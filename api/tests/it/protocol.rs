@@ -148,7 +148,7 @@ async fn build_release_schedule_route_and_logs() {
     let (_, table) = poll.await.unwrap();
     assert!(reported.elapsed() < Duration::from_secs(1), "route change took {:?}", reported.elapsed());
     let app = route(&table, "shop");
-    assert_eq!(app.backends, [Backend { instance_id, address: "127.0.0.1:40001".into() }]);
+    assert_eq!(app.backends, [Backend { instance_id, address: "127.0.0.1:40001".into(), concurrency: None }]);
     assert_eq!(app.release, Some(1));
     let (_, ps) = api.get("/v1/apps/shop/instances", &admin).await;
     let ps: Vec<Instance> = decode(&ps);

@@ -35,6 +35,40 @@ pub struct RouteApp {
     /// Static assets the router serves itself, when the release has any.
     #[serde(default)]
     pub statics: Option<StaticBundle>,
+    /// URL prefixes served by another process type (an async server for
+    /// WebSocket/long-poll), longest prefix first; everything else goes to
+    /// `backends` (the `web` process).
+    #[serde(default)]
+    pub routes: Vec<ProcessRoute>,
+    /// Seconds the router waits for a `web` response before answering 504
+    /// (`None`: the router's default).
+    #[serde(default)]
+    pub request_timeout_secs: Option<u32>,
+    /// On-demand front-end cache purges, oldest first; a router applies each
+    /// `seq` it has not applied yet. A new `release` drops the whole cache.
+    #[serde(default)]
+    pub cache_purges: Vec<CachePurge>,
+}
+
+/// Requests whose path starts with `prefix` go to instances of `process_type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProcessRoute {
+    /// Path prefix starting with `/`, e.g. `/ws/`.
+    pub prefix: String,
+    pub process_type: String,
+    /// Healthy, running instances of that process type, as for `RouteApp::backends`.
+    pub backends: Vec<Backend>,
+}
+
+/// One `paas cache purge [PATH]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CachePurge {
+    /// Increases with every purge of any app.
+    pub seq: i64,
+    /// Exact request path (query included when given) to drop; `None` drops every entry of the app.
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +77,10 @@ pub struct Backend {
     pub instance_id: Uuid,
     /// `127.0.0.1:49153`-style socket address.
     pub address: String,
+    /// Requests the instance serves at once (its `WEB_CONCURRENCY`); the
+    /// router queues the rest. `None`: no cap.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
 }
 
 /// A release's static files: a gzip-compressed tarball fetched from the API.

@@ -141,11 +141,14 @@ pub fn app(name: &str, hostnames: &[&str], backends: &[&TestBackend]) -> RouteAp
         release: Some(1),
         backends: backends.iter().map(|b| backend_entry(&b.addr.to_string())).collect(),
         statics: None,
+        routes: vec![],
+        request_timeout_secs: None,
+        cache_purges: vec![],
     }
 }
 
 pub fn backend_entry(address: &str) -> Backend {
-    Backend { instance_id: uuid::Uuid::new_v4(), address: address.to_owned() }
+    Backend { instance_id: uuid::Uuid::new_v4(), address: address.to_owned(), concurrency: None }
 }
 
 pub fn table(version: i64, apps: Vec<RouteApp>) -> RouteTable {
