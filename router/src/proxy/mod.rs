@@ -33,8 +33,9 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Headers that describe one connection, never the message (RFC 9110 7.6.1), plus our framing headers.
-const HOP_BY_HOP: [HeaderName; 10] = [
+/// Headers that describe one connection, never the message (RFC 9110 7.6.1), plus our framing headers
+/// (`HTTP2-Settings` belongs to an `Upgrade: h2c` the router never honours, RFC 7540 3.2.1).
+const HOP_BY_HOP: [HeaderName; 11] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -45,6 +46,7 @@ const HOP_BY_HOP: [HeaderName; 10] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     header::EXPECT,
+    HeaderName::from_static("http2-settings"),
 ];
 
 /// The client-facing request handler.

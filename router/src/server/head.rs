@@ -8,6 +8,21 @@
 //! transfer codings other than a single `chunked`, obs-fold, bytes outside
 //! the grammar (httparse rejects those), duplicate `Host`. The framing-header
 //! rules are [`framing::request`], beside the response side's rules.
+//!
+//! Beyond framing, what a backend could read differently from the router:
+//! - header names with `_` are dropped (nginx's default): WSGI servers map
+//!   `X_Forwarded_For` and `X-Forwarded-For` to the same `HTTP_X_FORWARDED_FOR`,
+//!   so an underscored name could shadow a header the router sets or vouches
+//!   for (`Content_Length`, `Transfer_Encoding` the same way). Dropping keeps
+//!   the request usable; no legitimate client needs them.
+//! - `GET`/`HEAD` with a body is a 400: the body has no meaning (RFC 9110
+//!   9.3.1), a backend may ignore it and read it as the next request, and it
+//!   would not be part of a cache key.
+//! - only `Upgrade: websocket` is honoured; any other upgrade (`h2c`: h2c
+//!   smuggling, where the backend then speaks HTTP/2 past the router's rules)
+//!   is stripped and the request is forwarded as plain HTTP/1.1.
+//! - a target with userinfo (`http://user:pass@host/`, RFC 9110 4.2.4) or a
+//!   fragment is a 400; every other target is forwarded byte for byte.
 
 use std::mem::MaybeUninit;
 
@@ -51,6 +66,9 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usiz
     let uri = parse_target(&method, req.path.unwrap_or_default())?;
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     for h in req.headers.iter() {
+        if h.name.as_bytes().contains(&b'_') {
+            continue;
+        }
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
         headers.append(name, value);
@@ -67,14 +85,22 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri, ProxyError> {
         || (target == "*" && method == Method::OPTIONS)
         || target.starts_with("http://")
         || target.starts_with("https://");
-    if !ok {
+    if !ok || target.contains('#') {
         return Err(bad("invalid request target"));
     }
-    Uri::from_maybe_shared(Bytes::copy_from_slice(target.as_bytes())).map_err(|_| bad("invalid request target"))
+    let uri =
+        Uri::from_maybe_shared(Bytes::copy_from_slice(target.as_bytes())).map_err(|_| bad("invalid request target"))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad("userinfo in the request target"));
+    }
+    Ok(uri)
 }
 
 fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Result<RequestHead, ProxyError> {
     let framing = framing::request(version, &headers)?;
+    if matches!(method, Method::GET | Method::HEAD) && framing != Framing::Length(0) {
+        return Err(bad("GET or HEAD request with a body"));
+    }
     let hosts = headers.get_all(header::HOST).iter().count();
     if hosts > 1 {
         return Err(bad("more than one Host header"));
@@ -89,7 +115,7 @@ fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> R
         Some(v) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => true,
         Some(_) => return Err(ProxyError::ExpectationFailed),
     };
-    let wants_upgrade = upgrade_token && version == Version::HTTP_11 && headers.contains_key(header::UPGRADE);
+    let wants_upgrade = upgrade_token && version == Version::HTTP_11 && upgrades_to_websocket(&headers);
     Ok(RequestHead { method, uri, version, headers, framing, keep_alive, expect_continue, wants_upgrade })
 }
 
@@ -104,6 +130,12 @@ fn connection_tokens(headers: &HeaderMap) -> (bool, bool, bool) {
         }
     }
     (close, keep_alive, upgrade)
+}
+
+/// `Upgrade: websocket`, the one protocol the router tunnels.
+fn upgrades_to_websocket(headers: &HeaderMap) -> bool {
+    let mut tokens = headers.get_all(header::UPGRADE).into_iter().flat_map(|v| v.as_bytes().split(|b| *b == b','));
+    tokens.any(|t| trim(t).eq_ignore_ascii_case(b"websocket"))
 }
 
 fn bad(reason: &'static str) -> ProxyError {
@@ -157,6 +189,32 @@ mod tests {
         assert!(is_bad("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"));
         assert!(is_bad("GET / HTTP/1.1\r\n\r\n"));
         assert!(is_bad("GET x HTTP/1.1\r\nHost: x\r\n\r\n"));
+    }
+
+    #[test]
+    fn refuses_what_a_backend_could_read_differently() {
+        assert!(is_bad("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"));
+        assert!(is_bad("HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+        assert!(head("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").is_ok());
+        assert!(head("DELETE / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").is_ok());
+        assert!(is_bad("GET http://user:pass@x/ HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(is_bad("GET http://user@x:80/ HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(is_bad("GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n"));
+        // Origin-form paths may hold `user:pass@`: they are paths, kept as sent.
+        let h = head("GET //user:pass@evil.test/x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(h.uri.path_and_query().unwrap().as_str(), "//user:pass@evil.test/x");
+    }
+
+    #[test]
+    fn drops_underscored_names_and_honours_only_websocket_upgrades() {
+        let h = head("POST / HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\nContent_Length: 9\r\nX_Forwarded_For: 1.2.3.4\r\nContent-Length: 2\r\n\r\n").unwrap();
+        assert_eq!(h.framing, Framing::Length(2));
+        assert_eq!(h.headers.len(), 2, "{:?}", h.headers);
+        let h2c = head("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n").unwrap();
+        assert!(!h2c.wants_upgrade);
+        let ws =
+            head("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n\r\n").unwrap();
+        assert!(ws.wants_upgrade);
     }
 
     #[test]

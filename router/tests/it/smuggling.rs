@@ -113,3 +113,59 @@ async fn oversized_heads_and_bodies_are_refused_before_any_backend() {
     assert!(backend.seen().is_empty());
     router.shutdown().await;
 }
+
+/// What a backend could read differently from the router (issue 13 item 5): underscored names that
+/// imitate framing or forwarding headers are dropped, GET/HEAD bodies and userinfo targets are
+/// refused, `Upgrade: h2c` is stripped; compliant targets reach the backend byte for byte.
+#[tokio::test]
+async fn lookalike_headers_bodies_on_get_h2c_and_userinfo_never_reach_the_backend() {
+    let backend = TestBackend::start("web").await;
+    let api = FakeApi::start(table(1, vec![app("web", &["web.test"], &[&backend])])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let router = router(&api.url(), dir.path(), |_| {}).await;
+    wait_for_version(&router, 1).await;
+
+    let refused = [
+        ("GET with a body", "GET / HTTP/1.1\r\nHost: web.test\r\nContent-Length: 5\r\n\r\nhello"),
+        (
+            "HEAD with a chunked body",
+            "HEAD / HTTP/1.1\r\nHost: web.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+        ("userinfo in an absolute target", "GET http://user:pass@web.test/x HTTP/1.1\r\nHost: web.test\r\n\r\n"),
+        ("user without password", "GET http://admin@web.test:80/x HTTP/1.1\r\nHost: web.test\r\n\r\n"),
+        ("fragment in the target", "GET /x#top HTTP/1.1\r\nHost: web.test\r\n\r\n"),
+    ];
+    for (name, request) in refused {
+        let answer = raw(router.addr, request.as_bytes()).await;
+        assert_eq!(answer.status, 400, "{name}: got {}", answer.head);
+    }
+    assert!(backend.seen().is_empty(), "backend saw {:?}", backend.seen());
+
+    let lookalikes = "POST /form HTTP/1.1\r\nHost: web.test\r\nContent-Length: 2\r\nTransfer_Encoding: chunked\r\n\
+                      Content_Length: 40\r\nX_Forwarded_For: 6.6.6.6\r\nX_Request_Id: forged\r\nConnection: close\r\n\r\nok";
+    let answer = raw(router.addr, lookalikes.as_bytes()).await;
+    assert_eq!(answer.text(), "web POST /form body=2", "{}", answer.head);
+    let h2c = "GET /h2c HTTP/1.1\r\nHost: web.test\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n\
+               HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    let answer = raw(router.addr, h2c.as_bytes()).await;
+    assert_eq!(answer.status, 200, "an h2c upgrade is answered as plain HTTP/1.1: {}", answer.head);
+    let seen = backend.seen();
+    assert_eq!(seen.len(), 2);
+    for request in &seen {
+        let underscored: Vec<_> = request.headers.keys().filter(|n| n.as_str().contains('_')).collect();
+        assert!(underscored.is_empty(), "{underscored:?} reached the backend");
+        assert!(request.headers.get("upgrade").is_none() && request.headers.get("http2-settings").is_none());
+        assert_eq!(request.headers["x-forwarded-for"], "127.0.0.1");
+    }
+    assert_eq!(&seen[0].body[..], b"ok");
+
+    // Compliant targets, however odd, are forwarded exactly as sent.
+    let targets = ["/a/../b", "/%2e%2e/x?y=%2F", "//user:pass@evil.test/x", "/p;m=1?q=a@b:c&r=/s", "/~u/{x}|y"];
+    for target in targets {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n");
+        assert_eq!(raw(router.addr, request.as_bytes()).await.status, 200, "{target}");
+    }
+    let forwarded: Vec<String> = backend.seen()[2..].iter().map(|s| s.target.clone()).collect();
+    assert_eq!(forwarded, targets);
+    router.shutdown().await;
+}

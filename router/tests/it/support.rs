@@ -184,6 +184,8 @@ pub fn bundle(api: &FakeApi, id: &str, files: &[(&str, &[u8])]) -> StaticBundle 
 pub struct Seen {
     pub method: String,
     pub path: String,
+    /// The request-target as the backend got it (path and query).
+    pub target: String,
     pub headers: http::HeaderMap,
     pub body: Bytes,
 }
@@ -258,6 +260,7 @@ async fn backend_request(
     seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         path: path.clone(),
+        target: parts.uri.path_and_query().map_or_else(String::new, |p| p.as_str().to_owned()),
         headers: parts.headers.clone(),
         body: body.clone(),
     });
