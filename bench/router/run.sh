@@ -2,6 +2,9 @@
 # Router vs nginx, same backends, same machine, loopback only, alternating A B A B.
 #   (i)   proxied hello-world: req/s and p99 (wrk, keep-alive clients, upstream keep-alive on both);
 #   (ii)  static files, 4 KiB and 1 MiB (router: from its release bundle; nginx: sendfile);
+#   (iv)  a cacheable response (Cache-Control: public, max-age=3600): router's front-end cache vs
+#         nginx proxy_cache (both warmed first);
+#   (v)   time to first byte of a 200 MiB download (curl), router vs nginx (proxy_buffering on) vs direct;
 #   (iii) 40 slow clients trickling a 10 KB POST at ~100 B/s to gunicorn (2 sync workers) while one
 #         normal client GETs: direct to gunicorn, behind nginx, behind the router.
 # Prints medians and ratios. Knobs: ROUNDS (3), DURATION (8 s per wrk run), CONNS (64), SLOW_DURATION (15 s).
@@ -68,6 +71,7 @@ http {
     client_body_buffer_size 1m;
     client_body_temp_path $work/nginx/body;
     proxy_temp_path $work/nginx/proxy;
+    proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=front:10m max_size=256m;
     types { application/octet-stream bin; }
     upstream hello { server $HELLO; keepalive 64; }
     upstream slow { server $GUNICORN; keepalive 16; }
@@ -75,6 +79,14 @@ http {
     server {
         listen $NGINX reuseport;
         location /static/ { alias $work/site/static/; etag on; expires 1h; }
+        location /cached {
+            proxy_cache front;
+            proxy_pass http://\$pool;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            add_header X-Cache \$upstream_cache_status;
+        }
         location / {
             proxy_pass http://\$pool;
             proxy_http_version 1.1;
@@ -145,6 +157,25 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+# --- (iv) cached response, (v) time to first byte of 200 MiB: A B A B ----------
+for target in router:$ROUTER nginx:$NGINX; do # warm both caches
+    curl -fsS -o /dev/null -H "Host: hello.bench" "http://${target#*:}/cached"
+done
+ttfb() { # name url -> appends seconds to first byte to $work/res/name
+    curl -fsS -o /dev/null -H "Host: hello.bench" -w '%{time_starttransfer}\n' "$2" >>"$work/res/$1"
+}
+for round in $(seq "$ROUNDS"); do
+    echo "round $round: /cached router, nginx" >&2
+    run_wrk router_cached "$CONNS" "$DURATION" "http://$ROUTER/cached" hello.bench
+    run_wrk nginx_cached "$CONNS" "$DURATION" "http://$NGINX/cached" hello.bench
+    echo "round $round: 200 MiB time to first byte" >&2
+    for _ in 1 2 3; do
+        ttfb direct_big "http://$HELLO/big/200"
+        ttfb router_big "http://$ROUTER/big/200"
+        ttfb nginx_big "http://$NGINX/big/200"
+    done
+done
+
 # --- (iii) slow clients ------------------------------------------------------
 slow_case() { # label addr
     run_wrk "idle_$1" 1 5 "http://$2/" slow.bench
@@ -164,13 +195,18 @@ done
 echo
 echo "router vs nginx, medians of $ROUNDS alternating rounds, wrk -t1 -c$CONNS -d${DURATION}s ($(nproc) cores, loopback)"
 printf '%-16s %12s %12s %7s %12s %12s %7s %8s\n' scenario "router req/s" "nginx req/s" ratio "router p99" "nginx p99" ratio errors
-for pair in "hello (proxied):_hello" "static 4 KiB:_s4k" "static 1 MiB:_s1m"; do
+for pair in "hello (proxied):_hello" "static 4 KiB:_s4k" "static 1 MiB:_s1m" "cached (hit):_cached"; do
     label=${pair%%:*} name=${pair#*:}
     r=$work/res/router$name n=$work/res/nginx$name
     rr=$(median "$r" 1) nr=$(median "$n" 1) rp=$(median "$r" 3) np=$(median "$n" 3)
     printf '%-16s %12s %12s %7s %10sms %10sms %7s %4s/%-4s\n' "$label" "$rr" "$nr" "$(ratio "$rr" "$nr")" \
         "$rp" "$np" "$(ratio "$rp" "$np")" "$(sum_col "$r" 4)" "$(sum_col "$n" 4)"
 done
+echo
+ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
+rb=$(median "$work/res/router_big" 1) nb=$(median "$work/res/nginx_big" 1) db=$(median "$work/res/direct_big" 1)
+echo "200 MiB download, time to first byte (median of $((ROUNDS * 3))): router $(ms "$rb") ms, nginx $(ms "$nb") ms," \
+    "direct $(ms "$db") ms; router/nginx $(ratio "$rb" "$nb")"
 echo
 echo "slow clients: $SLOW_CLIENTS x 10 KB POST at ~100 B/s to gunicorn -w 2 (sync); one client GETs (wrk -c1)"
 printf '%-8s %10s %10s %12s %12s %12s %9s %10s\n' target "idle p50" "idle p99" "loaded p50" "loaded p99" "loaded GETs" errors "p99 ratio"

@@ -1,6 +1,8 @@
 //! Helper processes for `bench/router/run.sh` (loopback only):
 //!
 //! - `bench_support hello <addr>`: a keep-alive hello-world HTTP server (the proxied backend);
+//!   `/cached` answers the same text with `Cache-Control: public, max-age=3600` (the front-end
+//!   cache round), `/big/<MiB>` answers that many MiB of one shared buffer (time to first byte);
 //! - `bench_support api <addr> <table.json> <blob-dir>`: the API's route-table endpoint with
 //!   long-poll semantics, plus `/v1/router/statics/<name>` served from `<blob-dir>/<name>`.
 
@@ -32,12 +34,24 @@ async fn hello(addr: &str) -> anyhow::Result<()> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let svc = service_fn(|_req: Request<Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"Hello, world!\n"))))
-            });
+            let svc = service_fn(|req: Request<Incoming>| async move { Ok::<_, Infallible>(hello_response(&req)) });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
+}
+
+fn hello_response(req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    static BIG: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    let path = req.uri().path();
+    if let Some(mib) = path.strip_prefix("/big/").and_then(|n| n.parse::<usize>().ok()) {
+        let big = BIG.get_or_init(|| Bytes::from(vec![b'x'; 1 << 30]));
+        return Response::new(Full::new(big.slice(..(mib << 20).min(big.len()))));
+    }
+    let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, world!\n")));
+    if path == "/cached" {
+        response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=3600"));
+    }
+    response
 }
 
 async fn api(addr: &str, table: PathBuf, blobs: PathBuf) -> anyhow::Result<()> {
