@@ -384,7 +384,11 @@ mod tests {
     #[test]
     fn paas_json_routes_name_procfile_types_other_than_web() {
         let procfile = ("Procfile", "web: gunicorn app:app\nasync: uvicorn asgi:app --port $PORT\n");
-        let t = tree(&[procfile, ("static/a.css", ""), ("paas.json", r#"{"routes": {"/ws/": "async", "/events/": "async"}}"#)]);
+        let t = tree(&[
+            procfile,
+            ("static/a.css", ""),
+            ("paas.json", r#"{"routes": {"/ws/": "async", "/events/": "async"}}"#),
+        ]);
         let spec = detect(t.path()).unwrap();
         assert_eq!(spec.routes, BTreeMap::from([("/events/".into(), "async".into()), ("/ws/".into(), "async".into())]));
         assert_eq!(spec.statics.len(), 1, "a paas.json without `static` keeps the default static/ mapping");
@@ -397,7 +401,10 @@ mod tests {
         for (manifest, expected) in cases {
             let t = tree(&[procfile, ("paas.json", manifest)]);
             let message = detect(t.path()).unwrap_err().to_string();
-            assert!(message.starts_with("paas.json is invalid: ") && message.contains(expected), "{manifest}: {message}");
+            assert!(
+                message.starts_with("paas.json is invalid: ") && message.contains(expected),
+                "{manifest}: {message}"
+            );
         }
     }
 }

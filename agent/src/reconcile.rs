@@ -371,7 +371,8 @@ impl Reconciler {
     /// Stops and removes `container` gracefully in the background.
     fn stop_in_background(&self, container: &ManagedContainer) {
         self.stopping.lock().unwrap_or_else(|e| e.into_inner()).insert(container.id.clone());
-        let (engine, stopping, id, grace) = (self.engine.clone(), self.stopping.clone(), container.id.clone(), self.grace);
+        let (engine, stopping, id, grace) =
+            (self.engine.clone(), self.stopping.clone(), container.id.clone(), self.grace);
         let instance_id = container.instance_id;
         tokio::spawn(async move {
             match engine.stop_and_remove(&id, grace).await {

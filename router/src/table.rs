@@ -71,7 +71,9 @@ impl Table {
             previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
             previous.apps.iter().flat_map(|a| a.all_backends()).map(|b| (b.address.as_str(), b)).collect();
-        let reuse = |address: &str| known.get(address).map(|k| (*k).clone()).unwrap_or_else(|| Backend::new(address.to_owned()));
+        let reuse = |address: &str| {
+            known.get(address).map(|k| (*k).clone()).unwrap_or_else(|| Backend::new(address.to_owned()))
+        };
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {

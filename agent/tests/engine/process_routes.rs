@@ -59,14 +59,6 @@ async fn websocket_and_sse_reach_the_async_process_and_the_rest_stays_on_web() {
     }
     ws.close(None).await.unwrap();
 
-    // SSE: the four events, each as it is sent (500 ms apart).
-    let arrivals = sse_arrivals(router.running.addr, "/events/", 4).await;
-    println!("SSE arrivals after the first: {:?}", arrivals.iter().map(|t| *t - arrivals[0]).collect::<Vec<_>>());
-    assert_eq!(arrivals.len(), 4, "all four events");
-    for pair in arrivals.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(250), "events arrived together: {arrivals:?}");
-    }
-
     // `paas routes set` moves /other/ from Flask to the async process, with no build.
     assert_eq!(http_get(&addr, HOST, "/other/x").await.unwrap().1, "web at /other/x\n");
     let patch = [("/other/".to_string(), Some("async".to_string()))].into();
@@ -87,6 +79,17 @@ async fn websocket_and_sse_reach_the_async_process_and_the_rest_stays_on_web() {
     .await;
     let builds = rest.list_builds(APP).await.unwrap();
     assert_eq!(builds.len(), 1, "no new build");
+
+    // SSE: the four events, each as it is sent (500 ms apart). Last: it needs the router to
+    // pass event streams through unbuffered (issue 13 item 1), which this branch does not do yet.
+    let asked = Instant::now();
+    let arrivals = sse_arrivals(router.running.addr, "/events/", 4).await;
+    println!("SSE events arrived after {:?}", arrivals.iter().map(|t| *t - asked).collect::<Vec<_>>());
+    assert_eq!(arrivals.len(), 4, "all four events");
+    for pair in arrivals.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(250), "events arrived together: {arrivals:?}");
+    }
+
     router.shutdown().await;
 }
 
@@ -94,7 +97,8 @@ async fn websocket_and_sse_reach_the_async_process_and_the_rest_stays_on_web() {
 /// first `count` `data:` lines arrived (bounded to 20 s).
 async fn sse_arrivals(router: std::net::SocketAddr, path: &str, count: usize) -> Vec<Instant> {
     let mut stream = tokio::net::TcpStream::connect(router).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let (mut seen, mut arrivals) = (Vec::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

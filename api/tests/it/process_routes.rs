@@ -52,7 +52,7 @@ async fn routes_from_paas_json_and_the_cli_reach_agents_and_the_route_table() {
     let (_, routes) = api.get("/v1/apps/chat/routes", &admin).await;
     assert_eq!(listed(&routes), []);
 
-    api.upload_build(&admin, "chat", tarball(&[("app.py", "app = None\n")])).await;
+    assert_eq!(api.upload_build(&admin, "chat", tarball(&[("app.py", "app = None\n")])).await.0, 202);
     node.build_with(&["ok"], &PROCESSES, &[("/ws/", "async"), ("/events/", "async")]).await;
     let (status, routes) = api.get("/v1/apps/chat/routes", &admin).await;
     assert_eq!(status, 200);
@@ -137,11 +137,12 @@ async fn an_agent_cannot_report_routes_that_break_the_rules() {
     let admin = api.admin("agent-routes@example.org").await;
     let node = FakeNode::register(&api, &admin, "node-s").await;
     api.create_app(&admin, "bad").await;
-    api.upload_build(&admin, "bad", tarball(&[("app.py", "app = None\n")])).await;
+    assert_eq!(api.upload_build(&admin, "bad", tarball(&[("app.py", "app = None\n")])).await.0, 202);
     let job = node.claim().await.expect("a queued build");
     let finish = format!("/v1/agent/builds/{}/finish", job.build_id);
     for routes in [json!({ "ws/": "async" }), json!({ "/ws/": "web" })] {
-        let result = json!({ "success": true, "image": "paas-app/bad:1", "process_types": { "web": "x" }, "routes": routes });
+        let result =
+            json!({ "success": true, "image": "paas-app/bad:1", "process_types": { "web": "x" }, "routes": routes });
         let (status, answer) = node.call(Method::POST, &finish, Some(result)).await;
         assert_eq!(status, 422, "{routes}: {answer}");
     }

@@ -80,9 +80,9 @@ mod tests {
     #[test]
     fn set_and_unset_make_the_patch() {
         let set = RoutesCommand::Set { pairs: vec!["/ws/=async".into(), "/events=sse".into()] };
-        let patch = patch(set).unwrap();
-        assert_eq!(patch["/ws/"].as_deref(), Some("async"));
-        assert_eq!(patch["/events"].as_deref(), Some("sse"));
+        let made = patch(set).unwrap();
+        assert_eq!(made["/ws/"].as_deref(), Some("async"));
+        assert_eq!(made["/events"].as_deref(), Some("sse"));
         let unset = patch(RoutesCommand::Unset { prefixes: vec!["/ws/".into()] }).unwrap();
         assert_eq!(unset.get("/ws/"), Some(&None));
         for bad in ["/ws/", "ws/=async", "/ws/="] {

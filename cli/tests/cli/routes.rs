@@ -24,7 +24,7 @@ async fn routes_are_listed_set_and_unset() {
     let out = run(&["routes"]).await;
     assert!(text(&out.stdout).starts_with("No routes: every request to chat goes to its web process."));
 
-    api.upload_build(&admin, "chat", tarball(&[("app.py", "app = None\n")])).await;
+    assert_eq!(api.upload_build(&admin, "chat", tarball(&[("app.py", "app = None\n")])).await.0, 202);
     let processes = [("web", "gunicorn app:app"), ("async", "uvicorn asgi:app")];
     node.build_with(&["ok"], &processes, &[("/ws/", "async")]).await;
     let out = run(&["routes"]).await;

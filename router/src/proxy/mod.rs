@@ -173,8 +173,11 @@ impl Proxy {
             None => "/",
         };
         let outgoing = Outgoing { method: &head.method, target, headers: &headers, body: &body };
-        let limit_secs =
-            if ctx.streaming { self.state.config.limits.stream_idle_timeout_secs } else { settings.response_timeout_secs };
+        let limit_secs = if ctx.streaming {
+            self.state.config.limits.stream_idle_timeout_secs
+        } else {
+            settings.response_timeout_secs
+        };
         let limit = Duration::from_secs(limit_secs);
         let mut backend = None;
         let exchange = async {

@@ -83,7 +83,11 @@ mod tests {
 
     #[test]
     fn the_longest_matching_prefix_wins_by_whole_segments() {
-        let listed = [raw("/ws/", "async", "127.0.0.1:1"), raw("/ws/admin/", "admin", "127.0.0.1:2"), raw("/events", "sse", "127.0.0.1:3")];
+        let listed = [
+            raw("/ws/", "async", "127.0.0.1:1"),
+            raw("/ws/admin/", "admin", "127.0.0.1:2"),
+            raw("/events", "sse", "127.0.0.1:3"),
+        ];
         let routes = compile(&listed, |address| Backend::new(address.to_owned()));
         let pick = |path| matching(&routes, path).map(|r| r.process_type.as_str());
         assert_eq!(pick("/ws/chat"), Some("async"));

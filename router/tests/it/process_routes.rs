@@ -57,9 +57,8 @@ async fn the_longest_matching_prefix_picks_the_process_type() {
     assert_eq!(admin.seen().len(), 1);
 
     // A new table moves a prefix without a new web backend; instances keep their Backend by address.
-    let before = router.state.table.load().apps[0].routes.iter().find(|r| r.prefix == "/events/").unwrap().backends
-        [0]
-    .clone();
+    let before =
+        router.state.table.load().apps[0].routes.iter().find(|r| r.prefix == "/events/").unwrap().backends[0].clone();
     let routes = vec![route("/events/", "events", &[&events.addr.to_string()]), route("/", "admin", &[])];
     api.set(table(2, vec![with_routes(app("shop", &["shop.test"], &[&web]), routes)]));
     wait_for_version(&router, 2).await;
