@@ -1,6 +1,7 @@
 //! What an app's source says about how to run it: the Procfile, or a WSGI
 //! entry point found by convention (`wsgi.py`/`app.py`, a Flask app
-//! factory, a Django project), and which directories hold static files.
+//! factory, a Django project), which directories hold static files, and
+//! which URL prefixes go to process types other than `web` (`paas.json`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,8 @@ pub struct AppSpec {
     pub release_command: Option<String>,
     pub has_requirements: bool,
     pub statics: Vec<StaticMapping>,
+    /// URL prefix -> process type, from `paas.json`'s `routes`.
+    pub routes: BTreeMap<String, String>,
 }
 
 /// Why a source tree cannot be run.
@@ -47,12 +50,58 @@ pub fn detect(root: &Path) -> Result<AppSpec, DetectError> {
             return Err(DetectError::NoEntryPoint { suggestion: suggest_procfile(root) });
         }
     }
+    let manifest = read_manifest(root)?;
     Ok(AppSpec {
+        routes: process_routes(manifest.routes, &processes)?,
         processes,
         release_command,
         has_requirements: root.join("requirements.txt").is_file(),
-        statics: static_mappings(root)?,
+        statics: static_mappings(root, manifest.r#static)?,
     })
+}
+
+/// `paas.json`: what an app declares beyond its Procfile. Every key is optional.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Manifest {
+    /// URL prefix -> directory served by the router (`None`: the default `static/`).
+    #[serde(default)]
+    r#static: Option<BTreeMap<String, String>>,
+    /// URL prefix -> process type serving it.
+    #[serde(default)]
+    routes: BTreeMap<String, String>,
+}
+
+fn read_manifest(root: &Path) -> Result<Manifest, DetectError> {
+    match read_small(&root.join("paas.json")) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| DetectError::Manifest(e.to_string())),
+        Err(_) => Ok(Manifest::default()),
+    }
+}
+
+/// The `routes` of paas.json, checked: each prefix well-formed, each
+/// process type one of the Procfile's other than `web`.
+fn process_routes(
+    declared: BTreeMap<String, String>,
+    processes: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, DetectError> {
+    for (prefix, process_type) in &declared {
+        let problem = |why: String| DetectError::Manifest(format!("routes {prefix:?} -> {process_type:?}: {why}"));
+        if let Some(why) = paas_types::process_routes::prefix_problem(prefix) {
+            return Err(problem(why.to_string()));
+        }
+        if process_type == "web" {
+            return Err(problem("everything no route names goes to web already: drop this route".into()));
+        }
+        if !processes.contains_key(process_type) {
+            let known: Vec<&str> = processes.keys().map(String::as_str).collect();
+            return Err(problem(format!(
+                "the Procfile has no {process_type:?} process type (it has: {}). Add a line such as \
+                 `{process_type}: uvicorn asgi:app --host 0.0.0.0 --port $PORT` to the Procfile",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(declared)
 }
 
 /// Reads a small text file of the app (at most 1 MiB, regular files only).
@@ -199,17 +248,9 @@ fn imported(line: &str, var: &str) -> bool {
 
 /// Static directories: from `paas.json` (`{"static": {"/static/": "static"}}`),
 /// else `static/` at `/static/` when that directory exists.
-fn static_mappings(root: &Path) -> Result<Vec<StaticMapping>, DetectError> {
-    let manifest = read_small(&root.join("paas.json")).ok();
-    let declared: BTreeMap<String, String> = match manifest {
-        Some(text) => {
-            #[derive(serde::Deserialize)]
-            struct Manifest {
-                #[serde(default)]
-                r#static: BTreeMap<String, String>,
-            }
-            serde_json::from_str::<Manifest>(&text).map_err(|e| DetectError::Manifest(e.to_string()))?.r#static
-        }
+fn static_mappings(root: &Path, declared: Option<BTreeMap<String, String>>) -> Result<Vec<StaticMapping>, DetectError> {
+    let declared = match declared {
+        Some(declared) => declared,
         None if root.join("static").is_dir() => BTreeMap::from([("/static/".into(), "static".into())]),
         None => BTreeMap::new(),
     };
@@ -338,5 +379,32 @@ mod tests {
         assert!(!spec.has_requirements);
         let t = tree(&[("wsgi.py", "application = 1\n"), ("paas.json", r#"{"static": {"/assets/": "../etc"}}"#)]);
         assert!(matches!(detect(t.path()), Err(DetectError::Manifest(_))));
+    }
+
+    #[test]
+    fn paas_json_routes_name_procfile_types_other_than_web() {
+        let procfile = ("Procfile", "web: gunicorn app:app\nasync: uvicorn asgi:app --port $PORT\n");
+        let t = tree(&[
+            procfile,
+            ("static/a.css", ""),
+            ("paas.json", r#"{"routes": {"/ws/": "async", "/events/": "async"}}"#),
+        ]);
+        let spec = detect(t.path()).unwrap();
+        assert_eq!(spec.routes, BTreeMap::from([("/events/".into(), "async".into()), ("/ws/".into(), "async".into())]));
+        assert_eq!(spec.statics.len(), 1, "a paas.json without `static` keeps the default static/ mapping");
+        let cases = [
+            (r#"{"routes": {"ws/": "async"}}"#, "starts with `/`"),
+            (r#"{"routes": {"/ws/": "web"}}"#, "goes to web already"),
+            (r#"{"routes": {"/ws/": "asgi"}}"#, "the Procfile has no \"asgi\" process type (it has: async, web)"),
+            (r#"{"routes": {"/ws/": 3}}"#, "invalid type"),
+        ];
+        for (manifest, expected) in cases {
+            let t = tree(&[procfile, ("paas.json", manifest)]);
+            let message = detect(t.path()).unwrap_err().to_string();
+            assert!(
+                message.starts_with("paas.json is invalid: ") && message.contains(expected),
+                "{manifest}: {message}"
+            );
+        }
     }
 }

@@ -28,7 +28,7 @@ pub enum ReconcileError {
     Engine(#[from] EngineError),
 }
 
-/// How often a healthy web instance is checked again.
+/// How often a healthy web (or routed) instance is checked again.
 const RECHECK_EVERY: Duration = Duration::from_secs(10);
 /// Failed checks in a row before a healthy instance counts as unhealthy.
 const FAILURES_BEFORE_UNHEALTHY: u32 = 3;
@@ -239,8 +239,13 @@ impl Reconciler {
             return report;
         }
         self.follow_logs(container);
+        let serves_http = crate::docker::serves_http(instance);
+        if serves_http && container.host_port.is_none() {
+            // A route now points at this process type: its container was made without a published port.
+            return self.replace_for_port(container, report);
+        }
         let program = self.program_state(instance, container, &mut report).await;
-        if instance.process_type != "web" || program != ActualState::Running {
+        if !serves_http || program != ActualState::Running {
             if program != ActualState::Running {
                 self.healthy.remove(&id);
             }
@@ -253,7 +258,8 @@ impl Reconciler {
         };
         let address = format!("{}:{port}", self.address);
         report.address = Some(address.clone());
-        report.state = self.web_health(id, &address, &instance.hostname).await;
+        let routed = instance.process_type != "web";
+        report.state = self.web_health(id, &address, &instance.hostname, routed).await;
         report.http_status = self.http_status.get(&id).copied();
         report
     }
@@ -302,19 +308,25 @@ impl Reconciler {
 
     /// `running`, `starting` (never healthy yet) or `unhealthy`. Healthy
     /// instances are re-checked every `RECHECK_EVERY`; only several failures
-    /// in a row take one out of the route table.
-    async fn web_health(&mut self, id: Uuid, address: &str, hostname: &str) -> ActualState {
+    /// in a row take one out of the route table. A `routed` process (an
+    /// async server behind `paas routes`) gets the looser check.
+    async fn web_health(&mut self, id: Uuid, address: &str, hostname: &str, routed: bool) -> ActualState {
         let was_healthy = self.healthy.contains(&id);
         let due = self.last_check.get(&id).is_none_or(|(at, _)| at.elapsed() >= RECHECK_EVERY);
         if was_healthy && !due {
             return ActualState::Running;
         }
-        let status = health::probe(address, hostname, Duration::from_secs(2)).await;
+        let timeout = Duration::from_secs(2);
+        let (ok, status) = if routed {
+            health::probe_routed(address, hostname, timeout).await
+        } else {
+            let status = health::probe(address, hostname, timeout).await;
+            (status.is_some_and(health::is_up), status)
+        };
         match status {
             Some(code) => self.http_status.insert(id, i32::from(code)),
             None => self.http_status.remove(&id),
         };
-        let ok = status.is_some_and(health::is_up);
         let (at, failures) = self.last_check.entry(id).or_insert((Instant::now(), 0));
         *at = Instant::now();
         if ok {
@@ -342,19 +354,7 @@ impl Reconciler {
         let since = *self.unwanted_since.entry(container.id.clone()).or_insert_with(Instant::now);
         let already = self.stopping.lock().unwrap_or_else(|e| e.into_inner()).contains(&container.id);
         if !already && (since.elapsed() >= self.drain || !container.running) {
-            self.stopping.lock().unwrap_or_else(|e| e.into_inner()).insert(container.id.clone());
-            let (engine, stopping, id, grace) =
-                (self.engine.clone(), self.stopping.clone(), container.id.clone(), self.grace);
-            let instance_id = container.instance_id;
-            tokio::spawn(async move {
-                match engine.stop_and_remove(&id, grace).await {
-                    Ok(()) => tracing::info!(instance.id = %instance_id, "container stopped"),
-                    Err(error) => {
-                        tracing::warn!(instance.id = %instance_id, error = %error_chain(&error), "cannot stop container")
-                    }
-                }
-                stopping.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            });
+            self.stop_in_background(container);
         }
         InstanceReport {
             instance_id: container.instance_id,
@@ -366,6 +366,37 @@ impl Reconciler {
             last_output: Vec::new(),
             http_status: None,
         }
+    }
+
+    /// Stops and removes `container` gracefully in the background.
+    fn stop_in_background(&self, container: &ManagedContainer) {
+        self.stopping.lock().unwrap_or_else(|e| e.into_inner()).insert(container.id.clone());
+        let (engine, stopping, id, grace) =
+            (self.engine.clone(), self.stopping.clone(), container.id.clone(), self.grace);
+        let instance_id = container.instance_id;
+        tokio::spawn(async move {
+            match engine.stop_and_remove(&id, grace).await {
+                Ok(()) => tracing::info!(instance.id = %instance_id, "container stopped"),
+                Err(error) => {
+                    tracing::warn!(instance.id = %instance_id, error = %error_chain(&error), "cannot stop container")
+                }
+            }
+            stopping.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        });
+    }
+
+    /// A container made before a route pointed at its process type has no
+    /// published port (nor `PORT`): stop it; the next pass starts it again
+    /// with both, under the same instance id.
+    fn replace_for_port(&mut self, container: &ManagedContainer, mut report: InstanceReport) -> InstanceReport {
+        let already = self.stopping.lock().unwrap_or_else(|e| e.into_inner()).contains(&container.id);
+        if !already {
+            tracing::info!(instance.id = %container.instance_id, "a route points at this process now: restarting it with its port published");
+            self.stop_in_background(container);
+        }
+        self.healthy.remove(&container.instance_id);
+        report.state = ActualState::Starting;
+        report
     }
 
     /// Starts rebuilding a missing image from its build's source, once.

@@ -83,6 +83,12 @@ pub enum Command {
     /// Manage custom domains.
     #[command(subcommand)]
     Domains(DomainsCommand),
+    /// Send URL prefixes to process types other than web (an async server for
+    /// WebSocket, long-poll and SSE): `paas routes` lists them.
+    Routes {
+        #[command(subcommand)]
+        command: Option<RoutesCommand>,
+    },
     /// Manage volumes: data on one node, mounted into every process of the app.
     #[command(subcommand)]
     Volumes(VolumesCommand),
@@ -171,6 +177,21 @@ pub enum DomainsCommand {
     Add { hostname: String },
     /// Remove a custom domain.
     Remove { hostname: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoutesCommand {
+    /// Route prefixes to process types: `/ws/=async /events/=async` (wins over paas.json's route of a prefix).
+    Set {
+        /// PREFIX=TYPE pairs; a prefix matches whole path segments (`/ws` matches `/ws/chat`, not `/wsx`).
+        #[arg(required = true, value_name = "PREFIX=TYPE")]
+        pairs: Vec<String>,
+    },
+    /// Drop routes set with `paas routes set` (a paas.json route of the prefix is in force again).
+    Unset {
+        #[arg(required = true, value_name = "PREFIX")]
+        prefixes: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -95,6 +95,10 @@ pub struct Limits {
     /// Longest pause while writing a response to a client, in seconds; then the connection is dropped.
     #[arg(long, env = "PAAS_ROUTER_CLIENT_SEND_TIMEOUT_SECS", default_value_t = 60)]
     pub client_send_timeout_secs: u64,
+    /// Streaming traffic (WebSocket tunnels, requests on `paas routes` prefixes): seconds without a
+    /// byte either way before the router closes a tunnel, and the bound of a routed request's exchange.
+    #[arg(long, env = "PAAS_ROUTER_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 3600)]
+    pub stream_idle_timeout_secs: u64,
 }
 
 /// How the router talks to app instances.
@@ -202,6 +206,9 @@ impl Limits {
     }
     pub fn send_timeout(&self) -> Duration {
         Duration::from_secs(self.client_send_timeout_secs)
+    }
+    pub fn stream_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.stream_idle_timeout_secs)
     }
 }
 

@@ -212,7 +212,7 @@ async fn health_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
         }
         let table = state.table.load_full();
         let mut probes = tokio::task::JoinSet::new();
-        for backend in table.apps.iter().flat_map(|a| a.backends.iter()).filter(|b| b.is_down()) {
+        for backend in table.apps.iter().flat_map(|a| a.all_backends()).filter(|b| b.is_down()) {
             let backend = backend.clone();
             probes.spawn(async move { backend.probe(timeout).await });
         }

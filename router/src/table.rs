@@ -3,6 +3,8 @@
 //! Compiling reuses the [`Backend`]s of the previous table by address, so
 //! connection pools and health marks survive a table update.
 
+pub mod routes;
+
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -26,6 +28,23 @@ pub struct AppRoute {
     pub metrics: Arc<AppMetrics>,
     /// Rotating start index for balancing ties.
     pub next: AtomicUsize,
+    /// URL prefixes served by other process types, longest first.
+    pub routes: Vec<routes::ProcessRoute>,
+}
+
+impl AppRoute {
+    /// The instances a request for `path` goes to: a route's, else the web ones.
+    pub fn pool_for(&self, path: &str) -> routes::Pool<'_> {
+        match routes::matching(&self.routes, path) {
+            Some(route) => routes::Pool { backends: &route.backends, next: &route.next, route: Some(route) },
+            None => routes::Pool { backends: &self.backends, next: &self.next, route: None },
+        }
+    }
+
+    /// Every instance of the app, web and routed (for health probes and reuse).
+    pub fn all_backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.backends.iter().chain(self.routes.iter().flat_map(|r| r.backends.iter()))
+    }
 }
 
 /// Everything the proxy routes by, immutable once built.
@@ -51,7 +70,10 @@ impl Table {
         let before: HashMap<&str, &Arc<AppStatics>> =
             previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
-            previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
+            previous.apps.iter().flat_map(|a| a.all_backends()).map(|b| (b.address.as_str(), b)).collect();
+        let reuse = |address: &str| {
+            known.get(address).map(|k| (*k).clone()).unwrap_or_else(|| Backend::new(address.to_owned()))
+        };
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {
@@ -75,6 +97,7 @@ impl Table {
                 }),
                 metrics: metrics.app(&app.name),
                 next: AtomicUsize::new(0),
+                routes: routes::compile(&app.routes, reuse),
             });
             for hostname in &app.hostnames {
                 let key = hostname.trim_end_matches('.').to_ascii_lowercase();

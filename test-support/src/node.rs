@@ -77,6 +77,13 @@ impl FakeNode {
     /// Claims the queued build, posts its output and finishes it successfully
     /// with a `web` process; returns the build id.
     pub async fn build(&self, output: &[&str]) -> Uuid {
+        self.build_with(output, &[("web", "gunicorn app:app")], &[]).await
+    }
+
+    /// As [`FakeNode::build`], with these process types (type, command) and
+    /// paas.json routes (prefix, process type).
+    pub async fn build_with(&self, output: &[&str], processes: &[(&str, &str)], routes: &[(&str, &str)]) -> Uuid {
+        let pairs = |list: &[(&str, &str)]| list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let job = self.expect(Method::POST, "/v1/agent/builds/claim", None, StatusCode::OK).await;
         let job: BuildJob = crate::decode(&job);
         let id = job.build_id;
@@ -86,8 +93,9 @@ impl FakeNode {
         let result = BuildResult {
             success: true,
             image: Some(format!("paas-app/{}:{}", job.app, &id.simple().to_string()[..8])),
-            process_types: [("web".to_string(), "gunicorn app:app".to_string())].into(),
+            process_types: pairs(processes),
             static_mappings: Vec::new(),
+            routes: pairs(routes),
             release_command: None,
             error: None,
         };

@@ -69,6 +69,7 @@ pub async fn run(
                 image: Some(image),
                 process_types: spec.processes,
                 static_mappings: spec.statics,
+                routes: spec.routes,
                 release_command: spec.release_command,
                 error: None,
             }
@@ -84,6 +85,7 @@ pub async fn run(
                 image: None,
                 process_types: Default::default(),
                 static_mappings: Vec::new(),
+                routes: Default::default(),
                 release_command: None,
                 error: Some(message),
             }

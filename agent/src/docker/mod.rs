@@ -41,8 +41,15 @@ pub const RUN_KIND: &str = "run";
 
 pub use policy::APP_USER;
 
-/// Port a web process listens on inside its container (`$PORT`).
+/// Port a web (or routed) process listens on inside its container (`$PORT`).
 pub const WEB_PORT: u16 = 5000;
+
+/// Whether the instance listens on `$PORT` for the router: `web`, and
+/// process types a route points at (`web` counts even when an older API
+/// does not say).
+pub fn serves_http(instance: &DesiredInstance) -> bool {
+    instance.serves_http || instance.process_type == "web"
+}
 /// Size of release-phase containers.
 const RELEASE_SIZE: paas_types::Size = paas_types::Size::Standard;
 
@@ -333,14 +340,15 @@ impl Engine {
 // === Container specs ===
 
 /// The container of an app instance: labels for adoption, the process
-/// type's supervisord config, the web port published on the node address.
+/// type's supervisord config, the port of a process that serves HTTP
+/// (web, routed types) published on the node address.
 fn instance_container(
     node: &str,
     address: &str,
     network: String,
     instance: &DesiredInstance,
 ) -> ContainerConfig<String> {
-    let web = instance.process_type == "web";
+    let web = serves_http(instance);
     let port_key = format!("{WEB_PORT}/tcp");
     let labels = HashMap::from([
         (label::MANAGED.to_string(), "true".to_string()),
@@ -416,6 +424,7 @@ mod tests {
             size,
             hostname: "shop.paas.test".into(),
             mounts: Vec::new(),
+            serves_http: false,
         }
     }
 
@@ -479,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn only_web_publishes_its_port_on_the_node_address() {
+    fn only_processes_serving_http_publish_their_port_on_the_node_address() {
         let web = instance_container("n1", "10.0.0.5", "net".into(), &instance("web", paas_types::Size::Standard));
         let bindings = web.host_config.unwrap().port_bindings.expect("web publishes");
         let binding = &bindings["5000/tcp"].as_ref().unwrap()[0];
@@ -487,5 +496,9 @@ mod tests {
         let worker = instance_container("n1", "10.0.0.5", "net".into(), &instance("worker", paas_types::Size::Small));
         assert!(worker.host_config.unwrap().port_bindings.is_none());
         assert!(worker.exposed_ports.is_none());
+        let routed = DesiredInstance { serves_http: true, ..instance("async", paas_types::Size::Small) };
+        let routed = instance_container("n1", "10.0.0.5", "net".into(), &routed);
+        let bindings = routed.host_config.unwrap().port_bindings.expect("a routed process type publishes");
+        assert_eq!(bindings["5000/tcp"].as_ref().unwrap()[0].host_ip.as_deref(), Some("10.0.0.5"));
     }
 }

@@ -7,6 +7,7 @@ mod addons;
 mod deploy;
 mod nodes;
 mod one_off;
+mod process_routes;
 mod process_state;
 mod python_apps;
 mod rollout;

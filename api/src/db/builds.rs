@@ -269,7 +269,7 @@ pub async fn finish(
     let status = if result.success { BuildStatus::Succeeded } else { BuildStatus::Failed };
     sqlx::query_scalar(
         "UPDATE builds SET status = $3, image_ref = $4, process_types = $5, static_mappings = $6,
-                release_command = $7, error = $8, finished_at = now(), lease_expires_at = NULL
+                release_command = $7, error = $8, routes = $9, finished_at = now(), lease_expires_at = NULL
          WHERE id = $1 AND claimed_by = $2 AND status = 'building'
          RETURNING app_id",
     )
@@ -281,6 +281,7 @@ pub async fn finish(
     .bind(Json(&result.static_mappings))
     .bind(&result.release_command)
     .bind(&result.error)
+    .bind(Json(&result.routes))
     .fetch_optional(db)
     .await
 }

@@ -86,12 +86,16 @@ pub struct DesiredRow {
     pub build_id: Uuid,
     pub config: Json<BTreeMap<String, String>>,
     pub size: Size,
+    /// `web`, or a process type a route in force for its release points at.
+    pub serves_http: bool,
 }
 
 pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<DesiredRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT i.id, a.name AS app, a.hostname, r.version AS release, i.process_type, b.image_ref AS image,
-                b.id AS build_id, r.config, i.size
+                b.id AS build_id, r.config, i.size,
+                (i.process_type = 'web' OR EXISTS (SELECT 1 FROM effective_routes(i.app_id, b.routes) e
+                                                    WHERE e.process_type = i.process_type)) AS serves_http
          FROM instances i
          JOIN apps a ON a.id = i.app_id
          JOIN releases r ON r.id = i.release_id

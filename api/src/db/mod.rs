@@ -12,6 +12,7 @@ pub mod instances;
 pub mod logs;
 pub mod nodes;
 pub mod placement;
+pub mod process_routes;
 pub mod releases;
 pub mod routing;
 pub mod runs;

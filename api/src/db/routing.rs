@@ -21,6 +21,8 @@ struct AppRoute {
     static_blob_id: Option<Uuid>,
     static_sha256: Option<String>,
     static_mappings: Option<Json<Vec<StaticMapping>>>,
+    /// Routes in force (prefix -> process type) for the current release.
+    routes: Json<std::collections::BTreeMap<String, String>>,
 }
 
 /// A consistent snapshot of every app's routes and the version it is at.
@@ -32,12 +34,14 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
         "SELECT a.id, a.name, a.hostname,
                 coalesce((SELECT array_agg(d.hostname ORDER BY d.hostname) FROM domains d WHERE d.app_id = a.id), '{}') AS domains,
                 cur.version AS release, cur.static_blob_id, encode(bl.sha256, 'hex') AS static_sha256,
-                cur.static_mappings
+                cur.static_mappings,
+                coalesce((SELECT jsonb_object_agg(e.prefix, e.process_type)
+                          FROM effective_routes(a.id, cur.routes) e), '{}'::jsonb) AS routes
          FROM apps a
          LEFT JOIN LATERAL (
              -- The newest release that serves (has a healthy web instance),
              -- else the newest: during a rollout the old pages keep their assets.
-             SELECT r.version, b.static_blob_id, b.static_mappings FROM releases r
+             SELECT r.version, b.static_blob_id, b.static_mappings, b.routes FROM releases r
              LEFT JOIN builds b ON b.id = r.build_id
              WHERE r.app_id = a.id
              ORDER BY EXISTS (SELECT 1 FROM instances i WHERE i.release_id = r.id AND i.process_type = 'web'
@@ -60,6 +64,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     )
     .fetch_all(&mut *tx)
     .await?;
+    let routed = super::process_routes::routed_backends(&mut *tx).await?;
     tx.commit().await?;
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
     for (app_id, instance_id, address) in backends {
@@ -85,7 +90,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 release: a.release,
                 backends: by_app.remove(&a.id).unwrap_or_default(),
                 statics,
-                routes: vec![],
+                routes: super::process_routes::table_routes(a.id, a.routes.0, &routed),
                 request_timeout_secs: None,
                 cache_purges: vec![],
             }

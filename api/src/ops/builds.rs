@@ -105,6 +105,10 @@ pub async fn finish_build(db: &PgPool, node: &AgentNode, id: Uuid, result: &Buil
     if result.success && result.image.is_none() {
         return Err(ApiError::validation("a successful build needs an image"));
     }
+    // The agent checked paas.json against the Procfile; the shape is checked here too.
+    for (prefix, process_type) in &result.routes {
+        crate::ops::process_routes::check_shape(prefix, Some(process_type))?;
+    }
     let mut tx = db.begin().await?;
     let app_id = db::builds::finish(&mut *tx, id, node.id, result).await?.ok_or_else(lost_lease)?;
     if result.success {

@@ -15,6 +15,7 @@ pub mod formation;
 pub mod logs;
 pub mod members;
 pub mod nodes;
+pub mod process_routes;
 pub mod releases;
 pub mod rollouts;
 pub mod routing;

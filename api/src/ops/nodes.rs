@@ -18,7 +18,7 @@ use crate::scheduler;
 const NODE_TOKEN_PREFIX: &str = "paasnode_";
 /// Prefix of join tokens.
 const JOIN_TOKEN_PREFIX: &str = "paasjoin_";
-/// Port a web process listens on inside its container.
+/// Port a web (or routed) process listens on inside its container.
 const WEB_PORT: &str = "5000";
 /// Longest log line kept, in characters.
 const MAX_LOG_LINE: usize = 8192;
@@ -87,7 +87,7 @@ pub async fn desired_state(db: &PgPool, node: &AgentNode) -> ApiResult<DesiredSt
 fn desired_instance(row: DesiredRow) -> DesiredInstance {
     let mut env = row.config.0;
     env.entry("WEB_CONCURRENCY".into()).or_insert_with(|| row.size.web_concurrency().to_string());
-    if row.process_type == "web" {
+    if row.serves_http {
         env.insert("PORT".into(), WEB_PORT.into());
     }
     env.insert("PAAS_APP".into(), row.app.clone());
@@ -105,6 +105,7 @@ fn desired_instance(row: DesiredRow) -> DesiredInstance {
         size: row.size,
         hostname: row.hostname,
         mounts: Vec::new(),
+        serves_http: row.serves_http,
     }
 }
 

@@ -20,6 +20,7 @@ mod instances;
 mod nodes;
 mod openapi;
 mod params;
+mod process_routes;
 mod releases;
 mod router_table;
 mod run_relay;
@@ -128,6 +129,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
         .routes(routes!(formation::show_formation, formation::update_formation))
+        .routes(routes!(process_routes::list_routes, process_routes::update_routes))
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::show_release))
         .routes(routes!(releases::rollback_release))

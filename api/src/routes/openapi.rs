@@ -151,6 +151,9 @@ fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
     let rules = |value: Value| value.as_object().cloned().expect("rules are an object");
     let process_type = json!({ "pattern": "^[a-z][a-z0-9_-]{0,29}$" });
     let config_key = json!({ "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$" });
+    // paas_types::process_routes::prefix_problem: `/`, then visible ASCII but `?` and `#`, 200 bytes at most.
+    let route_prefix = json!({ "pattern": r#"^/[!-"$->@-~]{0,199}$"# });
+    let route_target = json!({ "type": "string", "pattern": "^[a-z][a-z0-9_-]{0,29}$", "not": { "const": "web" } });
     vec![
         (
             "/paths/~1v1~1apps~1{app}~1config/patch/requestBody/content/application~1json/schema",
@@ -162,6 +165,17 @@ fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
         (
             "/paths/~1v1~1apps~1{app}~1formation/patch/requestBody/content/application~1json/schema",
             rules(json!({ "minProperties": 1, "propertyNames": process_type })),
+        ),
+        (
+            "/paths/~1v1~1apps~1{app}~1routes/patch/requestBody/content/application~1json/schema",
+            rules(json!({
+                "minProperties": 1, "maxProperties": 50, "propertyNames": route_prefix,
+                "additionalProperties": { "oneOf": [route_target, { "type": "null" }] },
+            })),
+        ),
+        (
+            "/components/schemas/BuildResult/properties/routes",
+            rules(json!({ "propertyNames": route_prefix, "additionalProperties": route_target })),
         ),
         (
             "/components/schemas/AddDomainRequest/properties/hostname",

@@ -33,6 +33,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("POST", "/v1/apps/{app}/domains") => json!({ "hostname": "intruder.example.com" }),
         ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
         ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
+        ("PATCH", "/v1/apps/{app}/routes") => json!({ "/ws/": "worker" }),
         ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
         ("POST", "/v1/apps/{app}/runs") => json!({ "command": ["true"] }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
@@ -92,7 +93,7 @@ async fn scoped_routes(api: &TestApi) -> Vec<(Method, String)> {
 
 async fn snapshot(api: &TestApi, token: &str) -> Value {
     let mut state = json!({});
-    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds", "/volumes"] {
+    for path in ["", "/config", "/domains", "/formation", "/releases", "/builds", "/volumes", "/routes"] {
         state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
     }
     state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
@@ -120,7 +121,7 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     let build: Build = decode(&build);
     let build_id = build.id.to_string();
     // Pretend an agent built it: release v2 carries the build (rollback needs one).
-    sqlx::query("UPDATE builds SET status = 'succeeded', image_ref = 'paas-app/alpha:test', process_types = '{\"web\": \"gunicorn wsgi:application\"}' WHERE id = $1")
+    sqlx::query("UPDATE builds SET status = 'succeeded', image_ref = 'paas-app/alpha:test', process_types = '{\"web\": \"gunicorn wsgi:application\", \"worker\": \"python3 w.py\"}' WHERE id = $1")
         .bind(build.id)
         .execute(&api.db)
         .await

@@ -8,6 +8,7 @@ mod errors;
 mod isolation;
 mod members;
 mod openapi;
+mod process_routes;
 mod protocol;
 mod resources;
 mod states;

@@ -58,6 +58,11 @@ pub struct DesiredInstance {
     /// The app's volumes, mounted into the container.
     #[serde(default)]
     pub mounts: Vec<VolumeMount>,
+    /// The process listens on `$PORT` and the router sends it requests:
+    /// `web`, and process types a route (`paas routes`) points at. Its port
+    /// is published on the node address and it is health-checked.
+    #[serde(default)]
+    pub serves_http: bool,
 }
 
 /// A Docker volume of this node mounted at `target` in a container.
@@ -171,6 +176,10 @@ pub struct BuildResult {
     pub process_types: BTreeMap<String, String>,
     #[serde(default)]
     pub static_mappings: Vec<StaticMapping>,
+    /// URL prefix -> process type, from `paas.json`'s `routes` (prefixes
+    /// checked, process types defined by the Procfile, never `web`).
+    #[serde(default)]
+    pub routes: BTreeMap<String, String>,
     /// The Procfile's `release:` command, if any.
     #[serde(default)]
     pub release_command: Option<String>,

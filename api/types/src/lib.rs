@@ -13,12 +13,14 @@
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
 //! - `session`: one-off processes (`paas run`) and their WebSocket framing;
 //! - `text` (feature `sqlx`): storing those enums as Postgres text;
-//! - `volumes`: volumes' REST shapes and the parsing of their size and mount path.
+//! - `volumes`: volumes' REST shapes and the parsing of their size and mount path;
+//! - `process_routes`: paths to other process types (`paas routes`), the prefix rules.
 
 pub mod addons;
 pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod process_routes;
 pub mod routing;
 pub mod session;
 pub mod size;

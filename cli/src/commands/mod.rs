@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 pub mod git;
 mod processes;
+mod routes;
 mod run;
 mod team;
 mod volumes;
@@ -28,6 +29,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Releases => apps::releases(ctx).await,
         Command::Rollback { target } => apps::rollback(ctx, target).await,
         Command::Domains(cmd) => apps::domains(ctx, cmd).await,
+        Command::Routes { command } => routes::run(ctx, command).await,
         Command::Volumes(cmd) => volumes::run(ctx, cmd).await,
         Command::Deploy { dir } => deploy::run(ctx, &dir).await,
         Command::Open => apps::open(ctx).await,

@@ -4,6 +4,7 @@
 mod commands;
 mod consoles;
 mod push;
+mod routes;
 mod run;
 mod volumes;
 

@@ -62,6 +62,8 @@ struct RequestCtx {
     request_id: Option<HeaderValue>,
     backend: Option<Arc<upstream::Backend>>,
     upstream: Option<Duration>,
+    /// The request is on a process route (`paas routes`): an async server's, streamed with long timeouts.
+    streaming: bool,
 }
 
 impl Handler for Proxy {
@@ -164,17 +166,24 @@ impl Proxy {
     ) -> Result<Reply, ProxyError> {
         let settings = &self.state.config.upstream;
         let started = Instant::now();
-        let start = app.next.fetch_add(1, Ordering::Relaxed);
+        let pool = app.pool_for(head.uri.path());
+        ctx.streaming = pool.streaming();
+        let start = pool.next.fetch_add(1, Ordering::Relaxed);
         let target = match head.uri.path_and_query() {
             Some(p) => p.as_str(),
             None if head.uri.path() == "*" => "*",
             None => "/",
         };
         let outgoing = Outgoing { method: &head.method, target, headers: &headers, body: &body };
-        let limit = Duration::from_secs(settings.response_timeout_secs);
+        let limit_secs = if ctx.streaming {
+            self.state.config.limits.stream_idle_timeout_secs
+        } else {
+            settings.response_timeout_secs
+        };
+        let limit = Duration::from_secs(limit_secs);
         let mut backend = None;
         let exchange = async {
-            let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, &outgoing).await?;
+            let (response, lease) = upstream::send(pool.backends, start, &app.name, settings, &outgoing).await?;
             backend = Some(lease.backend.clone());
             self.read_response(response, lease, head).await
         };
@@ -185,7 +194,7 @@ impl Proxy {
             Ok(reply) => reply?,
             Err(_) => {
                 let backend = ctx.backend.as_ref().map_or_else(|| "-".into(), |b| b.address.clone());
-                return Err(ProxyError::UpstreamTimeout { backend, secs: settings.response_timeout_secs });
+                return Err(ProxyError::UpstreamTimeout { backend, secs: limit_secs });
             }
         };
         app.metrics.upstream(started.elapsed());

@@ -2,8 +2,8 @@
 //!
 //! Timeouts: the first byte of a request must come within the keep-alive
 //! timeout, the rest of its head within the header timeout; body pauses are
-//! bounded by the body timeout (inside the handler) and each write by the send
-//! timeout.
+//! bounded by the body timeout (inside the handler), each write by the send
+//! timeout, and an upgraded connection's silence by the stream idle timeout.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -87,7 +87,7 @@ pub async fn serve<H: Handler>(
             return;
         }
         if let Some(upgrade) = reply.upgrade.take().filter(|_| reply.status == StatusCode::SWITCHING_PROTOCOLS) {
-            tunnel(io, upgrade, peer).await;
+            super::tunnel::relay(io, upgrade, peer, settings.limits.stream_idle_timeout()).await;
             return;
         }
         if !keep_alive {
@@ -151,21 +151,6 @@ async fn drain(body: &mut BodyReader<'_>, status: StatusCode) -> bool {
         }
     }
     false
-}
-
-/// Relays bytes both ways after `101 Switching Protocols` until either side closes.
-async fn tunnel(mut io: ClientIo, mut upstream: Box<ClientIo>, peer: SocketAddr) {
-    // Bytes either side sent early (already buffered) go first.
-    if !io.buf.is_empty() && upstream.stream.write_all(&io.buf).await.is_err() {
-        return;
-    }
-    if !upstream.buf.is_empty() && io.stream.write_all(&upstream.buf).await.is_err() {
-        return;
-    }
-    match tokio::io::copy_bidirectional(&mut io.stream, &mut upstream.stream).await {
-        Ok((up, down)) => tracing::debug!(peer = %peer, bytes_up = up, bytes_down = down, "tunnel closed"),
-        Err(error) => tracing::debug!(peer = %peer, error = %error, "tunnel broke"),
-    }
 }
 
 fn access_log(head: &RequestHead, reply: &Reply, peer: SocketAddr, started: Instant, sent: Option<u64>) {

@@ -1,6 +1,7 @@
 //! [`RestClient`]: the user-facing REST API (`/v1/...`) as typed calls, with
 //! a user's session JWT or API token as the bearer credential.
 
+mod routes;
 mod volumes;
 
 use reqwest::{Method, RequestBuilder};
