@@ -1,8 +1,10 @@
-//! Whole-body buffering: in memory up to a limit, then in an unlinked-on-drop temp file.
+//! Whole-body buffering of requests: in memory up to a limit, then in an
+//! unlinked-on-drop temp file.
 //!
-//! Both directions use it: request bodies are complete before a backend is
-//! chosen, and responses are complete before the client gets a byte, so a
-//! slow client costs the router memory or disk, never a WSGI worker.
+//! Request bodies are complete before a backend is chosen, so a slow upload
+//! costs the router memory or disk, never a WSGI worker. Responses go the other
+//! way through [`crate::relay`], whose spool reads ahead of a slow client without
+//! holding back the first byte.
 
 use std::io;
 use std::path::Path;
