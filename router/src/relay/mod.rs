@@ -188,17 +188,18 @@ pub async fn begin(
     let broken = |e| upstream::exchange_error(&backend.address, ExchangeError::Body(e), env.settings);
     let mut decoder = Decoder::new(response.framing);
     let io = lease.io.as_mut().expect("a sent request has its connection");
-    let mut pieces: Vec<Bytes> = Vec::new();
+    let mut so_far = Joined::default();
     let small = matches!(response.framing, Framing::Length(n) if n <= WHOLE_BODY);
     if small && !unbuffered {
         // No timer per read: `Proxy::forward` bounds this by the response head timeout.
         while let Some(data) = decoder.next(io, None).await.map_err(broken)? {
-            pieces.push(data);
+            so_far.push(data);
         }
     }
     while let Decoded::Data(data) = decoder.decode(&mut io.buf).map_err(broken)? {
-        pieces.push(data);
+        so_far.push(data);
     }
+    let so_far = so_far.finish();
     let capture = options.capture.map(|capture| Capturing {
         capture,
         status: response.status,
@@ -208,13 +209,12 @@ pub async fn begin(
     if decoder.is_done() {
         lease.release(response.keep_alive, env.settings);
         env.metrics.upstream(env.started.elapsed());
-        let body = concat(pieces);
         if let Some(mut capture) = capture {
-            if capture.add(&body) {
+            if capture.add(&so_far) {
                 capture.deliver();
             }
         }
-        return Ok(Body::Whole(body));
+        return Ok(Body::Whole(so_far));
     }
     let out = match response.framing {
         Framing::Length(n) => OutFraming::Length(n),
@@ -240,21 +240,32 @@ pub async fn begin(
         capture,
         body_bytes: 0,
     };
-    for piece in pieces {
-        relay.push_body(piece).await.map_err(|source| ProxyError::Spill { source })?;
-    }
+    relay.push_body(so_far).await.map_err(|source| ProxyError::Spill { source })?;
     Ok(Body::Stream(Box::new(relay)))
 }
 
-fn concat(mut pieces: Vec<Bytes>) -> Bytes {
-    match pieces.len() {
-        0 => Bytes::new(),
-        1 => pieces.pop().expect("one piece"),
-        _ => {
-            let mut all = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
-            pieces.iter().for_each(|p| all.extend_from_slice(p));
-            all.freeze()
+/// Pieces of body joined into one, without a copy when there is only one (the usual case).
+#[derive(Default)]
+struct Joined {
+    first: Option<Bytes>,
+    more: BytesMut,
+}
+
+impl Joined {
+    fn push(&mut self, data: Bytes) {
+        match self.first.take() {
+            None if self.more.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(first) = first {
+                    self.more.extend_from_slice(&first);
+                }
+                self.more.extend_from_slice(&data);
+            }
         }
+    }
+
+    fn finish(self) -> Bytes {
+        self.first.unwrap_or_else(|| self.more.freeze())
     }
 }
 
@@ -398,6 +409,10 @@ impl Relay {
     }
 
     async fn push_body(&mut self, data: Bytes) -> std::io::Result<()> {
+        if data.is_empty() {
+            // An empty chunk would end a chunked body.
+            return Ok(());
+        }
         self.body_bytes += data.len() as u64;
         if let Some(capture) = &mut self.capture {
             if !capture.add(&data) {
