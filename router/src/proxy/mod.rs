@@ -6,7 +6,7 @@
 //! workers only ever see whole requests at loopback speed. The response is
 //! relayed as it arrives ([`crate::relay`]): read ahead of a slow client into a
 //! spool so the worker is freed at once, yet the client's first byte is not
-//! delayed. Earlier phases steer the relay through [`RequestCtx::relay`]
+//! delayed. Earlier phases steer the relay through `RequestCtx::relay`
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
 pub mod static_files;

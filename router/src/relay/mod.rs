@@ -32,6 +32,7 @@ use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::buffer::Joined;
 use crate::config::UpstreamConfig;
 use crate::error::{BodyError, ExchangeError, ProxyError};
 use crate::http1::body::{Decoded, Decoder};
@@ -242,31 +243,6 @@ pub async fn begin(
     };
     relay.push_body(so_far).await.map_err(|source| ProxyError::Spill { source })?;
     Ok(Body::Stream(Box::new(relay)))
-}
-
-/// Pieces of body joined into one, without a copy when there is only one (the usual case).
-#[derive(Default)]
-struct Joined {
-    first: Option<Bytes>,
-    more: BytesMut,
-}
-
-impl Joined {
-    fn push(&mut self, data: Bytes) {
-        match self.first.take() {
-            None if self.more.is_empty() => self.first = Some(data),
-            first => {
-                if let Some(first) = first {
-                    self.more.extend_from_slice(&first);
-                }
-                self.more.extend_from_slice(&data);
-            }
-        }
-    }
-
-    fn finish(self) -> Bytes {
-        self.first.unwrap_or_else(|| self.more.freeze())
-    }
 }
 
 // === The relay loop ===

@@ -67,6 +67,17 @@ impl Instance {
     fn log<T>(&self, f: impl FnOnce(&Log) -> T) -> T {
         f(&self.log.lock().unwrap())
     }
+
+    /// Waits (up to 3 s) until the response to a path starting with `prefix` was written whole.
+    async fn wait_finished(&self, prefix: &str) -> bool {
+        for _ in 0..60 {
+            if self.log(|l| l.finished.iter().any(|p| p.starts_with(prefix))) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
 }
 
 /// `pattern(i)` is the byte at offset `i` of every generated body.
@@ -329,15 +340,7 @@ async fn x_accel_buffering_no_reads_no_further_ahead_than_the_client() {
     // Both clients read the head and then nothing for a while.
     let (mut buffered, _, first) = first_byte(router.addr, "web.test", &format!("/bytes/{SIZE}")).await;
     let (mut unbuffered, _, first_unbuffered) = first_byte(router.addr, "web.test", &format!("/accel/{SIZE}")).await;
-    let mut finished = false;
-    for _ in 0..60 {
-        finished = instance.log(|l| l.finished.iter().any(|p| p.starts_with("/bytes/")));
-        if finished {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(finished, "a buffered response is read whole ahead of an idle client");
+    assert!(instance.wait_finished("/bytes/").await, "a buffered response is read whole ahead of an idle client");
     let ahead = instance.log(|l| l.written.get(&format!("/accel/{SIZE}")).copied().unwrap_or(0));
     assert!(ahead < SIZE / 2, "an unbuffered response was read {ahead} bytes ahead of its idle client");
     eprintln!(
@@ -400,15 +403,7 @@ async fn the_instance_connection_is_pooled_while_a_slow_client_still_reads() {
     let (_api, _dir, router) = setup(&instance, |_| {}).await;
     let path = format!("/bytes/{SIZE}");
     let (mut lazy, _, first) = first_byte(router.addr, "web.test", &path).await;
-    let mut done = false;
-    for _ in 0..60 {
-        done = instance.log(|l| l.finished.contains(&path));
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(done, "the instance finished writing while the client read nothing");
+    assert!(instance.wait_finished(&path).await, "the instance finished writing while the client read nothing");
     // Still reading: only the first read is in. Another request reuses the instance's connection.
     assert!((first.len() as u64) < SIZE / 4);
     let answer = get(router.addr, "web.test", "/fast").await;
