@@ -49,7 +49,9 @@ fn hello_response(req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
     let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, world!\n")));
     if path == "/cached" {
-        response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=3600"));
+        response
+            .headers_mut()
+            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=3600"));
     }
     response
 }

@@ -1,8 +1,10 @@
-//! Whole-body buffering: in memory up to a limit, then in an unlinked-on-drop temp file.
+//! Whole-body buffering of requests: in memory up to a limit, then in an
+//! unlinked-on-drop temp file.
 //!
-//! Both directions use it: request bodies are complete before a backend is
-//! chosen, and responses are complete before the client gets a byte, so a
-//! slow client costs the router memory or disk, never a WSGI worker.
+//! Request bodies are complete before a backend is chosen, so a slow upload
+//! costs the router memory or disk, never a WSGI worker. Responses go the other
+//! way through [`crate::relay`], whose spool reads ahead of a slow client without
+//! holding back the first byte.
 
 use std::io;
 use std::path::Path;
@@ -52,15 +54,14 @@ pub struct Spooler<'a> {
     mem_limit: usize,
     max: u64,
     dir: &'a Path,
-    first: Option<Bytes>,
-    mem: BytesMut,
+    mem: Joined,
     file: Option<(NamedTempFile, tokio::fs::File)>,
     len: u64,
 }
 
 impl<'a> Spooler<'a> {
     pub fn new(mem_limit: usize, max: u64, dir: &'a Path) -> Self {
-        Spooler { mem_limit, max, dir, first: None, mem: BytesMut::new(), file: None, len: 0 }
+        Spooler { mem_limit, max, dir, mem: Joined::default(), file: None, len: 0 }
     }
 
     /// Adds the next piece of the body.
@@ -75,27 +76,14 @@ impl<'a> Spooler<'a> {
         if self.len as usize > self.mem_limit {
             return self.spill(data).await;
         }
-        // The common case is one piece: keep it without copying.
-        match self.first.take() {
-            None if self.mem.is_empty() => self.first = Some(data),
-            first => {
-                if let Some(first) = first {
-                    self.mem.extend_from_slice(&first);
-                }
-                self.mem.extend_from_slice(&data);
-            }
-        }
+        self.mem.push(data);
         Ok(())
     }
 
     async fn spill(&mut self, data: Bytes) -> Result<(), SpoolError> {
         let named = NamedTempFile::new_in(self.dir).map_err(SpoolError::Io)?;
         let mut file = tokio::fs::File::from_std(named.reopen().map_err(SpoolError::Io)?);
-        if let Some(first) = self.first.take() {
-            file.write_all(&first).await.map_err(SpoolError::Io)?;
-        }
-        file.write_all(&self.mem).await.map_err(SpoolError::Io)?;
-        self.mem = BytesMut::new();
+        file.write_all(&std::mem::take(&mut self.mem).finish()).await.map_err(SpoolError::Io)?;
         file.write_all(&data).await.map_err(SpoolError::Io)?;
         self.file = Some((named, file));
         Ok(())
@@ -108,8 +96,33 @@ impl<'a> Spooler<'a> {
                 file.flush().await.map_err(SpoolError::Io)?;
                 Ok(Buffered::File { file: Arc::new(named), len: self.len })
             }
-            None => Ok(Buffered::Mem(self.first.unwrap_or_else(|| self.mem.freeze()))),
+            None => Ok(Buffered::Mem(self.mem.finish())),
         }
+    }
+}
+
+/// Pieces of a body joined into one, without a copy when there is only one (the usual case).
+#[derive(Debug, Default)]
+pub struct Joined {
+    first: Option<Bytes>,
+    more: BytesMut,
+}
+
+impl Joined {
+    pub fn push(&mut self, data: Bytes) {
+        match self.first.take() {
+            None if self.more.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(first) = first {
+                    self.more.extend_from_slice(&first);
+                }
+                self.more.extend_from_slice(&data);
+            }
+        }
+    }
+
+    pub fn finish(self) -> Bytes {
+        self.first.unwrap_or_else(|| self.more.freeze())
     }
 }
 

@@ -111,7 +111,8 @@ pub struct UpstreamConfig {
         default_value_t = 2000
     )]
     pub connect_timeout_ms: u64,
-    /// Seconds an instance has to send its whole response; then 504.
+    /// Seconds an instance has to send its response head (and a body of at most 64 KiB); then 504.
+    /// The rest of a body is bounded by `--upstream-read-timeout-secs` between reads instead.
     #[arg(
         long = "upstream-response-timeout-secs",
         env = "PAAS_ROUTER_UPSTREAM_RESPONSE_TIMEOUT_SECS",
@@ -128,9 +129,15 @@ pub struct UpstreamConfig {
     /// Response bodies up to this many bytes are buffered in memory; larger ones spill to a temp file.
     #[arg(long = "response-memory-bytes", env = "PAAS_ROUTER_RESPONSE_MEMORY_BYTES", default_value_t = 1024 * 1024)]
     pub response_memory_bytes: usize,
-    /// Largest response body buffered, in bytes; a larger one answers 502.
-    #[arg(long = "max-response-bytes", env = "PAAS_ROUTER_MAX_RESPONSE_BYTES", default_value_t = 1024 * 1024 * 1024)]
-    pub max_response_bytes: u64,
+    /// Response bytes spooled to a temp file ahead of a slow client, past the memory part. When
+    /// this is full too the router stops reading from the instance until the client catches up
+    /// (back-pressure; any size of response still goes through). 0: memory only.
+    #[arg(long = "response-file-bytes", env = "PAAS_ROUTER_RESPONSE_FILE_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub response_file_bytes: u64,
+    /// Longest pause between two reads of a response body from an instance, in seconds; then the
+    /// response is cut off. Streaming routes may set their own.
+    #[arg(long = "upstream-read-timeout-secs", env = "PAAS_ROUTER_UPSTREAM_READ_TIMEOUT_SECS", default_value_t = 60)]
+    pub read_timeout_secs: u64,
     /// How often instances marked down are probed with a TCP connect, in milliseconds.
     #[arg(long = "health-interval-ms", env = "PAAS_ROUTER_HEALTH_INTERVAL_MS", default_value_t = 1000)]
     pub health_interval_ms: u64,

@@ -58,8 +58,8 @@ pub enum ProxyError {
     },
     #[error("instance {backend} did not answer within {secs} s")]
     UpstreamTimeout { backend: String, secs: u64 },
-    #[error("response from {backend} larger than {limit} bytes")]
-    ResponseTooLarge { backend: String, limit: u64 },
+    #[error("no route table loaded yet")]
+    NoRouteTable,
     #[error("buffering a body in a temp file")]
     Spill {
         #[source]
@@ -81,7 +81,8 @@ impl ProxyError {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            UpstreamConnect { .. } | UpstreamBroken { .. } | ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
+            NoRouteTable => StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamConnect { .. } | UpstreamBroken { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Spill { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,8 +97,7 @@ impl ProxyError {
             NoBackend { .. } | UpstreamConnect { .. } | UpstreamBroken { .. } | UpstreamTimeout { .. } => {
                 Side::Upstream
             }
-            ResponseTooLarge { .. } => Side::Upstream,
-            Spill { .. } => Side::Router,
+            NoRouteTable | Spill { .. } => Side::Router,
         }
     }
 
@@ -113,7 +113,9 @@ impl ProxyError {
                 "The app's instance closed the connection without a valid response.".to_owned()
             }
             ProxyError::UpstreamTimeout { .. } => "The app did not answer in time.".to_owned(),
-            ProxyError::ResponseTooLarge { .. } => "The app's response was too large to relay.".to_owned(),
+            ProxyError::NoRouteTable => {
+                "The router is starting and has not loaded its routes yet. Try again in a few seconds.".to_owned()
+            }
             other => format!("{other}."),
         };
         let code = status.as_u16();
@@ -141,7 +143,7 @@ impl ProxyError {
             UpstreamConnect { .. } => "upstream_connect",
             UpstreamBroken { .. } => "upstream_broken",
             UpstreamTimeout { .. } => "upstream_timeout",
-            ResponseTooLarge { .. } => "response_too_large",
+            NoRouteTable => "no_route_table",
             Spill { .. } => "spill",
         }
     }

@@ -1,9 +1,10 @@
 //! `paas-router`: the HTTP front door of the platform.
 //!
 //! Maps `Host` to the healthy instances of an app, reads whole requests before
-//! touching a backend and whole responses before answering (so slow clients
-//! never hold a WSGI worker), balances and retries, and serves each release's
-//! static assets itself. See `README.md` in this crate for operation and the
+//! touching a backend, relays responses as they arrive while reading them ahead
+//! of slow clients into memory or a temp file (so slow clients never hold a WSGI
+//! worker, yet nobody waits for a whole body), balances and retries, and serves
+//! each release's static assets itself. See `README.md` in this crate for operation and the
 //! benchmark.
 //!
 //! This file is only the table of contents. Modules, top to bottom (each
@@ -17,6 +18,8 @@
 //!   made ready before a table is swapped in.
 //! - [`state`]: the [`State`] every connection and task shares.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
+//! - [`relay`]: a response body from an instance to a client: spooled ahead of
+//!   the client (memory, temp file, back-pressure) or passed through unbuffered.
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
 //! - [`source`]: the API client (route table long-poll, bundle downloads).
@@ -24,7 +27,7 @@
 //!   and the HTTP/1.1 exchange with them.
 //! - [`http1`]: the HTTP/1.1 pieces both sides share: body framing rules and
 //!   decoding, header-value trimming, connection I/O and the write buffer.
-//! - [`buffer`]: whole-body buffering in memory or a spill file.
+//! - [`buffer`]: whole request bodies, in memory or a spill file.
 //! - [`metrics`]: Prometheus counters.
 //! - [`telemetry`]: logging setup and the shutdown signal.
 //! - [`config`]: every option, parsed once in `main`.
@@ -38,6 +41,7 @@ pub mod http1;
 pub mod metrics;
 pub mod proxy;
 pub mod refresh;
+pub mod relay;
 pub mod runtime;
 pub mod server;
 pub mod source;

@@ -4,10 +4,13 @@
 //! The chunk decoder is strict on purpose (hex digits only, CRLF everywhere, no
 //! obs-fold in trailers): a lenient decoder in front of a differently lenient
 //! backend is how request smuggling happens. Trailers are read and dropped.
+//!
+//! [`Decoder`] is the framing state alone; [`BodyReader`] pairs it with a client
+//! connection (and `100 Continue`).
 
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::BodyError;
@@ -29,27 +32,33 @@ enum State {
     Done,
 }
 
-/// Yields the body of one request, then leaves the connection positioned at the next request.
-pub struct BodyReader<'a> {
-    io: &'a mut ClientIo,
-    state: State,
-    timeout: Option<Duration>,
-    /// `100 Continue` still owed before the first socket read.
-    continue_pending: bool,
+/// What [`Decoder::decode`] found in the bytes already read.
+#[derive(Debug)]
+pub enum Decoded {
+    /// The next piece of body data.
+    Data(Bytes),
+    /// The body (and its trailers) is complete.
+    End,
+    /// More bytes must be read first.
+    NeedMore,
 }
 
-impl<'a> BodyReader<'a> {
-    /// `timeout` bounds each pause; `None` when the caller bounds the whole read.
-    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Option<Duration>, expect_continue: bool) -> Self {
+/// The framing state of one body, apart from the connection it is read from, so a
+/// response relay can own the decoder and the upstream connection side by side.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    state: State,
+}
+
+impl Decoder {
+    pub fn new(framing: Framing) -> Self {
         let state = match framing {
             Framing::Length(0) => State::Done,
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Size,
             Framing::UntilClose => State::UntilClose,
         };
-        // A client that already started sending its body needs no invitation.
-        let continue_pending = expect_continue && io.buf.is_empty() && !matches!(state, State::Done);
-        BodyReader { io, state, timeout, continue_pending }
+        Decoder { state }
     }
 
     /// Whether the whole body (and trailers) has been consumed.
@@ -66,24 +75,18 @@ impl<'a> BodyReader<'a> {
         }
     }
 
-    /// The next piece of body data, `None` at the end.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, BodyError> {
+    /// Takes the next piece of body from `buf` without reading the socket.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, BodyError> {
         loop {
             match self.state {
-                State::Done => return Ok(None),
-                State::UntilClose => {
-                    if self.io.buf.is_empty() && self.io.read_more(self.timeout).await? == 0 {
-                        self.state = State::Done;
-                        return Ok(None);
-                    }
-                    return Ok(Some(self.io.buf.split().freeze()));
+                State::Done => return Ok(Decoded::End),
+                State::UntilClose | State::Length(_) | State::Data(_) if buf.is_empty() => {
+                    return Ok(Decoded::NeedMore)
                 }
+                State::UntilClose => return Ok(Decoded::Data(buf.split().freeze())),
                 State::Length(n) | State::Data(n) => {
-                    if self.io.buf.is_empty() {
-                        self.fill().await?;
-                    }
-                    let take = n.min(self.io.buf.len() as u64);
-                    let chunk = self.io.buf.split_to(take as usize).freeze();
+                    let take = n.min(buf.len() as u64);
+                    let chunk = buf.split_to(take as usize).freeze();
                     let left = n - take;
                     self.state = match self.state {
                         State::Length(_) if left == 0 => State::Done,
@@ -91,56 +94,107 @@ impl<'a> BodyReader<'a> {
                         _ if left == 0 => State::DataEnd,
                         _ => State::Data(left),
                     };
-                    return Ok(Some(chunk));
+                    return Ok(Decoded::Data(chunk));
                 }
                 State::Size => {
-                    let Some(line) = self.line(MAX_LINE).await? else { continue };
+                    let Some(line) = line(buf, MAX_LINE)? else { return Ok(Decoded::NeedMore) };
                     let size = chunk_size(&line)?;
                     self.state = if size == 0 { State::Trailers(0) } else { State::Data(size) };
                 }
                 State::DataEnd => {
-                    while self.io.buf.len() < 2 {
-                        self.fill().await?;
+                    if buf.len() < 2 {
+                        return Ok(Decoded::NeedMore);
                     }
-                    if &self.io.buf[..2] != b"\r\n" {
+                    if &buf[..2] != b"\r\n" {
                         return Err(BodyError::Malformed("missing CRLF after chunk data"));
                     }
-                    self.io.buf.advance(2);
+                    buf.advance(2);
                     self.state = State::Size;
                 }
                 State::Trailers(seen) => {
-                    let Some(line) = self.line(MAX_LINE).await? else { continue };
+                    let Some(line) = line(buf, MAX_LINE)? else { return Ok(Decoded::NeedMore) };
                     self.state = trailer(&line, seen)?;
                 }
             }
         }
     }
 
-    /// Takes one CRLF-terminated line (without the CRLF) from the buffer, reading more if needed.
-    async fn line(&mut self, max: usize) -> Result<Option<Bytes>, BodyError> {
-        match self.io.buf.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                let mut line = self.io.buf.split_to(i + 1);
-                if i == 0 || line[i - 1] != b'\r' {
-                    return Err(BodyError::Malformed("bare LF"));
+    /// The next piece of body data read from `io`, `None` at the end. `timeout` bounds each
+    /// read; `None` when the caller bounds the whole body. Cancel-safe: bytes read before a
+    /// cancellation stay in `io.buf` and the state only moves on with consumed bytes.
+    pub async fn next(&mut self, io: &mut ClientIo, timeout: Option<Duration>) -> Result<Option<Bytes>, BodyError> {
+        loop {
+            match self.decode(&mut io.buf)? {
+                Decoded::Data(data) => return Ok(Some(data)),
+                Decoded::End => return Ok(None),
+                Decoded::NeedMore => {
+                    if io.read_more(timeout).await? == 0 {
+                        return match self.state {
+                            State::UntilClose => {
+                                self.state = State::Done;
+                                Ok(None)
+                            }
+                            _ => Err(BodyError::Closed),
+                        };
+                    }
                 }
-                line.truncate(i - 1);
-                Ok(Some(line.freeze()))
             }
-            None if self.io.buf.len() > max => Err(BodyError::Malformed("line too long")),
-            None => self.fill().await.map(|_| None),
         }
     }
+}
 
-    async fn fill(&mut self) -> Result<(), BodyError> {
+/// Takes one CRLF-terminated line (without the CRLF) from `buf`; `None` until it is complete.
+fn line(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, BodyError> {
+    match buf.iter().position(|b| *b == b'\n') {
+        Some(i) => {
+            let mut line = buf.split_to(i + 1);
+            if i == 0 || line[i - 1] != b'\r' {
+                return Err(BodyError::Malformed("bare LF"));
+            }
+            line.truncate(i - 1);
+            Ok(Some(line.freeze()))
+        }
+        None if buf.len() > max => Err(BodyError::Malformed("line too long")),
+        None => Ok(None),
+    }
+}
+
+/// Yields the body of one request, then leaves the connection positioned at the next request.
+pub struct BodyReader<'a> {
+    io: &'a mut ClientIo,
+    decoder: Decoder,
+    timeout: Option<Duration>,
+    /// `100 Continue` still owed before the first socket read.
+    continue_pending: bool,
+}
+
+impl<'a> BodyReader<'a> {
+    /// `timeout` bounds each pause; `None` when the caller bounds the whole read.
+    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Option<Duration>, expect_continue: bool) -> Self {
+        let decoder = Decoder::new(framing);
+        // A client that already started sending its body needs no invitation.
+        let continue_pending = expect_continue && io.buf.is_empty() && !decoder.is_done();
+        BodyReader { io, decoder, timeout, continue_pending }
+    }
+
+    /// Whether the whole body (and trailers) has been consumed.
+    pub fn is_done(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    /// The declared length, when the body is not chunked.
+    pub fn declared_len(&self) -> Option<u64> {
+        self.decoder.declared_len()
+    }
+
+    /// The next piece of body data, `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, BodyError> {
+        // Owed only while nothing of the body was buffered, so the first decode needs a read anyway.
         if self.continue_pending {
             self.continue_pending = false;
             self.io.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(BodyError::Io)?;
         }
-        match self.io.read_more(self.timeout).await? {
-            0 => Err(BodyError::Closed),
-            _ => Ok(()),
-        }
+        self.decoder.next(self.io, self.timeout).await
     }
 }
 

@@ -1,10 +1,13 @@
 //! Request handling as named phases over a per-request context:
 //! route (Host -> app) -> static files -> buffer the request body -> pick an
-//! instance and send -> buffer the response -> filter headers.
+//! instance and send -> filter the response head -> relay the body.
 //!
-//! The body is read completely *before* an instance is chosen, and the
-//! response is read completely before the client gets a byte: WSGI workers
-//! only ever see whole requests at loopback speed.
+//! The request body is read completely *before* an instance is chosen, so WSGI
+//! workers only ever see whole requests at loopback speed. The response is
+//! relayed as it arrives ([`crate::relay`]): read ahead of a slow client into a
+//! spool so the worker is freed at once, yet the client's first byte is not
+//! delayed. Earlier phases steer the relay through `RequestCtx::relay`
+//! (streaming routes, idle timeout, capturing the body for a cache).
 
 pub mod static_files;
 
@@ -17,8 +20,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
-use crate::error::{BodyError, ExchangeError, ProxyError, Side};
+use crate::error::{BodyError, ProxyError, Side};
 use crate::http1::body::BodyReader;
+use crate::relay::{self, Body, RelayEnv, RelayOptions};
 use crate::server::conn::Handler;
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
@@ -62,8 +66,9 @@ struct RequestCtx {
     request_id: Option<HeaderValue>,
     backend: Option<Arc<upstream::Backend>>,
     upstream: Option<Duration>,
-    /// The request is on a process route (`paas routes`): an async server's, streamed with long timeouts.
-    streaming: bool,
+    /// How the response is relayed; phases before `forward` set it (a streaming route sets
+    /// `stream` and `idle_timeout`, a cache sets `capture`).
+    relay: RelayOptions,
 }
 
 impl Handler for Proxy {
@@ -132,6 +137,10 @@ impl Proxy {
         };
         normalize_host(host).ok_or(ProxyError::BadRequest { reason: "invalid Host" })?;
         let table = self.state.table.load();
+        // Before any table (none cached, API silent) no host is known to be unknown.
+        if table.version.is_none() {
+            return Err(ProxyError::NoRouteTable);
+        }
         table.lookup(host).cloned().ok_or_else(|| ProxyError::UnknownHost { host: host.to_ascii_lowercase() })
     }
 
@@ -167,7 +176,10 @@ impl Proxy {
         let settings = &self.state.config.upstream;
         let started = Instant::now();
         let pool = app.pool_for(head.uri.path());
-        ctx.streaming = pool.streaming();
+        if pool.streaming() {
+            ctx.relay.stream = true;
+            ctx.relay.idle_timeout = Some(Duration::from_secs(self.state.config.limits.stream_idle_timeout_secs));
+        }
         let start = pool.next.fetch_add(1, Ordering::Relaxed);
         let target = match head.uri.path_and_query() {
             Some(p) => p.as_str(),
@@ -175,38 +187,43 @@ impl Proxy {
             None => "/",
         };
         let outgoing = Outgoing { method: &head.method, target, headers: &headers, body: &body };
-        let limit_secs = if ctx.streaming {
+        // Bounds the time to the response head (and a small body); the rest of a body is
+        // bounded per read by the relay's idle timeout, so long downloads and streams go on.
+        // A process route (an async server's long poll may answer late) gets the stream timeout.
+        let head_timeout = Duration::from_secs(if ctx.relay.stream {
             self.state.config.limits.stream_idle_timeout_secs
         } else {
             settings.response_timeout_secs
-        };
-        let limit = Duration::from_secs(limit_secs);
+        });
+        let options = std::mem::take(&mut ctx.relay);
         let mut backend = None;
         let exchange = async {
             let (response, lease) = upstream::send(pool.backends, start, &app.name, settings, &outgoing).await?;
             backend = Some(lease.backend.clone());
-            self.read_response(response, lease, head).await
+            self.read_response(response, lease, head, app, started, options).await
         };
-        let result = tokio::time::timeout(limit, exchange).await;
+        let result = tokio::time::timeout(head_timeout, exchange).await;
         ctx.backend = backend;
         ctx.upstream = Some(started.elapsed());
         let reply = match result {
             Ok(reply) => reply?,
             Err(_) => {
                 let backend = ctx.backend.as_ref().map_or_else(|| "-".into(), |b| b.address.clone());
-                return Err(ProxyError::UpstreamTimeout { backend, secs: limit_secs });
+                return Err(ProxyError::UpstreamTimeout { backend, secs: head_timeout.as_secs() });
             }
         };
-        app.metrics.upstream(started.elapsed());
         Ok(reply)
     }
 
-    /// Reads the whole response body (or hands over the connection for a tunnel), then pools the connection.
+    /// Hands over the connection for a tunnel, or filters the head and starts relaying the body.
     async fn read_response(
         &self,
         response: ResponseHead,
         mut lease: Lease,
         head: &RequestHead,
+        app: &AppRoute,
+        started: Instant,
+        options: RelayOptions,
     ) -> Result<Reply, ProxyError> {
         let ResponseHead { status, mut headers, framing, keep_alive } = response;
         if head.wants_upgrade && status == StatusCode::SWITCHING_PROTOCOLS {
@@ -221,27 +238,20 @@ impl Proxy {
             return Ok(reply);
         }
         strip_hop_by_hop(&mut headers);
-        let settings = &self.state.config.upstream;
-        let backend = lease.backend.clone();
-        let mut spool = Spooler::new(settings.response_memory_bytes, settings.max_response_bytes, &self.state.tmp_dir);
-        let io = lease.io.as_mut().expect("a sent request has its connection");
-        // No timer per read: `forward` bounds the whole exchange by the same response timeout.
-        let mut body = BodyReader::new(io, framing, None, false);
-        loop {
-            match body.next().await {
-                Ok(Some(data)) => spool.push(data).await.map_err(|e| match e {
-                    SpoolError::TooLarge { limit } => {
-                        ProxyError::ResponseTooLarge { backend: backend.address.clone(), limit }
-                    }
-                    SpoolError::Io(source) => ProxyError::Spill { source },
-                })?,
-                Ok(None) => break,
-                Err(e) => return Err(upstream::exchange_error(&backend.address, ExchangeError::Body(e), settings)),
-            }
-        }
-        let buffered = spool.finish().await.map_err(spool_error)?;
-        lease.release(keep_alive, settings);
-        Ok(Reply::new(status, headers, ReplyBody::Buffered(buffered)))
+        let unbuffered = relay::unbuffered(&mut headers, options.stream);
+        let env = RelayEnv {
+            settings: &self.state.config.upstream,
+            tmp_dir: &self.state.tmp_dir,
+            metrics: &app.metrics,
+            started,
+            client_http11: head.version == http::Version::HTTP_11,
+        };
+        let response = ResponseHead { status, headers, framing, keep_alive };
+        let body = match relay::begin(&response, lease, options, unbuffered, &env).await? {
+            Body::Whole(bytes) => ReplyBody::Buffered(Buffered::Mem(bytes)),
+            Body::Stream(relay) => ReplyBody::Stream(relay),
+        };
+        Ok(Reply::new(status, response.headers, body))
     }
 }
 

@@ -3,7 +3,9 @@
 //! Timeouts: the first byte of a request must come within the keep-alive
 //! timeout, the rest of its head within the header timeout; body pauses are
 //! bounded by the body timeout (inside the handler), each write by the send
-//! timeout, and an upgraded connection's silence by the stream idle timeout.
+//! timeout (a streamed response included: its pauses on either side are bounded by
+//! the relay, see [`crate::relay`]), and an upgraded connection's silence by the
+//! stream idle timeout.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,9 +69,10 @@ pub async fn serve<H: Handler>(
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(err) => {
-                let reply = Reply::error(&err);
+                let mut reply = Reply::error(&err);
                 tracing::debug!(peer = %peer, error = %err, "rejected request head");
-                let _ = reply::write(&mut io.stream, &Method::GET, &reply, false, settings.limits.send_timeout()).await;
+                let _ =
+                    reply::write(&mut io.stream, &Method::GET, &mut reply, false, settings.limits.send_timeout()).await;
                 return;
             }
         };
@@ -78,8 +81,10 @@ pub async fn serve<H: Handler>(
             BodyReader::new(&mut io, head.framing, Some(settings.limits.body_timeout()), head.expect_continue);
         let mut reply = handler.handle(&head, &mut body, peer).await;
         let body_done = body.is_done() || drain(&mut body, reply.status).await;
-        let keep_alive = head.keep_alive && body_done && !reply.close && !*shutdown.borrow();
-        let sent = reply::write(&mut io.stream, &head.method, &reply, keep_alive, settings.limits.send_timeout()).await;
+        let keep_alive =
+            head.keep_alive && body_done && !reply.close && !reply.body.ends_by_close() && !*shutdown.borrow();
+        let sent =
+            reply::write(&mut io.stream, &head.method, &mut reply, keep_alive, settings.limits.send_timeout()).await;
         if settings.access_log {
             access_log(&head, &reply, peer, started, sent.as_ref().ok().copied());
         }

@@ -1,4 +1,6 @@
-//! A complete response ready to be written to a client, and how it is written.
+//! A response ready to be written to a client, and how it is written: whole bodies
+//! (memory, spill file, static file on disk) with their head in as few writes as
+//! possible, and bodies still arriving from an instance through their [`Relay`].
 
 use std::cell::RefCell;
 use std::io::SeekFrom;
@@ -14,11 +16,14 @@ use tokio::net::TcpStream;
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
 use crate::http1::io::{give_out_buf, take_out_buf, ClientIo};
+use crate::relay::{OutFraming, Relay};
 
 /// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
 const WRITE_SLICE: usize = 256 * 1024;
+/// `Retry-After` of the 503 a router answers before it has any route table.
+const RETRY_NO_TABLE_SECS: &str = "5";
 
-/// Body of a reply; every variant has a known length.
+/// Body of a reply.
 #[derive(Debug)]
 pub enum ReplyBody {
     Buffered(Buffered),
@@ -28,18 +33,23 @@ pub enum ReplyBody {
         offset: u64,
         len: u64,
     },
+    /// A body still arriving from an instance (its length may be unknown).
+    Stream(Box<Relay>),
 }
 
 impl ReplyBody {
-    pub fn len(&self) -> u64 {
+    /// How the body is delimited for the client.
+    pub fn framing(&self) -> OutFraming {
         match self {
-            ReplyBody::Buffered(b) => b.len(),
-            ReplyBody::Disk { len, .. } => *len,
+            ReplyBody::Buffered(b) => OutFraming::Length(b.len()),
+            ReplyBody::Disk { len, .. } => OutFraming::Length(*len),
+            ReplyBody::Stream(relay) => relay.framing(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether the connection must close after this body (its end is the end of the connection).
+    pub fn ends_by_close(&self) -> bool {
+        self.framing() == OutFraming::Close
     }
 }
 
@@ -83,6 +93,9 @@ impl Reply {
         if matches!(err, ProxyError::MethodNotAllowed) {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
+        if matches!(err, ProxyError::NoRouteTable) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_NO_TABLE_SECS));
+        }
         let mut reply = Reply::new(err.status(), headers, ReplyBody::Buffered(Buffered::Mem(err.page())));
         reply.close = matches!(
             err,
@@ -97,17 +110,34 @@ impl Reply {
     }
 }
 
-/// Writes `reply` (head, then body unless `HEAD`); returns the body bytes sent.
+/// Writes `reply` (head, then body unless `HEAD`); returns the body bytes sent. A streamed
+/// body that breaks off is logged here and noted in `reply.info.error`.
 pub async fn write(
     stream: &mut TcpStream,
     method: &Method,
-    reply: &Reply,
+    reply: &mut Reply,
     keep_alive: bool,
     timeout: Duration,
 ) -> std::io::Result<u64> {
     let mut out = take_out_buf();
     head_bytes(&mut out, method, reply, keep_alive);
     let send_body = *method != Method::HEAD && has_body(reply.status);
+    if let ReplyBody::Stream(relay) = &mut reply.body {
+        // The head goes out with whatever of the body is already there, in one write.
+        return match relay.send(stream, out, timeout).await {
+            Ok(sent) => Ok(sent),
+            Err(error) => {
+                let app = reply.info.app.as_ref().map_or("-", |a| a.name.as_str());
+                if error.is_client() {
+                    tracing::debug!(app, error = %error, "client left mid-response");
+                } else {
+                    tracing::warn!(app, error = %error, source = ?std::error::Error::source(&error), "response cut off");
+                }
+                reply.info.error = Some(error.kind());
+                Err(std::io::Error::other(error))
+            }
+        };
+    }
     match &reply.body {
         ReplyBody::Buffered(Buffered::Mem(b)) if send_body && b.len() <= 16 * 1024 => {
             out.extend_from_slice(b);
@@ -127,8 +157,12 @@ pub async fn write(
             write_file(stream, file.path().into(), 0, *len, timeout).await?
         }
         ReplyBody::Disk { path, offset, len } => write_file(stream, path.clone(), *offset, *len, timeout).await?,
+        ReplyBody::Stream(_) => {} // sent above
     }
-    Ok(reply.body.len())
+    Ok(match reply.body.framing() {
+        OutFraming::Length(n) => n,
+        _ => 0,
+    })
 }
 
 fn has_body(status: StatusCode) -> bool {
@@ -154,12 +188,14 @@ fn head_bytes(out: &mut Vec<u8>, method: &Method, reply: &Reply, keep_alive: boo
     if has_body(status) {
         // A HEAD reply relays the length the app declared for the GET.
         let declared = reply.headers.get(header::CONTENT_LENGTH).filter(|_| *method == Method::HEAD);
-        match declared {
-            Some(v) => line(out, b"content-length", v.as_bytes()),
-            None => {
+        match (declared, reply.body.framing()) {
+            (Some(v), _) => line(out, b"content-length", v.as_bytes()),
+            (None, OutFraming::Length(n)) => {
                 out.extend_from_slice(b"content-length: ");
-                let _ = std::io::Write::write_fmt(out, format_args!("{}\r\n", reply.body.len()));
+                let _ = std::io::Write::write_fmt(out, format_args!("{n}\r\n"));
             }
+            (None, OutFraming::Chunked) => line(out, b"transfer-encoding", b"chunked"),
+            (None, OutFraming::Close) => {}
         }
     }
     if !upgrading {

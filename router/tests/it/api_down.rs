@@ -48,11 +48,11 @@ async fn the_router_token_is_sent() {
     let backend = TestBackend::start("web").await;
     let api = FakeApi::start(table(3, vec![app("web", &["web.test"], &[&backend])])).await;
     let dir = tempfile::tempdir().unwrap();
-    // A wrong token: the fake API answers 401 and nothing is routed.
+    // A wrong token: the fake API answers 401 and nothing is routed (no table yet: 503, not 404).
     let wrong = router(&api.url(), dir.path(), |c| c.api.router_token = Some("wrong".into())).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(wrong.state.table.load().version, None);
-    assert_eq!(get(wrong.addr, "web.test", "/").await.status, 404);
+    assert_eq!(get(wrong.addr, "web.test", "/").await.status, 503);
     wrong.shutdown().await;
     let right = router(&api.url(), dir.path(), |_| {}).await;
     wait_for_version(&right, 3).await;

@@ -7,5 +7,6 @@ mod routing;
 mod slow_client;
 mod smuggling;
 mod statics;
+mod streaming;
 mod support;
 mod websocket;
