@@ -13,6 +13,7 @@ use paas_types::routing::RouteTable;
 use crate::metrics::{AppMetrics, Metrics};
 use crate::statics::grace::AppStatics;
 use crate::statics::StaticSite;
+use crate::upstream::queue::AppQueue;
 use crate::upstream::Backend;
 
 /// One app as the proxy sees it.
@@ -26,6 +27,10 @@ pub struct AppRoute {
     pub metrics: Arc<AppMetrics>,
     /// Rotating start index for balancing ties.
     pub next: AtomicUsize,
+    /// Requests waiting for a free worker; the same queue across tables.
+    pub queue: Arc<AppQueue>,
+    /// Seconds to wait for a response head (`None`: the router's default).
+    pub request_timeout_secs: Option<u32>,
 }
 
 /// Everything the proxy routes by, immutable once built.
@@ -52,19 +57,30 @@ impl Table {
             previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
             previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
+        let queues: HashMap<&str, &Arc<AppQueue>> =
+            previous.apps.iter().map(|a| (a.name.as_str(), &a.queue)).collect();
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {
-            let backends = app
+            let backends: Vec<Arc<Backend>> = app
                 .backends
                 .iter()
                 .map(|b| {
-                    known
+                    let backend = known
                         .get(b.address.as_str())
                         .map(|k| (*k).clone())
-                        .unwrap_or_else(|| Backend::new(b.address.clone()))
+                        .unwrap_or_else(|| Backend::new(b.address.clone()));
+                    backend.set_limit(b.concurrency);
+                    backend
                 })
                 .collect();
+            let app_metrics = metrics.app(&app.name);
+            let queue = match queues.get(app.name.as_str()) {
+                Some(queue) => (*queue).clone(),
+                None => AppQueue::new(&app.name, app_metrics.clone()),
+            };
+            // Waiters may use new instances (or raised caps) at once.
+            queue.set_backends(backends.clone());
             let route = Arc::new(AppRoute {
                 name: app.name.clone(),
                 release: app.release,
@@ -73,8 +89,10 @@ impl Table {
                     let before = before.get(app.name.as_str()).map(|b| b.as_ref());
                     Arc::new(AppStatics::next(site.clone(), before, grace, now))
                 }),
-                metrics: metrics.app(&app.name),
+                metrics: app_metrics,
                 next: AtomicUsize::new(0),
+                queue,
+                request_timeout_secs: app.request_timeout_secs,
             });
             for hostname in &app.hostnames {
                 let key = hostname.trim_end_matches('.').to_ascii_lowercase();

@@ -6,6 +6,7 @@
 //! response is read completely before the client gets a byte: WSGI workers
 //! only ever see whole requests at loopback speed.
 
+pub mod request_start;
 pub mod static_files;
 
 use std::net::SocketAddr;
@@ -114,8 +115,9 @@ impl Proxy {
         let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));
         let request_id = head.headers.get(&X_REQUEST_ID).filter(|v| trusted && !v.is_empty() && v.len() <= 200);
         ctx.request_id = Some(request_id.cloned().unwrap_or_else(|| self.ids.next()));
-        let headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
+        let mut headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
         let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
+        request_start::stamp(&mut headers, trusted);
         self.forward(ctx, &app, head, headers, buffered).await
     }
 
@@ -161,18 +163,20 @@ impl Proxy {
         body: Buffered,
     ) -> Result<Reply, ProxyError> {
         let settings = &self.state.config.upstream;
-        let started = Instant::now();
         let start = app.next.fetch_add(1, Ordering::Relaxed);
+        // Waiting for a free worker (503 after the queue timeout) does not count against the app's timeout.
+        let first = app.queue.acquire(&app.backends, start, &[], settings.queue_timeout()).await?;
+        let started = Instant::now();
         let target = match head.uri.path_and_query() {
             Some(p) => p.as_str(),
             None if head.uri.path() == "*" => "*",
             None => "/",
         };
         let outgoing = Outgoing { method: &head.method, target, headers: &headers, body: &body };
-        let limit = Duration::from_secs(settings.response_timeout_secs);
+        let limit = Duration::from_secs(app.request_timeout_secs.map_or(settings.response_timeout_secs, u64::from));
         let mut backend = None;
         let exchange = async {
-            let (response, lease) = upstream::send(&app.backends, start, &app.name, settings, &outgoing).await?;
+            let (response, lease) = upstream::send(&app.backends, &app.queue, start, settings, &outgoing, first).await?;
             backend = Some(lease.backend.clone());
             self.read_response(response, lease, head).await
         };
@@ -183,7 +187,7 @@ impl Proxy {
             Ok(reply) => reply?,
             Err(_) => {
                 let backend = ctx.backend.as_ref().map_or_else(|| "-".into(), |b| b.address.clone());
-                return Err(ProxyError::UpstreamTimeout { backend, secs: settings.response_timeout_secs });
+                return Err(ProxyError::UpstreamTimeout { backend, secs: limit.as_secs() });
             }
         };
         app.metrics.upstream(started.elapsed());

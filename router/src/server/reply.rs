@@ -83,6 +83,9 @@ impl Reply {
         if matches!(err, ProxyError::MethodNotAllowed) {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
+        if let Some(secs) = err.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         let mut reply = Reply::new(err.status(), headers, ReplyBody::Buffered(Buffered::Mem(err.page())));
         reply.close = matches!(
             err,
