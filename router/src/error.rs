@@ -111,8 +111,9 @@ impl ProxyError {
             ProxyError::UnknownHost { .. } => "No app is configured for this hostname.".to_owned(),
             ProxyError::NoBackend { .. } => "The app has no running instance right now. Try again shortly.".to_owned(),
             ProxyError::QueueTimeout { secs, .. } => format!(
-                "The app is too busy right now: all of its workers stayed busy for {secs} seconds while this \
-                 request waited. Try again in a few seconds."
+                "The app is too busy right now: all of its workers stayed busy for {secs} second{} while this \
+                 request waited. Try again in a few seconds.",
+                if *secs == 1 { "" } else { "s" }
             ),
             ProxyError::UpstreamConnect { .. } => "The app's instance refused the connection.".to_owned(),
             ProxyError::UpstreamBroken { .. } => {

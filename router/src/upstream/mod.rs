@@ -146,7 +146,8 @@ impl Backend {
     }
 
     pub fn outstanding(&self) -> usize {
-        self.outstanding.load(Ordering::Relaxed)
+        // SeqCst for the queue's handshake with `Lease::drop`; a plain load on x86 all the same.
+        self.outstanding.load(Ordering::SeqCst)
     }
 
     fn mark_down(&self, error: &io::Error) {

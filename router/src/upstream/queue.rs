@@ -140,7 +140,9 @@ impl AppQueue {
             let id = inner.next_id;
             inner.next_id += 1;
             inner.waiters.push_back(Waiter { id, tried: tried.to_vec(), tx });
-            // Publishes the new length before looking for room: see `Lease::drop`.
+            // Published before looking for room (SeqCst, as `Lease::drop` decrements then reads it):
+            // a slot freed meanwhile is either seen free here or its lease sees this waiter.
+            self.waiting.store(inner.waiters.len(), Ordering::SeqCst);
             self.hand_out(&mut inner);
             id
         };
