@@ -240,7 +240,9 @@ fn render_queue(out: &mut String, apps: &[(String, Arc<AppMetrics>)]) {
     for (app, m) in apps {
         let _ = writeln!(out, "paas_router_queue_depth{{app=\"{app}\"}} {}", m.queue_depth.load(Ordering::Relaxed));
     }
-    out.push_str("# HELP paas_router_queue_timeouts_total Requests answered 503 after waiting the whole queue timeout.\n");
+    out.push_str(
+        "# HELP paas_router_queue_timeouts_total Requests answered 503 after waiting the whole queue timeout.\n",
+    );
     out.push_str("# TYPE paas_router_queue_timeouts_total counter\n");
     for (app, m) in apps {
         let _ = writeln!(out, "paas_router_queue_timeouts_total{{app=\"{app}\"}} {}", m.queue_timeouts());

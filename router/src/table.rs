@@ -57,8 +57,7 @@ impl Table {
             previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
             previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
-        let queues: HashMap<&str, &Arc<AppQueue>> =
-            previous.apps.iter().map(|a| (a.name.as_str(), &a.queue)).collect();
+        let queues: HashMap<&str, &Arc<AppQueue>> = previous.apps.iter().map(|a| (a.name.as_str(), &a.queue)).collect();
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {

@@ -237,7 +237,8 @@ async fn the_route_table_carries_worker_counts_and_the_request_timeout() {
     let admin = api.admin(ADMIN).await;
     let node = register(&api, &admin, "caps-node").await;
     api.create_app(&admin, "caps").await;
-    api.upload_build(&admin, "caps", tarball(&[("wsgi.py", "application = None\n")])).await;
+    let (status, build) = api.upload_build(&admin, "caps", tarball(&[("wsgi.py", "application = None\n")])).await;
+    assert_eq!(status, 202, "{build}");
     node.build(&["-----> done"]).await;
     // Small instances: the size's default is one worker.
     let small = json!({ "web": { "quantity": 1, "size": "small" } });

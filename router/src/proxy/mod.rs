@@ -176,7 +176,8 @@ impl Proxy {
         let limit = Duration::from_secs(app.request_timeout_secs.map_or(settings.response_timeout_secs, u64::from));
         let mut backend = None;
         let exchange = async {
-            let (response, lease) = upstream::send(&app.backends, &app.queue, start, settings, &outgoing, first).await?;
+            let (response, lease) =
+                upstream::send(&app.backends, &app.queue, start, settings, &outgoing, first).await?;
             backend = Some(lease.backend.clone());
             self.read_response(response, lease, head).await
         };

@@ -340,7 +340,7 @@ mod tests {
         queue.set_backends(vec![backends[0].clone(), added.clone()]);
         assert_eq!(waiter.await.unwrap().unwrap(), "127.0.0.1:2999");
         // Every instance down: waiting is pointless, the answer is "no running instance".
-        let _taken = queue.acquire(&[added.clone()], 0, &[], LONG).await;
+        let _taken = queue.acquire(std::slice::from_ref(&added), 0, &[], LONG).await;
         let waiter = tokio::spawn({
             let queue = queue.clone();
             let all = vec![backends[0].clone(), added.clone()];
