@@ -145,6 +145,13 @@ pub enum AppsCommand {
     },
     /// Show an app.
     Info,
+    /// Change an app's settings: `paas apps set --request-timeout 60`.
+    Set {
+        /// Seconds the router waits for the app to start answering before it answers
+        /// 504 Gateway Timeout (1-3600; new apps: 30). Time queued for a free worker does not count.
+        #[arg(long, value_name = "SECS")]
+        request_timeout: Option<i64>,
+    },
     /// Delete an app and everything it runs.
     Destroy {
         /// Type the app's name to confirm without a prompt.

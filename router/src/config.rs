@@ -113,12 +113,20 @@ pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     /// Seconds an instance has to send its response head (and a body of at most 64 KiB); then 504.
     /// The rest of a body is bounded by `--upstream-read-timeout-secs` between reads instead.
+    /// Apps whose route table entry carries a request timeout (the API sets one for every app)
+    /// use theirs instead.
     #[arg(
         long = "upstream-response-timeout-secs",
         env = "PAAS_ROUTER_UPSTREAM_RESPONSE_TIMEOUT_SECS",
         default_value_t = 60
     )]
     pub response_timeout_secs: u64,
+    /// Seconds a request may wait in the router for a free worker when every instance of its app
+    /// serves as many requests as it has workers (`WEB_CONCURRENCY`); then 503 with `Retry-After`.
+    /// Long enough to ride out a burst, short enough that nobody's page hangs on a full queue and
+    /// workers do not serve requests whose visitors have given up.
+    #[arg(long = "queue-timeout-secs", env = "PAAS_ROUTER_QUEUE_TIMEOUT_SECS", default_value_t = 10)]
+    pub queue_timeout_secs: u64,
     /// Idle pooled connections older than this (ms) are not reused: WSGI servers close idle keep-alive
     /// connections after a few seconds (gunicorn: 2 s), and a reused dead connection costs a retry.
     #[arg(long = "upstream-idle-timeout-ms", env = "PAAS_ROUTER_UPSTREAM_IDLE_TIMEOUT_MS", default_value_t = 1500)]
@@ -199,6 +207,12 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
     let known: Vec<String> =
         command.get_arguments().filter_map(|arg| arg.get_env()).map(|env| env.to_string_lossy().into_owned()).collect();
     vars.into_iter().filter(|name| name.starts_with("PAAS_ROUTER_") && !known.contains(name)).collect()
+}
+
+impl UpstreamConfig {
+    pub fn queue_timeout(&self) -> Duration {
+        Duration::from_secs(self.queue_timeout_secs)
+    }
 }
 
 impl Limits {

@@ -44,6 +44,8 @@ pub enum ProxyError {
     RangeNotSatisfiable { len: u64 },
     #[error("app `{app}` has no healthy instance")]
     NoBackend { app: String },
+    #[error("every instance of app `{app}` stayed at its worker count for {secs} s")]
+    QueueTimeout { app: String, secs: u64 },
     #[error("connecting to instance {backend}")]
     UpstreamConnect {
         backend: String,
@@ -80,8 +82,7 @@ impl ProxyError {
             UnknownHost { .. } | StaticNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            NoBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            NoRouteTable => StatusCode::SERVICE_UNAVAILABLE,
+            NoBackend { .. } | QueueTimeout { .. } | NoRouteTable => StatusCode::SERVICE_UNAVAILABLE,
             UpstreamConnect { .. } | UpstreamBroken { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Spill { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,6 +98,7 @@ impl ProxyError {
             NoBackend { .. } | UpstreamConnect { .. } | UpstreamBroken { .. } | UpstreamTimeout { .. } => {
                 Side::Upstream
             }
+            QueueTimeout { .. } => Side::Upstream,
             NoRouteTable | Spill { .. } => Side::Router,
         }
     }
@@ -108,6 +110,11 @@ impl ProxyError {
             ProxyError::BadRequest { reason } => format!("The request was malformed or ambiguous ({reason})."),
             ProxyError::UnknownHost { .. } => "No app is configured for this hostname.".to_owned(),
             ProxyError::NoBackend { .. } => "The app has no running instance right now. Try again shortly.".to_owned(),
+            ProxyError::QueueTimeout { secs, .. } => format!(
+                "The app is too busy right now: all of its workers stayed busy for {secs} second{} while this \
+                 request waited. Try again in a few seconds.",
+                if *secs == 1 { "" } else { "s" }
+            ),
             ProxyError::UpstreamConnect { .. } => "The app's instance refused the connection.".to_owned(),
             ProxyError::UpstreamBroken { .. } => {
                 "The app's instance closed the connection without a valid response.".to_owned()
@@ -126,6 +133,12 @@ impl ProxyError {
         ))
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`), for temporary refusals.
+    pub fn retry_after(&self) -> Option<u32> {
+        // Long enough for a burst to drain, short enough that a person retrying is not kept out.
+        matches!(self, ProxyError::QueueTimeout { .. } | ProxyError::NoRouteTable).then_some(5)
+    }
+
     /// A stable short name for the access log and metrics (`error=upstream_connect`).
     pub fn kind(&self) -> &'static str {
         use ProxyError::*;
@@ -140,6 +153,7 @@ impl ProxyError {
             StaticNotFound => "static_not_found",
             RangeNotSatisfiable { .. } => "range_not_satisfiable",
             NoBackend { .. } => "no_backend",
+            QueueTimeout { .. } => "queue_timeout",
             UpstreamConnect { .. } => "upstream_connect",
             UpstreamBroken { .. } => "upstream_broken",
             UpstreamTimeout { .. } => "upstream_timeout",

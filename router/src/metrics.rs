@@ -20,6 +20,10 @@ pub struct AppMetrics {
     buckets: [AtomicU64; BUCKETS.len()],
     upstream_count: AtomicU64,
     upstream_sum_micros: AtomicU64,
+    /// Time requests waited for a free worker (only those that waited).
+    queue_wait: Histogram,
+    queue_depth: AtomicI64,
+    queue_timeouts: AtomicU64,
 }
 
 impl AppMetrics {
@@ -29,7 +33,30 @@ impl AppMetrics {
             buckets: Default::default(),
             upstream_count: AtomicU64::new(0),
             upstream_sum_micros: AtomicU64::new(0),
+            queue_wait: Histogram::default(),
+            queue_depth: AtomicI64::new(0),
+            queue_timeouts: AtomicU64::new(0),
         }
+    }
+
+    /// A request got a worker after waiting `waited` in the router's queue.
+    pub fn queued(&self, waited: Duration) {
+        self.queue_wait.observe(waited);
+    }
+
+    /// Requests waiting in the router's queue now.
+    pub fn queue_depth(&self, depth: usize) {
+        self.queue_depth.store(depth as i64, Ordering::Relaxed);
+    }
+
+    /// A request waited the whole queue timeout (answered 503).
+    pub fn queue_timeout(&self) {
+        self.queue_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queue timeouts so far.
+    pub fn queue_timeouts(&self) -> u64 {
+        self.queue_timeouts.load(Ordering::Relaxed)
     }
 
     /// Counts one answered request.
@@ -48,6 +75,42 @@ impl AppMetrics {
         }
         self.upstream_count.fetch_add(1, Ordering::Relaxed);
         self.upstream_sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A latency histogram with the [`BUCKETS`] bounds: one bucket increment per observation,
+/// summed into Prometheus' cumulative form when rendered.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of `app`; nothing before the first observation.
+    fn render(&self, out: &mut String, name: &str, app: &str) {
+        let count = self.count.load(Ordering::Relaxed);
+        if count == 0 {
+            return;
+        }
+        let mut n = 0;
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            n += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{app=\"{app}\",le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{app=\"{app}\",le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{app=\"{app}\"}} {sum}\n{name}_count{{app=\"{app}\"}} {count}");
     }
 }
 
@@ -126,6 +189,7 @@ impl Metrics {
             let _ = writeln!(out, "paas_router_upstream_duration_seconds_sum{{app=\"{app}\"}} {sum}");
             let _ = writeln!(out, "paas_router_upstream_duration_seconds_count{{app=\"{app}\"}} {count}");
         }
+        render_queue(&mut out, &apps);
         gauge(
             &mut out,
             "paas_router_open_connections",
@@ -160,6 +224,31 @@ impl Metrics {
     }
 }
 
+/// Queue time, depth and timeouts of routed apps (unrouted requests never queue).
+fn render_queue(out: &mut String, apps: &[(String, Arc<AppMetrics>)]) {
+    const WAIT: &str = "paas_router_queue_duration_seconds";
+    let _ = write!(
+        out,
+        "# HELP {WAIT} Time requests waited in the router for a free worker (only those that waited).\n\
+         # TYPE {WAIT} histogram\n"
+    );
+    for (app, m) in apps {
+        m.queue_wait.render(out, WAIT, app);
+    }
+    out.push_str("# HELP paas_router_queue_depth Requests waiting in the router for a free worker now.\n");
+    out.push_str("# TYPE paas_router_queue_depth gauge\n");
+    for (app, m) in apps {
+        let _ = writeln!(out, "paas_router_queue_depth{{app=\"{app}\"}} {}", m.queue_depth.load(Ordering::Relaxed));
+    }
+    out.push_str(
+        "# HELP paas_router_queue_timeouts_total Requests answered 503 after waiting the whole queue timeout.\n",
+    );
+    out.push_str("# TYPE paas_router_queue_timeouts_total counter\n");
+    for (app, m) in apps {
+        let _ = writeln!(out, "paas_router_queue_timeouts_total{{app=\"{app}\"}} {}", m.queue_timeouts());
+    }
+}
+
 fn gauge(out: &mut String, name: &str, help: &str, value: i64) {
     let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
 }
@@ -188,5 +277,24 @@ mod tests {
         assert!(text.contains("paas_router_upstream_duration_seconds_bucket{app=\"shop\",le=\"0.005\"} 1"));
         assert!(text.contains("paas_router_upstream_duration_seconds_bucket{app=\"shop\",le=\"0.0025\"} 0"));
         assert!(text.contains("paas_router_upstream_duration_seconds_count{app=\"shop\"} 1"));
+        assert!(text.contains("paas_router_queue_depth{app=\"shop\"} 0"), "{text}");
+        assert!(!text.contains("paas_router_queue_duration_seconds_count"), "no waits, no histogram lines");
+    }
+
+    #[test]
+    fn renders_queue_figures() {
+        let metrics = Metrics::default();
+        let app = metrics.app("shop");
+        app.queue_depth(3);
+        app.queued(Duration::from_millis(30));
+        app.queued(Duration::from_millis(300));
+        app.queue_timeout();
+        let text = metrics.render();
+        assert!(text.contains("paas_router_queue_depth{app=\"shop\"} 3"), "{text}");
+        assert!(text.contains("paas_router_queue_duration_seconds_bucket{app=\"shop\",le=\"0.05\"} 1"), "{text}");
+        assert!(text.contains("paas_router_queue_duration_seconds_bucket{app=\"shop\",le=\"0.5\"} 2"));
+        assert!(text.contains("paas_router_queue_duration_seconds_sum{app=\"shop\"} 0.33"), "{text}");
+        assert!(text.contains("paas_router_queue_duration_seconds_count{app=\"shop\"} 2"));
+        assert!(text.contains("paas_router_queue_timeouts_total{app=\"shop\"} 1"));
     }
 }

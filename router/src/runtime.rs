@@ -216,6 +216,13 @@ async fn health_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
             let backend = backend.clone();
             probes.spawn(async move { backend.probe(timeout).await });
         }
-        while probes.join_next().await.is_some() {}
+        let mut back = false;
+        while let Some(came_back) = probes.join_next().await {
+            back |= came_back.unwrap_or(false);
+        }
+        // Requests queued for a free worker may use the returned instances.
+        if back {
+            table.apps.iter().for_each(|app| app.queue.wake());
+        }
     }
 }

@@ -15,6 +15,7 @@ use paas_types::routing::RouteTable;
 use crate::metrics::{AppMetrics, Metrics};
 use crate::statics::grace::AppStatics;
 use crate::statics::StaticSite;
+use crate::upstream::queue::AppQueue;
 use crate::upstream::Backend;
 
 /// One app as the proxy sees it.
@@ -30,14 +31,20 @@ pub struct AppRoute {
     pub next: AtomicUsize,
     /// URL prefixes served by other process types, longest first.
     pub routes: Vec<routes::ProcessRoute>,
+    /// Requests waiting for a free worker; the same queue across tables.
+    pub queue: Arc<AppQueue>,
+    /// Seconds to wait for a response head (`None`: the router's default).
+    pub request_timeout_secs: Option<u32>,
 }
 
 impl AppRoute {
     /// The instances a request for `path` goes to: a route's, else the web ones.
     pub fn pool_for(&self, path: &str) -> routes::Pool<'_> {
         match routes::matching(&self.routes, path) {
-            Some(route) => routes::Pool { backends: &route.backends, next: &route.next, route: Some(route) },
-            None => routes::Pool { backends: &self.backends, next: &self.next, route: None },
+            Some(route) => {
+                routes::Pool { backends: &route.backends, next: &route.next, queue: &route.queue, route: Some(route) }
+            }
+            None => routes::Pool { backends: &self.backends, next: &self.next, queue: &self.queue, route: None },
         }
     }
 
@@ -74,19 +81,26 @@ impl Table {
         let reuse = |address: &str| {
             known.get(address).map(|k| (*k).clone()).unwrap_or_else(|| Backend::new(address.to_owned()))
         };
+        let queues: HashMap<&str, &Arc<AppQueue>> = previous.apps.iter().map(|a| (a.name.as_str(), &a.queue)).collect();
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {
-            let backends = app
+            let backends: Vec<Arc<Backend>> = app
                 .backends
                 .iter()
                 .map(|b| {
-                    known
-                        .get(b.address.as_str())
-                        .map(|k| (*k).clone())
-                        .unwrap_or_else(|| Backend::new(b.address.clone()))
+                    let backend = reuse(&b.address);
+                    backend.set_limit(b.concurrency);
+                    backend
                 })
                 .collect();
+            let app_metrics = metrics.app(&app.name);
+            let queue = match queues.get(app.name.as_str()) {
+                Some(queue) => (*queue).clone(),
+                None => AppQueue::new(&app.name, app_metrics.clone()),
+            };
+            // Waiters may use new instances (or raised caps) at once.
+            queue.set_backends(backends.clone());
             let route = Arc::new(AppRoute {
                 name: app.name.clone(),
                 release: app.release,
@@ -95,9 +109,11 @@ impl Table {
                     let before = before.get(app.name.as_str()).map(|b| b.as_ref());
                     Arc::new(AppStatics::next(site.clone(), before, grace, now))
                 }),
-                metrics: metrics.app(&app.name),
+                metrics: app_metrics,
                 next: AtomicUsize::new(0),
-                routes: routes::compile(&app.routes, reuse),
+                routes: routes::compile(&app.routes, reuse, || AppQueue::new(&app.name, metrics.app(&app.name))),
+                queue,
+                request_timeout_secs: app.request_timeout_secs,
             });
             for hostname in &app.hostnames {
                 let key = hostname.trim_end_matches('.').to_ascii_lowercase();

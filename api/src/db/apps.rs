@@ -20,6 +20,8 @@ pub struct AppRow {
     pub hostname: String,
     pub created_at: DateTime<Utc>,
     pub current_release: Option<i32>,
+    /// Seconds the router waits for a response head before answering 504.
+    pub request_timeout_secs: i32,
     /// The viewing user's role in the app's tenant.
     pub role: String,
 }
@@ -33,7 +35,7 @@ impl AppRow {
 const SELECT_FOR_USER: &str = "
     SELECT a.id, a.tenant_id, t.name AS tenant_name, a.name, a.hostname, a.created_at,
            (SELECT max(r.version) FROM releases r WHERE r.app_id = a.id) AS current_release,
-           m.role
+           a.request_timeout_secs, m.role
     FROM apps a
     JOIN tenants t ON t.id = a.tenant_id
     JOIN memberships m ON m.tenant_id = a.tenant_id AND m.user_id = $1";
@@ -72,6 +74,16 @@ pub async fn list_for_user(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Sets the app's request timeout (the route version moves by trigger).
+pub async fn set_request_timeout(db: impl PgExecutor<'_>, app_id: Uuid, secs: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE apps SET request_timeout_secs = $2 WHERE id = $1")
+        .bind(app_id)
+        .bind(secs)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<(), sqlx::Error> {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use paas_types::routing::{Backend, RouteApp, RouteTable, StaticBundle, StaticMapping};
+use paas_types::Size;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -23,6 +24,18 @@ struct AppRoute {
     static_mappings: Option<Json<Vec<StaticMapping>>>,
     /// Routes in force (prefix -> process type) for the current release.
     routes: Json<std::collections::BTreeMap<String, String>>,
+    request_timeout_secs: i32,
+}
+
+/// One healthy web instance with what its worker count comes from.
+#[derive(sqlx::FromRow)]
+struct BackendRow {
+    app_id: Uuid,
+    id: Uuid,
+    address: String,
+    /// The `WEB_CONCURRENCY` config var of the instance's release, if set.
+    web_concurrency: Option<String>,
+    size: Size,
 }
 
 /// A consistent snapshot of every app's routes and the version it is at.
@@ -34,7 +47,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
         "SELECT a.id, a.name, a.hostname,
                 coalesce((SELECT array_agg(d.hostname ORDER BY d.hostname) FROM domains d WHERE d.app_id = a.id), '{}') AS domains,
                 cur.version AS release, cur.static_blob_id, encode(bl.sha256, 'hex') AS static_sha256,
-                cur.static_mappings,
+                cur.static_mappings, a.request_timeout_secs,
                 coalesce((SELECT jsonb_object_agg(e.prefix, e.process_type)
                           FROM effective_routes(a.id, cur.routes) e), '{}'::jsonb) AS routes
          FROM apps a
@@ -56,8 +69,11 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     .await?;
     // Every healthy web instance, whatever its release: during a rollout the
     // old ones keep serving until the scheduler stops them.
-    let backends: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT i.app_id, i.id, i.address FROM instances i JOIN nodes n ON n.id = i.node_id
+    // The worker count comes from the same inputs as the instance's
+    // environment (its release's config, its size), so the two cannot drift.
+    let backends: Vec<BackendRow> = sqlx::query_as(
+        "SELECT i.app_id, i.id, i.address, r.config->>'WEB_CONCURRENCY' AS web_concurrency, i.size
+         FROM instances i JOIN nodes n ON n.id = i.node_id JOIN releases r ON r.id = i.release_id
          WHERE i.process_type = 'web' AND i.desired_state = 'running' AND i.actual_state = 'running'
            AND i.address IS NOT NULL AND n.state = 'up'
          ORDER BY i.created_at",
@@ -67,8 +83,9 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     let routed = super::process_routes::routed_backends(&mut *tx).await?;
     tx.commit().await?;
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
-    for (app_id, instance_id, address) in backends {
-        by_app.entry(app_id).or_default().push(Backend { instance_id, address, concurrency: None });
+    for b in backends {
+        let concurrency = b.size.effective_web_concurrency(b.web_concurrency.as_deref());
+        by_app.entry(b.app_id).or_default().push(Backend { instance_id: b.id, address: b.address, concurrency });
     }
     let apps = apps
         .into_iter()
@@ -91,7 +108,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 backends: by_app.remove(&a.id).unwrap_or_default(),
                 statics,
                 routes: super::process_routes::table_routes(a.id, a.routes.0, &routed),
-                request_timeout_secs: None,
+                request_timeout_secs: u32::try_from(a.request_timeout_secs).ok(),
                 cache_purges: vec![],
             }
         })

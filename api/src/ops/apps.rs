@@ -1,6 +1,6 @@
-//! Apps: the lookup every app-scoped action starts from, create, list, delete.
+//! Apps: the lookup every app-scoped action starts from, create, list, update, delete.
 
-use paas_types::{App, CreateAppRequest, Role};
+use paas_types::{App, CreateAppRequest, Role, UpdateAppRequest, REQUEST_TIMEOUT_SECS};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -28,6 +28,7 @@ pub fn view(row: AppRow, settings: &Settings) -> App {
         tenant: row.tenant_name,
         hostname: row.hostname,
         current_release: row.current_release,
+        request_timeout_secs: u32::try_from(row.request_timeout_secs).unwrap_or_default(),
         created_at: row.created_at,
     }
 }
@@ -83,6 +84,32 @@ pub async fn create_app(
     db::events::record(&mut *tx, event).await?;
     tx.commit().await?;
     app_for_user(db, user.id, &req.name).await
+}
+
+/// Changes an app's settings (any member of its tenant); answers the app as it is now.
+pub async fn update_app(db: &PgPool, user: &AuthUser, app: &AppRow, req: &UpdateAppRequest) -> ApiResult<AppRow> {
+    let Some(secs) = req.request_timeout_secs else {
+        return Err(ApiError::validation("name a setting to change, e.g. {\"request_timeout_secs\": 60}"));
+    };
+    if !REQUEST_TIMEOUT_SECS.contains(&secs) {
+        return Err(ApiError::validation(format!(
+            "request_timeout_secs must be between {} and {} seconds (got {secs})",
+            REQUEST_TIMEOUT_SECS.start(),
+            REQUEST_TIMEOUT_SECS.end()
+        )));
+    }
+    let mut tx = db.begin().await?;
+    db::apps::set_request_timeout(&mut *tx, app.id, secs as i32).await?;
+    let event = db::events::NewEvent {
+        tenant_id: app.tenant_id,
+        app: Some((app.id, &app.name)),
+        actor_id: Some(user.id),
+        action: "app.update",
+        data: json!(req),
+    };
+    db::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    app_for_user(db, user.id, &app.name).await
 }
 
 /// Deletes an app with its config, domains, releases and instances (owners and admins).

@@ -1,8 +1,8 @@
-//! Apps: create, list, show, delete.
+//! Apps: create, list, show, update, delete.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use paas_types::{App, AppList, CreateAppRequest};
+use paas_types::{App, AppList, CreateAppRequest, UpdateAppRequest};
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
@@ -64,6 +64,23 @@ pub async fn show_app(
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<App>> {
     let row = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    Ok(ApiJson(ops::apps::view(row, &state.settings)))
+}
+
+/// Changes the app's settings: `{"request_timeout_secs": 60}` (1-3600; the
+/// router answers 504 when the app has not started its response by then).
+#[utoipa::path(patch, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = [])),
+    params(("app" = String, Path, description = "app name")), request_body = UpdateAppRequest,
+    responses((status = 200, body = App), (status = 404, body = paas_types::ErrorBody),
+              (status = 422, body = paas_types::ErrorBody)))]
+pub async fn update_app(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(app): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateAppRequest>,
+) -> ApiResult<ApiJson<App>> {
+    let row = ops::apps::app_for_user(&state.db, user.id, &app).await?;
+    let row = ops::apps::update_app(&state.db, &user, &row, &req).await?;
     Ok(ApiJson(ops::apps::view(row, &state.settings)))
 }
 

@@ -121,7 +121,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(tenants::list_members, tenants::add_member))
         .routes(routes!(tenants::remove_member))
         .routes(routes!(apps::list_apps, apps::create_app))
-        .routes(routes!(apps::show_app, apps::delete_app))
+        .routes(routes!(apps::show_app, apps::update_app, apps::delete_app))
         .routes(routes!(config::show_config, config::update_config))
         .routes(routes!(config::unset_config_var))
         .routes(routes!(domains::list_domains, domains::add_domain))

@@ -91,3 +91,40 @@ async fn listing_pages_through_many_apps() {
     let (status, _) = api.get("/v1/apps?limit=many", &token).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn the_request_timeout_is_set_within_bounds() {
+    let api = TestApi::start().await;
+    let token = api.signup("ivy@example.org").await;
+    let app = api.create_app(&token, "timed").await;
+    assert_eq!(app.request_timeout_secs, 30, "the default");
+    let (status, body) = api.patch("/v1/apps/timed", &token, json!({ "request_timeout_secs": 3600 })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(decode::<App>(&body).request_timeout_secs, 3600);
+    assert_eq!(decode::<App>(&api.get("/v1/apps/timed", &token).await.1).request_timeout_secs, 3600);
+
+    let range = "request_timeout_secs must be between 1 and 3600 seconds";
+    let cases = [
+        (json!({ "request_timeout_secs": 0 }), format!("{range} (got 0)")),
+        (json!({ "request_timeout_secs": 3601 }), format!("{range} (got 3601)")),
+        (json!({ "request_timeout_secs": -5 }), format!("{range} (got -5)")),
+        (json!({}), "name a setting to change, e.g. {\"request_timeout_secs\": 60}".to_owned()),
+    ];
+    for (body, message) in cases {
+        let (status, answer) = api.patch("/v1/apps/timed", &token, body.clone()).await;
+        assert_eq!(status, 422, "{body} -> {answer}");
+        let error = decode::<ErrorBody>(&answer).error;
+        assert_eq!((error.code.as_str(), error.message.as_str()), ("validation_failed", message.as_str()), "{body}");
+    }
+    // Wrong types and unknown settings are refused in the same envelope.
+    for body in [json!({ "request_timeout_secs": "60" }), json!({ "timeout": 60 })] {
+        let (status, answer) = api.patch("/v1/apps/timed", &token, body.clone()).await;
+        assert_eq!(status, 422, "{body} -> {answer}");
+        assert_eq!(decode::<ErrorBody>(&answer).error.code, "validation_failed", "{body}");
+    }
+    // Nothing refused changed it; the change is in the audit log.
+    assert_eq!(decode::<App>(&api.get("/v1/apps/timed", &token).await.1).request_timeout_secs, 3600);
+    let (_, events) = api.get("/v1/apps/timed/events", &token).await;
+    let events: Vec<Event> = decode(&events);
+    assert_eq!(events[0].action, "app.update", "{events:?}");
+}

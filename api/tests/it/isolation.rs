@@ -31,6 +31,7 @@ fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str) -> 
 fn body_for(method: &Method, template: &str) -> Value {
     match (method.as_str(), template) {
         ("POST", "/v1/apps/{app}/domains") => json!({ "hostname": "intruder.example.com" }),
+        ("PATCH", "/v1/apps/{app}") => json!({ "request_timeout_secs": 60 }),
         ("PATCH", "/v1/apps/{app}/config") => json!({ "FOO": "changed" }),
         ("PATCH", "/v1/apps/{app}/formation") => json!({ "web": 2 }),
         ("PATCH", "/v1/apps/{app}/routes") => json!({ "/ws/": "worker" }),

@@ -12,7 +12,7 @@ use paas_types::{Build, BuildDetail, ErrorBody, Instance, JoinToken, LogLine, Re
 use reqwest::Method;
 use serde_json::json;
 use test_support::node::FakeNode;
-use test_support::{decode, json_of, scale, tarball, TestApi, ROUTER_TOKEN};
+use test_support::{decode, json_of, scale, set_vars, tarball, TestApi, ROUTER_TOKEN};
 
 /// The platform administrator of these tests.
 const ADMIN: &str = "root@example.org";
@@ -148,8 +148,11 @@ async fn build_release_schedule_route_and_logs() {
     let (_, table) = poll.await.unwrap();
     assert!(reported.elapsed() < Duration::from_secs(1), "route change took {:?}", reported.elapsed());
     let app = route(&table, "shop");
-    assert_eq!(app.backends, [Backend { instance_id, address: "127.0.0.1:40001".into(), concurrency: None }]);
+    // A standard instance runs 2 workers (its `WEB_CONCURRENCY` above): the router caps it there.
+    let backend = Backend { instance_id, address: "127.0.0.1:40001".into(), concurrency: Some(2) };
+    assert_eq!(app.backends, [backend]);
     assert_eq!(app.release, Some(1));
+    assert_eq!(app.request_timeout_secs, Some(30), "every app has the default");
     let (_, ps) = api.get("/v1/apps/shop/instances", &admin).await;
     let ps: Vec<Instance> = decode(&ps);
     assert_eq!(ps[0].state.as_str(), "running");
@@ -226,4 +229,48 @@ async fn uploads_are_checked_and_limited() {
     // A JSON body over the (smaller) JSON limit is still refused elsewhere.
     let big = "x".repeat(100 * 1024);
     assert_eq!(api.patch("/v1/apps/big/config", &token, json!({ "A": big })).await.0, 413);
+}
+
+#[tokio::test]
+async fn the_route_table_carries_worker_counts_and_the_request_timeout() {
+    let api = TestApi::start().await;
+    let admin = api.admin(ADMIN).await;
+    let node = register(&api, &admin, "caps-node").await;
+    api.create_app(&admin, "caps").await;
+    let (status, build) = api.upload_build(&admin, "caps", tarball(&[("wsgi.py", "application = None\n")])).await;
+    assert_eq!(status, 202, "{build}");
+    node.build(&["-----> done"]).await;
+    // Small instances: the size's default is one worker.
+    let small = json!({ "web": { "quantity": 1, "size": "small" } });
+    assert_eq!(api.patch("/v1/apps/caps/formation", &admin, small).await.0, 200);
+    let concurrency_matches_env = async |expected: u32| {
+        let ids = node.report_all("running").await;
+        let desired = node.desired().await;
+        let table = api.router().table(None, 1).await.unwrap();
+        let backends = route(&table, "caps").backends;
+        assert!(!backends.is_empty(), "{table:?}");
+        for backend in backends.iter().filter(|b| ids.contains(&b.instance_id)) {
+            let instance = desired.instances.iter().find(|i| i.instance_id == backend.instance_id);
+            // The cap is exactly the worker count the instance's environment sets.
+            if let Some(instance) = instance {
+                assert_eq!(backend.concurrency.map(|n| n.to_string()), Some(instance.env["WEB_CONCURRENCY"].clone()));
+            }
+        }
+        assert!(backends.iter().any(|b| b.concurrency == Some(expected)), "{backends:?}");
+        table
+    };
+    concurrency_matches_env(1).await;
+
+    // A `WEB_CONCURRENCY` config var overrides the size's default (a new release, new instances).
+    api.rest(&admin).update_config("caps", &set_vars(&[("WEB_CONCURRENCY", "5")])).await.expect("config set");
+    let table = concurrency_matches_env(5).await;
+    assert_eq!(route(&table, "caps").request_timeout_secs, Some(30));
+
+    // The request timeout: changed through the API, carried by the next table version.
+    let (status, app) = api.patch("/v1/apps/caps", &admin, json!({ "request_timeout_secs": 120 })).await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(decode::<paas_types::App>(&app).request_timeout_secs, 120);
+    let changed = api.router().table(Some(table.version), 5).await.unwrap();
+    assert!(changed.version > table.version, "the change moved the route version");
+    assert_eq!(route(&changed, "caps").request_timeout_secs, Some(120));
 }

@@ -229,6 +229,22 @@ pub struct CreateAppRequest {
     pub tenant: Option<String>,
 }
 
+/// Limits of [`UpdateAppRequest::request_timeout_secs`] (seconds).
+pub const REQUEST_TIMEOUT_SECS: std::ops::RangeInclusive<i64> = 1..=3600;
+
+/// `PATCH /v1/apps/{app}`: settings of the app; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAppRequest {
+    /// Seconds the router waits for the app's response head before answering
+    /// 504, 1-3600 (new apps: 30). Time waiting in the router's queue for a
+    /// free worker does not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
+    pub request_timeout_secs: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct App {
@@ -240,6 +256,8 @@ pub struct App {
     pub web_url: String,
     /// Version of the current release, if any.
     pub current_release: Option<i32>,
+    /// Seconds the router waits for a response head before answering 504.
+    pub request_timeout_secs: u32,
     pub created_at: DateTime<Utc>,
 }
 

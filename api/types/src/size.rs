@@ -59,6 +59,16 @@ impl Size {
         }
     }
 
+    /// The workers an instance runs with, as the router caps it: its
+    /// `WEB_CONCURRENCY` config var when set, else the size's default.
+    /// `None` (no cap) when the config var is not a positive number.
+    pub fn effective_web_concurrency(self, configured: Option<&str>) -> Option<u32> {
+        match configured {
+            Some(value) => value.trim().parse::<u32>().ok().filter(|n| *n > 0),
+            None => u32::try_from(self.web_concurrency()).ok(),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Size> {
         match s {
             "small" => Some(Size::Small),
@@ -79,3 +89,18 @@ impl std::str::FromStr for Size {
 
 #[cfg(feature = "sqlx")]
 sqlx_text!(Size);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_concurrency_is_the_config_var_else_the_size_default() {
+        assert_eq!(Size::Standard.effective_web_concurrency(None), Some(2));
+        assert_eq!(Size::Large.effective_web_concurrency(None), Some(4));
+        assert_eq!(Size::Small.effective_web_concurrency(Some("3")), Some(3));
+        assert_eq!(Size::Small.effective_web_concurrency(Some(" 8 ")), Some(8));
+        assert_eq!(Size::Small.effective_web_concurrency(Some("0")), None, "0 is no worker count: no cap");
+        assert_eq!(Size::Small.effective_web_concurrency(Some("many")), None);
+    }
+}

@@ -1,7 +1,7 @@
 //! Apps, releases, rollback, domains, open.
 
 use paas_types::client::rest::AppsQuery;
-use paas_types::{AddDomainRequest, App, AppList, CreateAppRequest, Domain, Release};
+use paas_types::{AddDomainRequest, App, AppList, CreateAppRequest, Domain, Release, UpdateAppRequest};
 
 use crate::args::{AppsCommand, DomainsCommand};
 use crate::context::Context;
@@ -51,14 +51,19 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
             if ctx.json {
                 output::json(&app);
             } else {
-                println!(
-                    "name:     {}\ntenant:   {}\nurl:      {}\nrelease:  {}\ncreated:  {}",
-                    app.name,
-                    app.tenant,
-                    app.web_url,
-                    release(app.current_release),
-                    app.created_at
-                );
+                print_info(&app);
+            }
+        }
+        AppsCommand::Set { request_timeout } => {
+            if request_timeout.is_none() {
+                return Err(CliError::Usage("name a setting to change, e.g. --request-timeout 60".into()));
+            }
+            let request = UpdateAppRequest { request_timeout_secs: request_timeout };
+            let app: App = client.update_app(&ctx.app()?, &request).await?;
+            if ctx.json {
+                output::json(&app);
+            } else {
+                println!("Set {}: request timeout {} s", app.name, app.request_timeout_secs);
             }
         }
         AppsCommand::Destroy { confirm } => {
@@ -77,6 +82,18 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+fn print_info(app: &App) {
+    println!(
+        "name:     {}\ntenant:   {}\nurl:      {}\nrelease:  {}\ntimeout:  {} s (request)\ncreated:  {}",
+        app.name,
+        app.tenant,
+        app.web_url,
+        release(app.current_release),
+        app.request_timeout_secs,
+        app.created_at
+    );
 }
 
 fn release(version: Option<i32>) -> String {

@@ -39,6 +39,11 @@ async fn login_saves_a_private_token_and_commands_work() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("web=2:standard worker=1:small"), "{}", text(&out.stdout));
 
+    let out = paas.run(root, &["-a", "cli-app", "apps", "set", "--request-timeout", "90"]).await;
+    assert_eq!(text(&out.stdout), "Set cli-app: request timeout 90 s\n", "{}", text(&out.stderr));
+    let out = paas.run(root, &["-a", "cli-app", "apps", "info"]).await;
+    assert!(text(&out.stdout).contains("timeout:  90 s (request)"), "{}", text(&out.stdout));
+
     let out = paas.run(root, &["-a", "cli-app", "domains", "add", "www.cli.example"]).await;
     assert!(out.status.success());
     let out = paas.run(root, &["-a", "cli-app", "domains", "list"]).await;
@@ -67,13 +72,19 @@ async fn login_saves_a_private_token_and_commands_work() {
 #[tokio::test]
 async fn api_errors_are_one_line_and_exit_non_zero() {
     let api = TestApi::start().await;
-    api.signup("err@example.org").await;
+    let token = api.signup("err@example.org").await;
+    api.create_app(&token, "err-app").await;
     let paas = Paas::new(&api.url);
     paas.login("err@example.org", "correct horse battery").await;
     let root = Path::new("/");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["-a", "missing-app", "apps", "info"], "error: app \"missing-app\" not found (not_found)\n"),
         (&["apps", "create", "Bad_Name"], "(validation_failed)\n"),
+        (
+            &["-a", "err-app", "apps", "set", "--request-timeout", "0"],
+            "error: request_timeout_secs must be between 1 and 3600 seconds (got 0) (validation_failed)\n",
+        ),
+        (&["-a", "err-app", "apps", "set"], "error: name a setting to change, e.g. --request-timeout 60\n"),
         (&["-a", "x1", "scale", "web=lots"], "error: \"web=lots\" is not TYPE=QUANTITY or TYPE=QUANTITY:SIZE\n"),
         (&["ps"], "which app?"),
     ];

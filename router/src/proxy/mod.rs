@@ -9,6 +9,7 @@
 //! delayed. Earlier phases steer the relay through `RequestCtx::relay`
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
+pub mod request_start;
 pub mod static_files;
 
 use std::net::SocketAddr;
@@ -123,8 +124,9 @@ impl Proxy {
         let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));
         let request_id = head.headers.get(&X_REQUEST_ID).filter(|v| trusted && !v.is_empty() && v.len() <= 200);
         ctx.request_id = Some(request_id.cloned().unwrap_or_else(|| self.ids.next()));
-        let headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
+        let mut headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
         let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
+        request_start::stamp(&mut headers, trusted);
         self.forward(ctx, &app, head, headers, buffered).await
     }
 
@@ -174,13 +176,15 @@ impl Proxy {
         body: Buffered,
     ) -> Result<Reply, ProxyError> {
         let settings = &self.state.config.upstream;
-        let started = Instant::now();
         let pool = app.pool_for(head.uri.path());
         if pool.streaming() {
             ctx.relay.stream = true;
             ctx.relay.idle_timeout = Some(Duration::from_secs(self.state.config.limits.stream_idle_timeout_secs));
         }
         let start = pool.next.fetch_add(1, Ordering::Relaxed);
+        // Waiting for a free worker (503 after the queue timeout) does not count against the app's timeout.
+        let first = pool.queue.acquire(pool.backends, start, &[], settings.queue_timeout()).await?;
+        let started = Instant::now();
         let target = match head.uri.path_and_query() {
             Some(p) => p.as_str(),
             None if head.uri.path() == "*" => "*",
@@ -193,12 +197,13 @@ impl Proxy {
         let head_timeout = Duration::from_secs(if ctx.relay.stream {
             self.state.config.limits.stream_idle_timeout_secs
         } else {
-            settings.response_timeout_secs
+            app.request_timeout_secs.map_or(settings.response_timeout_secs, u64::from)
         });
         let options = std::mem::take(&mut ctx.relay);
         let mut backend = None;
         let exchange = async {
-            let (response, lease) = upstream::send(pool.backends, start, &app.name, settings, &outgoing).await?;
+            let (response, lease) =
+                upstream::send(pool.backends, pool.queue, start, settings, &outgoing, first).await?;
             backend = Some(lease.backend.clone());
             self.read_response(response, lease, head, app, started, options).await
         };

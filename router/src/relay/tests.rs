@@ -13,6 +13,7 @@ use super::*;
 use crate::buffer::Buffered;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::upstream::queue::AppQueue;
 use crate::upstream::{Backend, Outgoing};
 
 /// An instance answering one request with `parts`, pausing 50 ms between them, then closing.
@@ -50,9 +51,11 @@ async fn exchange(parts: Vec<&'static [u8]>, capture: Option<Capture>, client_ht
     let backends = [Backend::new(addr.to_string())];
     let (headers, body) = (HeaderMap::new(), Buffered::default());
     let request = Outgoing { method: &Method::GET, target: "/", headers: &headers, body: &body };
-    let (head, lease) = upstream::send(&backends, 0, "app", &settings, &request).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let metrics = Metrics::default().app("app");
+    let queue = AppQueue::new("app", metrics.clone());
+    let first = queue.acquire(&backends, 0, &[], settings.queue_timeout()).await.unwrap();
+    let (head, lease) = upstream::send(&backends, &queue, 0, &settings, &request, first).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let env = RelayEnv {
         settings: &settings,
         tmp_dir: dir.path(),

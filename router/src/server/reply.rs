@@ -20,8 +20,6 @@ use crate::relay::{OutFraming, Relay};
 
 /// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
 const WRITE_SLICE: usize = 256 * 1024;
-/// `Retry-After` of the 503 a router answers before it has any route table.
-const RETRY_NO_TABLE_SECS: &str = "5";
 
 /// Body of a reply.
 #[derive(Debug)]
@@ -93,8 +91,8 @@ impl Reply {
         if matches!(err, ProxyError::MethodNotAllowed) {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
-        if matches!(err, ProxyError::NoRouteTable) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_NO_TABLE_SECS));
+        if let Some(secs) = err.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         let mut reply = Reply::new(err.status(), headers, ReplyBody::Buffered(Buffered::Mem(err.page())));
         reply.close = matches!(

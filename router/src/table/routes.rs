@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use paas_types::process_routes::prefix_matches;
 
+use crate::upstream::queue::AppQueue;
 use crate::upstream::Backend;
 
 /// One compiled route of an app.
@@ -24,6 +25,9 @@ pub struct ProcessRoute {
     pub backends: Vec<Arc<Backend>>,
     /// Rotating start index for balancing ties, as for the app's web backends.
     pub next: AtomicUsize,
+    /// The route's own line (its instances are uncapped, so it only holds retries): a
+    /// WebSocket never waits behind requests queued for busy `web` workers.
+    pub queue: Arc<AppQueue>,
 }
 
 /// Compiles `raw` (any order) longest prefix first; `backend` gives the
@@ -31,6 +35,7 @@ pub struct ProcessRoute {
 pub fn compile(
     raw: &[paas_types::routing::ProcessRoute],
     mut backend: impl FnMut(&str) -> Arc<Backend>,
+    queue: impl Fn() -> Arc<AppQueue>,
 ) -> Vec<ProcessRoute> {
     let mut routes: Vec<ProcessRoute> = raw
         .iter()
@@ -40,6 +45,7 @@ pub fn compile(
             process_type: r.process_type.clone(),
             backends: r.backends.iter().map(|b| backend(&b.address)).collect(),
             next: AtomicUsize::new(0),
+            queue: queue(),
         })
         .collect();
     routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then_with(|| a.prefix.cmp(&b.prefix)));
@@ -51,6 +57,7 @@ pub fn compile(
 pub struct Pool<'a> {
     pub backends: &'a [Arc<Backend>],
     pub next: &'a AtomicUsize,
+    pub queue: &'a Arc<AppQueue>,
     /// The matched route, `None` for the app's web instances.
     pub route: Option<&'a ProcessRoute>,
 }
@@ -73,6 +80,10 @@ mod tests {
     use super::*;
     use paas_types::routing::{Backend as RawBackend, ProcessRoute as RawRoute};
 
+    fn queue() -> Arc<AppQueue> {
+        AppQueue::new("app", crate::metrics::Metrics::default().app("app"))
+    }
+
     fn raw(prefix: &str, process_type: &str, address: &str) -> RawRoute {
         RawRoute {
             prefix: prefix.into(),
@@ -88,7 +99,7 @@ mod tests {
             raw("/ws/admin/", "admin", "127.0.0.1:2"),
             raw("/events", "sse", "127.0.0.1:3"),
         ];
-        let routes = compile(&listed, |address| Backend::new(address.to_owned()));
+        let routes = compile(&listed, |address| Backend::new(address.to_owned()), queue);
         let pick = |path| matching(&routes, path).map(|r| r.process_type.as_str());
         assert_eq!(pick("/ws/chat"), Some("async"));
         assert_eq!(pick("/ws/admin/x"), Some("admin"));
@@ -103,7 +114,8 @@ mod tests {
     #[test]
     fn backends_come_from_the_given_source() {
         let shared = Backend::new("127.0.0.1:9".into());
-        let routes = compile(&[raw("/a/", "x", "127.0.0.1:9"), raw("/b/", "x", "127.0.0.1:9")], |_| shared.clone());
+        let routes =
+            compile(&[raw("/a/", "x", "127.0.0.1:9"), raw("/b/", "x", "127.0.0.1:9")], |_| shared.clone(), queue);
         assert!(routes.iter().all(|r| Arc::ptr_eq(&r.backends[0], &shared)));
     }
 }

@@ -11,8 +11,13 @@
 //! when it never reached the first: the connect failed; or a pooled keep-alive
 //! connection turned out closed (writing failed, or it closed without a byte
 //! of response, the race with an instance's idle timeout; idempotent methods only).
+//!
+//! Concurrency caps: an instance with a `concurrency` (its worker count) never
+//! has more requests in flight than that; when every instance of an app is at
+//! its cap, requests wait in the app's FIFO [`queue`], retries included.
 
 pub mod h1;
+pub mod queue;
 
 use std::cell::Cell;
 use std::io;
@@ -29,6 +34,7 @@ use crate::config::UpstreamConfig;
 use crate::error::{BodyError, ExchangeError, ProxyError};
 use crate::http1::io::ClientIo;
 use crate::upstream::h1::ResponseHead;
+use crate::upstream::queue::AppQueue;
 
 /// Most attempts for one request across instances.
 const MAX_ATTEMPTS: usize = 4;
@@ -55,6 +61,8 @@ pub struct Backend {
     pub address: String,
     idle: Vec<Mutex<Vec<Idle>>>,
     outstanding: AtomicUsize,
+    /// Most requests in flight at once (the instance's worker count); 0: no cap.
+    limit: AtomicUsize,
     down: AtomicBool,
 }
 
@@ -74,11 +82,18 @@ pub struct Lease {
     pub backend: Arc<Backend>,
     /// The connection; `None` once taken for a tunnel.
     pub io: Option<ClientIo>,
+    /// The queue to hand the freed slot to, for an instance with a cap.
+    queue: Option<Arc<AppQueue>>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.backend.outstanding.fetch_sub(1, Ordering::Relaxed);
+        // SeqCst pairs with the queue's: a waiter that enqueued before this either sees the slot free
+        // or is seen here and served.
+        self.backend.outstanding.fetch_sub(1, Ordering::SeqCst);
+        if let Some(queue) = &self.queue {
+            queue.slot_freed();
+        }
     }
 }
 
@@ -101,8 +116,29 @@ impl Backend {
             address,
             idle: (0..POOL_SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
             outstanding: AtomicUsize::new(0),
+            limit: AtomicUsize::new(0),
             down: AtomicBool::new(false),
         })
+    }
+
+    /// Sets the cap from the route table (`None`: no cap).
+    pub fn set_limit(&self, concurrency: Option<u32>) {
+        self.limit.store(concurrency.map_or(0, |n| n as usize), Ordering::SeqCst);
+    }
+
+    /// The cap, if any.
+    pub fn limit(&self) -> Option<usize> {
+        Some(self.limit.load(Ordering::Relaxed)).filter(|n| *n > 0)
+    }
+
+    /// Takes one slot: always for an instance without a cap, else only below it.
+    fn try_reserve(&self) -> bool {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit == 0 {
+            self.outstanding.fetch_add(1, Ordering::SeqCst);
+            return true;
+        }
+        self.outstanding.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1)).is_ok()
     }
 
     pub fn is_down(&self) -> bool {
@@ -110,7 +146,8 @@ impl Backend {
     }
 
     pub fn outstanding(&self) -> usize {
-        self.outstanding.load(Ordering::Relaxed)
+        // SeqCst for the queue's handshake with `Lease::drop`; a plain load on x86 all the same.
+        self.outstanding.load(Ordering::SeqCst)
     }
 
     fn mark_down(&self, error: &io::Error) {
@@ -144,22 +181,51 @@ impl Backend {
         Ok(ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) })
     }
 
-    /// TCP-connects to see whether a down instance accepts connections again.
-    pub async fn probe(&self, timeout: Duration) {
+    /// TCP-connects to see whether a down instance accepts connections again; true when it is back.
+    pub async fn probe(&self, timeout: Duration) -> bool {
         let ok = matches!(tokio::time::timeout(timeout, TcpStream::connect(&self.address)).await, Ok(Ok(_)));
-        if ok && self.down.swap(false, Ordering::Relaxed) {
+        let back = ok && self.down.swap(false, Ordering::Relaxed);
+        if back {
             tracing::info!(backend = %self.address, "instance back in rotation");
         }
+        back
     }
 }
 
-/// Picks the instance with the fewest requests in flight, skipping down and already-tried ones.
-pub fn pick(backends: &[Arc<Backend>], start: usize, tried: &[usize]) -> Option<usize> {
+/// What [`pick`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The instance with the fewest requests in flight among those with a free slot.
+    Free(usize),
+    /// Instances are up but every one is at its cap: wait.
+    Full,
+    /// No instance to try (none, all down, or all tried).
+    Nothing,
+}
+
+/// Picks the instance with the fewest requests in flight and room for one more, skipping down
+/// and already-tried ones; ties go to the first from `start`.
+pub fn pick(backends: &[Arc<Backend>], start: usize, tried: &[Arc<Backend>]) -> Pick {
     let n = backends.len();
-    (0..n)
-        .map(|i| (start + i) % n)
-        .filter(|i| !tried.contains(i) && !backends[*i].is_down())
-        .min_by_key(|i| backends[*i].outstanding())
+    let mut best: Option<(usize, usize)> = None;
+    let mut full = false;
+    for i in (0..n).map(|i| (start + i) % n) {
+        let backend = &backends[i];
+        if backend.is_down() || tried.iter().any(|t| Arc::ptr_eq(t, backend)) {
+            continue;
+        }
+        let outstanding = backend.outstanding();
+        if backend.limit().is_some_and(|limit| outstanding >= limit) {
+            full = true;
+        } else if best.is_none_or(|(_, fewest)| outstanding < fewest) {
+            best = Some((i, outstanding));
+        }
+    }
+    match best {
+        Some((i, _)) => Pick::Free(i),
+        None if full => Pick::Full,
+        None => Pick::Nothing,
+    }
 }
 
 /// One request to send: everything needed to write it again on another connection.
@@ -170,30 +236,40 @@ pub struct Outgoing<'a> {
     pub body: &'a Buffered,
 }
 
-/// Sends `request` to one of `backends` and reads the response head, retrying only unsent requests.
+/// Sends `request` over `first` (a slot from [`AppQueue::acquire`]) and reads the response head,
+/// retrying only unsent requests, each retry on a slot of another instance (waiting for one if
+/// every instance is at its cap).
 pub async fn send(
     backends: &[Arc<Backend>],
+    queue: &Arc<AppQueue>,
     start: usize,
-    app: &str,
     settings: &UpstreamConfig,
     request: &Outgoing<'_>,
+    first: Lease,
 ) -> Result<(ResponseHead, Lease), ProxyError> {
     let idempotent =
         matches!(*request.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
-    let mut tried = Vec::with_capacity(2);
+    let mut tried: Vec<Arc<Backend>> = Vec::new();
     let mut last_err = None;
+    let mut next = Some(first);
     for _ in 0..MAX_ATTEMPTS {
-        let Some(i) = pick(backends, start, &tried) else { break };
-        let backend = &backends[i];
-        backend.outstanding.fetch_add(1, Ordering::Relaxed);
-        let mut lease = Lease { backend: backend.clone(), io: None };
+        // A failed attempt's lease is dropped by now, so its slot is free for others.
+        let mut lease = match next.take() {
+            Some(lease) => lease,
+            None => match queue.acquire(backends, start, &tried, settings.queue_timeout()).await {
+                Ok(lease) => lease,
+                Err(ProxyError::NoBackend { .. }) if last_err.is_some() => break,
+                Err(e) => return Err(e),
+            },
+        };
+        let backend = &lease.backend;
         let (mut io, reused) = match backend.take_idle(Duration::from_millis(settings.idle_timeout_ms)) {
             Some(io) => (io, true),
             None => match backend.connect(Duration::from_millis(settings.connect_timeout_ms)).await {
                 Ok(io) => (io, false),
                 Err(source) => {
                     backend.mark_down(&source);
-                    tried.push(i);
+                    tried.push(backend.clone());
                     last_err = Some(ProxyError::UpstreamConnect { backend: backend.address.clone(), source });
                     continue;
                 }
@@ -214,11 +290,13 @@ pub async fn send(
             // A stale keep-alive connection: the instance had closed it before reading our request.
             Err(ExchangeError::Write(_)) | Err(ExchangeError::ClosedEarly) if reused && idempotent => {
                 tracing::debug!(backend = %backend.address, "pooled connection was closed; retrying");
+                // The instance is fine: keep its slot rather than queue again.
+                next = Some(lease);
             }
             Err(source) => return Err(exchange_error(&backend.address, source, settings)),
         }
     }
-    Err(last_err.unwrap_or_else(|| ProxyError::NoBackend { app: app.to_owned() }))
+    Err(last_err.unwrap_or_else(|| queue.no_backend()))
 }
 
 /// A failed exchange as the client sees it: an instance that went quiet is a 504, anything else a 502.
@@ -238,14 +316,32 @@ mod tests {
     #[test]
     fn picks_least_outstanding_and_skips_down_and_tried() {
         let backends: Vec<_> = (0..3).map(|i| Backend::new(format!("127.0.0.1:{}", 1000 + i))).collect();
-        assert_eq!(pick(&backends, 0, &[]), Some(0));
-        assert_eq!(pick(&backends, 1, &[]), Some(1), "ties rotate with the start index");
+        let b = |i: usize| backends[i].clone();
+        assert_eq!(pick(&backends, 0, &[]), Pick::Free(0));
+        assert_eq!(pick(&backends, 1, &[]), Pick::Free(1), "ties rotate with the start index");
         backends[1].outstanding.fetch_add(2, Ordering::Relaxed);
         backends[2].outstanding.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(pick(&backends, 1, &[]), Some(0));
-        assert_eq!(pick(&backends, 1, &[0]), Some(2));
+        assert_eq!(pick(&backends, 1, &[]), Pick::Free(0));
+        assert_eq!(pick(&backends, 1, &[b(0)]), Pick::Free(2));
         backends[2].down.store(true, Ordering::Relaxed);
-        assert_eq!(pick(&backends, 1, &[0]), Some(1));
-        assert_eq!(pick(&backends, 1, &[0, 1]), None);
+        assert_eq!(pick(&backends, 1, &[b(0)]), Pick::Free(1));
+        assert_eq!(pick(&backends, 1, &[b(0), b(1)]), Pick::Nothing);
+    }
+
+    #[test]
+    fn instances_at_their_cap_are_full_not_missing() {
+        let backends: Vec<_> = (0..2).map(|i| Backend::new(format!("127.0.0.1:{}", 1000 + i))).collect();
+        backends[0].set_limit(Some(1));
+        backends[1].set_limit(Some(2));
+        assert!(backends[0].try_reserve());
+        assert!(!backends[0].try_reserve(), "a cap of 1 takes one request");
+        assert_eq!(pick(&backends, 0, &[]), Pick::Free(1));
+        assert!(backends[1].try_reserve() && backends[1].try_reserve());
+        assert_eq!(pick(&backends, 0, &[]), Pick::Full);
+        backends[1].down.store(true, Ordering::Relaxed);
+        assert_eq!(pick(&backends, 0, &[backends[0].clone()]), Pick::Nothing);
+        backends[1].set_limit(None);
+        backends[1].down.store(false, Ordering::Relaxed);
+        assert_eq!(pick(&backends, 0, &[]), Pick::Free(1), "no cap: always room");
     }
 }

@@ -3,6 +3,7 @@
 
 mod api_down;
 mod process_routes;
+mod queueing;
 mod routing;
 mod slow_client;
 mod smuggling;

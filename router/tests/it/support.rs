@@ -195,7 +195,15 @@ pub struct Seen {
 pub struct TestBackend {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests being handled now, and the most ever handled at once.
+    load: Arc<Load>,
     task: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Load {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
 }
 
 impl TestBackend {
@@ -217,13 +225,14 @@ impl TestBackend {
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let (task_seen, task_name) = (seen.clone(), name.to_owned());
+        let load: Arc<Load> = Arc::default();
+        let (task_seen, task_name, task_load) = (seen.clone(), name.to_owned(), load.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (seen, name) = (task_seen.clone(), task_name.clone());
+                let (seen, name, load) = (task_seen.clone(), task_name.clone(), task_load.clone());
                 let serve = async move {
-                    let svc = service_fn(move |req| backend_request(req, name.clone(), seen.clone()));
+                    let svc = service_fn(move |req| backend_request(req, name.clone(), seen.clone(), load.clone()));
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     builder.keep_alive(!sequential);
                     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
@@ -235,11 +244,16 @@ impl TestBackend {
                 }
             }
         });
-        TestBackend { addr, seen, task }
+        TestBackend { addr, seen, load, task }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The most requests this backend was handling at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.load.max.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -250,6 +264,20 @@ impl Drop for TestBackend {
 }
 
 async fn backend_request(
+    req: Request<Incoming>,
+    name: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    load: Arc<Load>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = load.now.fetch_add(1, SeqCst) + 1;
+    load.max.fetch_max(now, SeqCst);
+    let response = answer(req, name, seen).await;
+    load.now.fetch_sub(1, SeqCst);
+    response
+}
+
+async fn answer(
     req: Request<Incoming>,
     name: String,
     seen: Arc<Mutex<Vec<Seen>>>,

@@ -18,6 +18,7 @@ use crate::{
     AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, ConfigPatch, ConfigVars,
     CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance, JoinToken,
     LogLine, LoginRequest, Me, Member, Node, ProcessFormation, Release, ReleaseDetail, Session, SignupRequest, Tenant,
+    UpdateAppRequest,
 };
 
 /// Query of `GET /v1/apps`: one page of the caller's apps.
@@ -188,6 +189,11 @@ impl RestClient {
     /// One app.
     pub async fn app(&self, app: &str) -> Result<App, ClientError> {
         self.get(&app_path(app, "")).await
+    }
+
+    /// Changes the app's settings (those given in `request`).
+    pub async fn update_app(&self, app: &str, request: &UpdateAppRequest) -> Result<App, ClientError> {
+        self.send_json(Method::PATCH, &app_path(app, ""), request).await
     }
 
     /// Deletes the app and everything it runs.
