@@ -17,9 +17,7 @@ const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 pub struct AppMetrics {
     /// Requests by status code (index = status - 100).
     statuses: Vec<AtomicU64>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    upstream_count: AtomicU64,
-    upstream_sum_micros: AtomicU64,
+    upstream: Histogram,
     /// Time requests waited for a free worker (only those that waited).
     queue_wait: Histogram,
     queue_depth: AtomicI64,
@@ -30,9 +28,7 @@ impl AppMetrics {
     fn new() -> Self {
         AppMetrics {
             statuses: (100..600).map(|_| AtomicU64::new(0)).collect(),
-            buckets: Default::default(),
-            upstream_count: AtomicU64::new(0),
-            upstream_sum_micros: AtomicU64::new(0),
+            upstream: Histogram::default(),
             queue_wait: Histogram::default(),
             queue_depth: AtomicI64::new(0),
             queue_timeouts: AtomicU64::new(0),
@@ -68,13 +64,7 @@ impl AppMetrics {
 
     /// Records the time an instance took to answer in full.
     pub fn upstream(&self, took: Duration) {
-        // One increment per observation; the exposition sums buckets into Prometheus' cumulative form.
-        let secs = took.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.upstream_count.fetch_add(1, Ordering::Relaxed);
-        self.upstream_sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.upstream.observe(took);
     }
 }
 
@@ -174,20 +164,7 @@ impl Metrics {
         out.push_str("# HELP paas_router_upstream_duration_seconds Time from sending a request to an instance to its full response.\n");
         out.push_str("# TYPE paas_router_upstream_duration_seconds histogram\n");
         for (app, m) in &all {
-            let count = m.upstream_count.load(Ordering::Relaxed);
-            if count == 0 {
-                continue;
-            }
-            let mut n = 0;
-            for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
-                n += bucket.load(Ordering::Relaxed);
-                let _ =
-                    writeln!(out, "paas_router_upstream_duration_seconds_bucket{{app=\"{app}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(out, "paas_router_upstream_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} {count}");
-            let sum = m.upstream_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "paas_router_upstream_duration_seconds_sum{{app=\"{app}\"}} {sum}");
-            let _ = writeln!(out, "paas_router_upstream_duration_seconds_count{{app=\"{app}\"}} {count}");
+            m.upstream.render(&mut out, "paas_router_upstream_duration_seconds", app);
         }
         render_queue(&mut out, &apps);
         gauge(

@@ -182,6 +182,8 @@ fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
             // The platform's own hostnames are reserved for apps.
             rules(json!({ "not": { "pattern": domain_and_subdomains(base_domain) } })),
         ),
+        // An update names at least one setting.
+        ("/components/schemas/UpdateAppRequest", rules(json!({ "minProperties": 1 }))),
         ("/components/schemas/FormationChange/oneOf/0", rules(json!({ "minimum": 0, "maximum": 100 }))),
         // Not every word blank (one word may be empty: `echo ''`).
         ("/components/schemas/RunRequest/properties/command", rules(json!({ "contains": { "pattern": r"\S" } }))),

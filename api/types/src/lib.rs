@@ -241,7 +241,7 @@ pub struct UpdateAppRequest {
     /// 504, 1-3600 (new apps: 30). Time waiting in the router's queue for a
     /// free worker does not count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600, nullable = false))]
     pub request_timeout_secs: Option<i64>,
 }
 

@@ -46,6 +46,19 @@ fn statuses(answers: &[(u16, Option<String>, String, f64)]) -> Vec<u16> {
     statuses
 }
 
+/// The API stand-in serving `apps`, its router's state directory, and a router (adjusted by
+/// `tune`) that has the table.
+async fn serve(
+    apps: Vec<RouteApp>,
+    tune: impl FnOnce(&mut paas_router::Config),
+) -> (FakeApi, tempfile::TempDir, paas_router::Running) {
+    let api = FakeApi::start(table(1, apps)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let router = router(&api.url(), dir.path(), tune).await;
+    wait_for_version(&router, 1).await;
+    (api, dir, router)
+}
+
 async fn metrics(router: &paas_router::Running) -> String {
     get(router.admin_addr, "admin", "/metrics").await.text()
 }
@@ -58,11 +71,8 @@ fn metric(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn a_one_worker_instance_never_sees_two_requests_and_queued_ones_all_succeed() {
     let backend = TestBackend::start("one").await;
-    let api = FakeApi::start(table(1, vec![capped(&[&backend], &[Some(1)])])).await;
-    let dir = tempfile::tempdir().unwrap();
     // Two worker threads: a freed slot is handed to a waiter on the other thread too.
-    let router = router(&api.url(), dir.path(), |c| c.workers = 2).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) = serve(vec![capped(&[&backend], &[Some(1)])], |c| c.workers = 2).await;
 
     let started = Instant::now();
     let answers = burst(router.addr, 20, "/sleep/200").await;
@@ -78,10 +88,8 @@ async fn a_one_worker_instance_never_sees_two_requests_and_queued_ones_all_succe
 #[tokio::test]
 async fn requests_that_wait_longer_than_the_queue_timeout_get_503_with_retry_after() {
     let backend = TestBackend::start("busy").await;
-    let api = FakeApi::start(table(1, vec![capped(&[&backend], &[Some(1)])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |c| c.upstream.queue_timeout_secs = 1).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) =
+        serve(vec![capped(&[&backend], &[Some(1)])], |c| c.upstream.queue_timeout_secs = 1).await;
 
     // 400 ms each, one at a time: about three start within the 1 s queue timeout.
     let answers = burst(router.addr, 8, "/sleep/400").await;
@@ -105,10 +113,7 @@ async fn requests_that_wait_longer_than_the_queue_timeout_get_503_with_retry_aft
 #[tokio::test]
 async fn load_spreads_over_capped_instances_and_none_exceeds_its_cap() {
     let (two, one) = (TestBackend::start("two").await, TestBackend::start("one").await);
-    let api = FakeApi::start(table(1, vec![capped(&[&two, &one], &[Some(2), Some(1)])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |c| c.workers = 2).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) = serve(vec![capped(&[&two, &one], &[Some(2), Some(1)])], |c| c.workers = 2).await;
 
     let answers = burst(router.addr, 24, "/sleep/150").await;
     assert_eq!(statuses(&answers), [200; 24], "{answers:?}");
@@ -128,10 +133,7 @@ async fn retries_after_a_refused_connect_respect_the_caps() {
     let mut entry = capped(&[&live], &[Some(1)]);
     entry.backends.insert(0, backend_entry(&dead.to_string()));
     entry.backends[0].concurrency = Some(1);
-    let api = FakeApi::start(table(1, vec![entry])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |c| c.upstream.health_interval_ms = 60_000).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) = serve(vec![entry], |c| c.upstream.health_interval_ms = 60_000).await;
 
     let answers = burst(router.addr, 10, "/sleep/100").await;
     assert_eq!(statuses(&answers), [200; 10], "{answers:?}");
@@ -143,16 +145,14 @@ async fn retries_after_a_refused_connect_respect_the_caps() {
 #[tokio::test]
 async fn x_request_start_is_stamped_and_a_forged_one_replaced_unless_the_peer_is_trusted() {
     let backend = TestBackend::start("apm").await;
-    let api = FakeApi::start(table(1, vec![app("web", &["web.test"], &[&backend])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |_| {}).await;
-    wait_for_version(&router, 1).await;
+    let (api, _dir, router) = serve(vec![app("web", &["web.test"], &[&backend])], |_| {}).await;
 
     let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
     let before = now();
     assert_eq!(get(router.addr, "web.test", "/plain").await.status, 200);
     assert_eq!(get_with(router.addr, "web.test", "/forged", "X-Request-Start: t=1\r\n").await.status, 200);
     let after = now();
+    assert_eq!(backend.seen().len(), 2);
     for seen in backend.seen() {
         let values: Vec<_> = seen.headers.get_all("x-request-start").iter().collect();
         assert_eq!(values.len(), 1, "{}: {values:?}", seen.path);
@@ -181,10 +181,9 @@ async fn the_apps_request_timeout_wins_over_the_routers_default() {
     let backend = TestBackend::start("slow").await;
     let mut quick = app("quick", &["quick.test"], &[&backend]);
     quick.request_timeout_secs = Some(1);
-    let api = FakeApi::start(table(1, vec![quick, app("default", &["default.test"], &[&backend])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |c| c.upstream.response_timeout_secs = 3).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) =
+        serve(vec![quick, app("default", &["default.test"], &[&backend])], |c| c.upstream.response_timeout_secs = 3)
+            .await;
 
     let started = Instant::now();
     let answer = get(router.addr, "quick.test", "/sleep/5000").await;
@@ -206,10 +205,7 @@ async fn time_in_the_queue_does_not_count_against_the_request_timeout() {
     let backend = TestBackend::start("one").await;
     let mut entry = capped(&[&backend], &[Some(1)]);
     entry.request_timeout_secs = Some(1);
-    let api = FakeApi::start(table(1, vec![entry])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |_| {}).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) = serve(vec![entry], |_| {}).await;
 
     // The second waits ~700 ms, then takes 700 ms: 1.4 s in all, 0.7 s of it at the app.
     let answers = burst(router.addr, 2, "/sleep/700").await;
@@ -221,10 +217,7 @@ async fn time_in_the_queue_does_not_count_against_the_request_timeout() {
 #[tokio::test]
 async fn metrics_show_queue_depth_time_and_timeouts() {
     let backend = TestBackend::start("one").await;
-    let api = FakeApi::start(table(1, vec![capped(&[&backend], &[Some(1)])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = router(&api.url(), dir.path(), |_| {}).await;
-    wait_for_version(&router, 1).await;
+    let (_api, _dir, router) = serve(vec![capped(&[&backend], &[Some(1)])], |_| {}).await;
 
     let addr = router.addr;
     let load = tokio::spawn(async move { burst(addr, 6, "/sleep/300").await });
