@@ -18,6 +18,8 @@
 //! - [`state`]: the [`State`] every connection and task shares.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
+//! - [`cache`]: the front-end response cache (RFC 9111 shared cache): keys,
+//!   policy, per-app LRU partitions, request coalescing.
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
 //! - [`source`]: the API client (route table long-poll, bundle downloads).
 //! - [`upstream`]: app instances: connection pools, balancing, health, retries,
@@ -32,6 +34,7 @@
 
 pub mod admin;
 pub mod buffer;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod http1;

@@ -6,6 +6,7 @@
 //! response is read completely before the client gets a byte: WSGI workers
 //! only ever see whole requests at loopback speed.
 
+pub mod cached;
 pub mod static_files;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
+use crate::cache::Lookup;
 use crate::error::{BodyError, ExchangeError, ProxyError, Side};
 use crate::http1::body::BodyReader;
 use crate::server::conn::Handler;
@@ -114,9 +116,19 @@ impl Proxy {
         let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));
         let request_id = head.headers.get(&X_REQUEST_ID).filter(|v| trusted && !v.is_empty() && v.len() <= 200);
         ctx.request_id = Some(request_id.cloned().unwrap_or_else(|| self.ids.next()));
-        let headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
+        let mut headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
         let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
-        self.forward(ctx, &app, head, headers, buffered).await
+        let fill = match cached::lookup(&app, head, &buffered).await {
+            Lookup::Hit { response, refresh } => {
+                if let Some(fill) = refresh {
+                    self.refresh_in_background(app.clone(), head, headers, fill);
+                }
+                return Ok(cached::reply(response));
+            }
+            Lookup::Forward(fill) => fill,
+        };
+        fill.prepare(&mut headers);
+        cached::finish(fill, self.forward(ctx, &app, head, headers, buffered).await)
     }
 
     /// Phase 1: the app serving the request's host.
