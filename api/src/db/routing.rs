@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use paas_types::routing::{Backend, RouteApp, RouteTable, StaticBundle, StaticMapping};
+use paas_types::routing::{Backend, CachePurge, RouteApp, RouteTable, StaticBundle, StaticMapping};
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -60,6 +60,10 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     )
     .fetch_all(&mut *tx)
     .await?;
+    let mut purges: HashMap<Uuid, Vec<CachePurge>> = HashMap::new();
+    for (app_id, purge) in super::cache::recent(&mut *tx).await? {
+        purges.entry(app_id).or_default().push(purge);
+    }
     tx.commit().await?;
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
     for (app_id, instance_id, address) in backends {
@@ -87,7 +91,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 statics,
                 routes: vec![],
                 request_timeout_secs: None,
-                cache_purges: vec![],
+                cache_purges: purges.remove(&a.id).unwrap_or_default(),
             }
         })
         .collect();

@@ -114,7 +114,7 @@ impl Fill {
     pub fn intercepts(&self, status: StatusCode) -> bool {
         let Mode::Fetch(fetch) = &self.mode else { return false };
         (status == StatusCode::NOT_MODIFIED && !fetch.validators.is_empty())
-            || (is_error_status(status) && fetch.stale_if_error(SystemTime::now()).is_some())
+            || (is_error_status(status) && fetch.stale_if_error(SystemTime::now(), None).is_some())
     }
 
     /// The app answered (`body`: the whole body, `None` when it was not kept in memory): stores
@@ -137,7 +137,7 @@ impl Fill {
     /// on error; `None` to report the error.
     pub fn failed(self) -> Option<Cached> {
         let Mode::Fetch(fetch) = self.mode else { return None };
-        let served = fetch.stale_if_error(SystemTime::now());
+        let served = fetch.stale_if_error(SystemTime::now(), None);
         let counter = if served.is_some() { &fetch.partition.metrics.cache.stale } else { fetch.miss_counter() };
         count(counter, fetch.background);
         served
@@ -164,11 +164,13 @@ impl Fetch {
         }
     }
 
-    /// The stale entry as a stale-if-error answer, when its window allows.
-    fn stale_if_error(&self, now: SystemTime) -> Option<Cached> {
+    /// The stale entry as a stale-if-error answer, when its window allows; `fwd_status`: the
+    /// app's error status, when it answered at all.
+    fn stale_if_error(&self, now: SystemTime, fwd_status: Option<u16>) -> Option<Cached> {
         let entry = self.stale.as_ref().filter(|e| now < e.fresh_until + e.stale_if_error && !e.stale_if_error.is_zero())?;
         let status = CacheStatus {
             fwd: Some(self.fwd),
+            fwd_status,
             ttl: Some(entry.ttl(now)),
             detail: Some("stale-if-error"),
             ..CacheStatus::default()
@@ -195,7 +197,7 @@ impl Fetch {
             }
         }
         if is_error_status(status) {
-            if let Some(response) = self.stale_if_error(now) {
+            if let Some(response) = self.stale_if_error(now, Some(status.as_u16())) {
                 count(&self.partition.metrics.cache.stale, self.background);
                 return Stored::Replace(response);
             }
