@@ -339,3 +339,133 @@ impl Drop for Partition {
         self.metrics.cache.bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+    use paas_types::routing::{CachePurge, RouteApp};
+
+    use super::*;
+    use crate::cache::key::{CacheRequest, Class, RequestView};
+    use crate::cache::policy;
+
+    fn counters() -> Arc<AppMetrics> {
+        crate::metrics::Metrics::default().app("t")
+    }
+
+    fn limits(total: u64, app: u64) -> Limits {
+        Limits { total_bytes: total, app_bytes: app, max_object_bytes: 1 << 20, coalesce_timeout: Duration::from_secs(1) }
+    }
+
+    fn route(name: &str, release: i32, purges: Vec<CachePurge>) -> RouteApp {
+        RouteApp {
+            name: name.into(),
+            hostnames: vec![format!("{name}.test")],
+            release: Some(release),
+            backends: vec![],
+            statics: None,
+            routes: vec![],
+            request_timeout_secs: None,
+            cache_purges: purges,
+        }
+    }
+
+    /// A stored entry for `target` with a `len`-byte body.
+    fn entry(target: &str, len: usize) -> (String, Entry) {
+        let (uri, mut headers) = (target.parse::<Uri>().unwrap(), HeaderMap::new());
+        headers.insert("host", HeaderValue::from_static("a.test"));
+        let view = RequestView { method: &Method::GET, uri: &uri, headers: &headers, has_body: false };
+        let request = CacheRequest::new(&view);
+        let mut response = HeaderMap::new();
+        response.insert("cache-control", HeaderValue::from_static("max-age=60"));
+        let body = Bytes::from(vec![b'x'; len]);
+        let stored = policy::admit(&request, Class::Public, StatusCode::OK, &response, Some(body), 1 << 20, SystemTime::now());
+        (request.resource, stored.unwrap())
+    }
+
+    fn has(partition: &Partition, resource: &str) -> bool {
+        !partition.variants(&partition.lock(), resource).is_empty()
+    }
+
+    #[test]
+    fn accounting_tracks_inserts_replacements_purges_and_drops() {
+        let cache = Cache::new(limits(1 << 20, 1 << 20));
+        let metrics = counters();
+        let part = cache.partition(None, &route("a", 1, vec![]), metrics.clone());
+        let (key, first) = entry("/x", 1000);
+        let size = first.size as u64;
+        assert!(size > 1000, "headers and bookkeeping count too");
+        assert!(part.insert(&key, first, None));
+        assert_eq!((part.bytes(), cache.used(), metrics.cache.bytes.load(Ordering::Relaxed)), (size, size, size as i64));
+        // Replacing the variant it revalidated keeps one copy.
+        let old = part.variants(&part.lock(), &key)[0].clone();
+        let (_, second) = entry("/x", 1000);
+        part.insert(&key, second, Some(&old));
+        assert_eq!((part.bytes(), part.variants(&part.lock(), &key).len()), (size, 1));
+        let (other, third) = entry("/y?q=1", 10);
+        part.insert(&other, third, None);
+        assert_eq!(part.purge(Some("/y")), 1);
+        assert_eq!(part.bytes(), size);
+        drop(part);
+        assert_eq!((cache.used(), metrics.cache.bytes.load(Ordering::Relaxed)), (0, 0));
+    }
+
+    #[test]
+    fn the_app_quota_evicts_least_recently_used_first() {
+        let size = entry("/1", 1000).1.size as u64;
+        let cache = Cache::new(limits(1 << 20, 3 * size + 10));
+        let part = cache.partition(None, &route("a", 1, vec![]), counters());
+        let keys: Vec<String> = (1..=4).map(|i| entry(&format!("/{i}"), 1000).0).collect();
+        for key in &keys[..3] {
+            part.insert(key, entry(key.split(' ').nth(1).unwrap(), 1000).1, None);
+        }
+        let first = part.variants(&part.lock(), &keys[0])[0].clone();
+        part.touch(&mut part.lock(), &keys[0], &first);
+        part.insert(&keys[3], entry("/4", 1000).1, None);
+        let present: Vec<bool> = keys.iter().map(|k| has(&part, k)).collect();
+        assert_eq!(present, [true, false, true, true]);
+        assert_eq!(part.metrics.cache.evicted.load(Ordering::Relaxed), 1);
+        assert!(part.bytes() <= 3 * size + 10);
+        let (big_key, big) = entry("/big", 10_000);
+        assert!(!part.insert(&big_key, big, None), "larger than the whole quota");
+    }
+
+    #[test]
+    fn the_total_evicts_the_oldest_entry_of_any_app() {
+        let size = entry("/1", 1000).1.size as u64;
+        let cache = Cache::new(limits(2 * size + 10, 1 << 20));
+        let a = cache.partition(None, &route("a", 1, vec![]), counters());
+        let b = cache.partition(None, &route("b", 1, vec![]), counters());
+        let (ka, ea) = entry("/a", 1000);
+        let (kb, eb) = entry("/b", 1000);
+        let (kc, ec) = entry("/c", 1000);
+        a.insert(&ka, ea, None);
+        b.insert(&kb, eb, None);
+        b.insert(&kc, ec, None);
+        assert_eq!((has(&a, &ka), has(&b, &kb), has(&b, &kc)), (false, true, true));
+        assert!(cache.used() <= 2 * size + 10);
+    }
+
+    #[test]
+    fn partitions_survive_tables_of_the_same_release_and_apply_new_purges_once() {
+        let cache = Cache::new(limits(1 << 20, 1 << 20));
+        let purge = |seq, path: Option<&str>| CachePurge { seq, path: path.map(str::to_owned) };
+        // Purges in the first table are history: the cache was empty.
+        let first = cache.partition(None, &route("a", 1, vec![purge(3, None)]), counters());
+        let (key, e) = entry("/x", 10);
+        first.insert(&key, e, None);
+        let same = cache.partition(Some(&first), &route("a", 1, vec![purge(3, None)]), counters());
+        assert!(Arc::ptr_eq(&first, &same) && has(&same, &key));
+        let purged = cache.partition(Some(&same), &route("a", 1, vec![purge(3, None), purge(4, Some("/x"))]), counters());
+        assert!(!has(&purged, &key));
+        let (key, e) = entry("/x", 10);
+        purged.insert(&key, e, None);
+        let again = cache.partition(Some(&purged), &route("a", 1, vec![purge(4, Some("/x"))]), counters());
+        assert!(has(&again, &key), "seq 4 is applied once");
+        let released = cache.partition(Some(&again), &route("a", 2, vec![]), counters());
+        assert!(!Arc::ptr_eq(&again, &released) && !has(&released, &key) && !has(&again, &key));
+    }
+}
