@@ -54,6 +54,9 @@ impl AppMetrics {
     }
 }
 
+/// Reads one value of an app's cache counters, for the exposition.
+type CacheValue = fn(&CacheCounters) -> i64;
+
 /// What the front-end cache did with an app's requests, and what it holds.
 #[derive(Debug, Default)]
 pub struct CacheCounters {
@@ -160,14 +163,20 @@ impl Metrics {
             let _ = writeln!(out, "paas_router_upstream_duration_seconds_sum{{app=\"{app}\"}} {sum}");
             let _ = writeln!(out, "paas_router_upstream_duration_seconds_count{{app=\"{app}\"}} {count}");
         }
-        out.push_str("# HELP paas_router_cache_requests_total Front-end cache outcomes (hit, miss, stale, bypass) by app.\n");
+        out.push_str(
+            "# HELP paas_router_cache_requests_total Front-end cache outcomes (hit, miss, stale, bypass) by app.\n",
+        );
         out.push_str("# TYPE paas_router_cache_requests_total counter\n");
         for (app, m) in &all {
             m.cache.render(&mut out, app);
         }
-        let per_app: [(&str, &str, fn(&CacheCounters) -> i64); 3] = [
-            ("paas_router_cache_stored_total", "Responses stored in the front-end cache.", |c| c.stored.load(Ordering::Relaxed) as i64),
-            ("paas_router_cache_evictions_total", "Cache entries dropped to stay within memory limits.", |c| c.evicted.load(Ordering::Relaxed) as i64),
+        let per_app: [(&str, &str, CacheValue); 3] = [
+            ("paas_router_cache_stored_total", "Responses stored in the front-end cache.", |c| {
+                c.stored.load(Ordering::Relaxed) as i64
+            }),
+            ("paas_router_cache_evictions_total", "Cache entries dropped to stay within memory limits.", |c| {
+                c.evicted.load(Ordering::Relaxed) as i64
+            }),
             ("paas_router_cache_bytes", "Bytes the front-end cache holds now.", |c| c.bytes.load(Ordering::Relaxed)),
         ];
         for (name, help, value) in per_app {

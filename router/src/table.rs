@@ -57,7 +57,8 @@ impl Table {
             previous.apps.iter().filter_map(|a| Some((a.name.as_str(), a.statics.as_ref()?))).collect();
         let known: HashMap<&str, &Arc<Backend>> =
             previous.apps.iter().flat_map(|a| a.backends.iter()).map(|b| (b.address.as_str(), b)).collect();
-        let caches: HashMap<&str, &Arc<Partition>> = previous.apps.iter().map(|a| (a.name.as_str(), &a.cache)).collect();
+        let caches: HashMap<&str, &Arc<Partition>> =
+            previous.apps.iter().map(|a| (a.name.as_str(), &a.cache)).collect();
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {
@@ -159,8 +160,16 @@ mod tests {
     #[test]
     fn lookup_is_case_insensitive_and_reuses_backends() {
         let metrics = Metrics::default();
-        let cache = Cache::new(crate::cache::Limits::from_config(&crate::Config::for_tests("http://x", "/x".into()).cache));
-        let first = Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), Duration::ZERO, &metrics, &cache);
+        let cache =
+            Cache::new(crate::cache::Limits::from_config(&crate::Config::for_tests("http://x", "/x".into()).cache));
+        let first = Table::compile(
+            &raw(1, "127.0.0.1:9"),
+            &Table::default(),
+            &HashMap::new(),
+            Duration::ZERO,
+            &metrics,
+            &cache,
+        );
         assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
         assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
         assert!(first.lookup("other.paas.test").is_none());

@@ -81,9 +81,7 @@ async fn the_route_table_carries_the_last_hour_and_at_most_100_purges_per_app() 
     // Adding a purge prunes the ones no table carries any more.
     let (status, _) = api.post("/v1/apps/news/cache/purge", &token, json!({ "path": "/new" })).await;
     assert_eq!(status, 202);
-    let old: i64 = sqlx::query_scalar("SELECT count(*) FROM cache_purges WHERE path = '/old'")
-        .fetch_one(&api.db)
-        .await
-        .unwrap();
+    let old: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM cache_purges WHERE path = '/old'").fetch_one(&api.db).await.unwrap();
     assert_eq!(old, 0);
 }

@@ -17,7 +17,9 @@ pub async fn run(ctx: &Context, command: CacheCommand) -> Result<(), CliError> {
         return Ok(());
     }
     match &purge.path {
-        Some(path) => println!("Purged {path} from {app}'s cache on every router; the next request for it reaches the app."),
+        Some(path) => {
+            println!("Purged {path} from {app}'s cache on every router; the next request for it reaches the app.")
+        }
         None => println!("Purged everything {app} had cached on every router; the next requests reach the app."),
     }
     Ok(())

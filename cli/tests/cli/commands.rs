@@ -46,7 +46,11 @@ async fn login_saves_a_private_token_and_commands_work() {
 
     let out = paas.run(root, &["-a", "cli-app", "cache", "purge", "/pricing"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("Purged /pricing from cli-app's cache on every router"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("Purged /pricing from cli-app's cache on every router"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = paas.run(root, &["-a", "cli-app", "cache", "purge"]).await;
     assert!(text(&out.stdout).starts_with("Purged everything cli-app had cached"), "{}", text(&out.stdout));
     let out = paas.run(root, &["-a", "cli-app", "cache", "purge", "pricing"]).await;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use crate::cache::coalesce::{Leader, Outcome};
 use crate::cache::key::{self, CacheRequest, Class};
-use crate::cache::policy::{self, CacheStatus, Entry};
+use crate::cache::policy::{self, CacheStatus, Entry, Validators};
 use crate::cache::store::Partition;
 use crate::cache::{answer, Cached};
 
@@ -27,7 +27,11 @@ pub struct Fill {
 enum Mode {
     /// The cache is off, or the request is not HTTP the cache speaks (an upgrade).
     Off,
-    Bypass { partition: Arc<Partition>, fwd: &'static str, invalidate: Option<String> },
+    Bypass {
+        partition: Arc<Partition>,
+        fwd: &'static str,
+        invalidate: Option<String>,
+    },
     Fetch(Box<Fetch>),
 }
 
@@ -42,7 +46,7 @@ struct Fetch {
     client: HeaderMap,
     /// The stored variant being revalidated (and served on error, if allowed).
     stale: Option<Arc<Entry>>,
-    validators: Vec<(HeaderName, HeaderValue)>,
+    validators: Validators,
     leader: Option<Leader>,
     fwd: &'static str,
     /// A stale-while-revalidate refresh: no client sees its answer.
@@ -76,12 +80,13 @@ impl Fill {
         class: Class,
         head: bool,
         client: HeaderMap,
-        stale: Option<(Arc<Entry>, Vec<(HeaderName, HeaderValue)>)>,
+        stale: Option<(Arc<Entry>, Validators)>,
         leader: Option<Leader>,
         fwd: &'static str,
     ) -> Fill {
         let (stale, validators) = stale.map_or((None, Vec::new()), |(entry, v)| (Some(entry), v));
-        let fetch = Fetch { partition, request, class, head, client, stale, validators, leader, fwd, background: false };
+        let fetch =
+            Fetch { partition, request, class, head, client, stale, validators, leader, fwd, background: false };
         Fill { mode: Mode::Fetch(Box::new(fetch)) }
     }
 
@@ -167,7 +172,8 @@ impl Fetch {
     /// The stale entry as a stale-if-error answer, when its window allows; `fwd_status`: the
     /// app's error status, when it answered at all.
     fn stale_if_error(&self, now: SystemTime, fwd_status: Option<u16>) -> Option<Cached> {
-        let entry = self.stale.as_ref().filter(|e| now < e.fresh_until + e.stale_if_error && !e.stale_if_error.is_zero())?;
+        let entry =
+            self.stale.as_ref().filter(|e| now < e.fresh_until + e.stale_if_error && !e.stale_if_error.is_zero())?;
         let status = CacheStatus {
             fwd: Some(self.fwd),
             fwd_status,

@@ -107,13 +107,8 @@ pub fn resource(request: &RequestView<'_>) -> String {
 }
 
 /// Request headers that make a request conditional: the cache answers those itself.
-const CONDITIONALS: [header::HeaderName; 5] = [
-    header::IF_NONE_MATCH,
-    header::IF_MODIFIED_SINCE,
-    header::IF_MATCH,
-    header::IF_UNMODIFIED_SINCE,
-    header::IF_RANGE,
-];
+const CONDITIONALS: [header::HeaderName; 5] =
+    [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE, header::IF_MATCH, header::IF_UNMODIFIED_SINCE, header::IF_RANGE];
 
 /// A request as the cache files and matches it.
 #[derive(Debug)]
@@ -246,7 +241,10 @@ mod tests {
         assert_eq!(class(Method::GET, &[("cookie", "session=1")], false), Class::Credentialed);
         assert_eq!(class(Method::GET, &[("authorization", "Bearer x")], false), Class::Credentialed);
         assert_eq!(class(Method::GET, &[], true), Class::Bypass { fwd: "bypass", unsafe_method: false });
-        assert_eq!(class(Method::GET, &[("range", "bytes=0-1")], false), Class::Bypass { fwd: "bypass", unsafe_method: false });
+        assert_eq!(
+            class(Method::GET, &[("range", "bytes=0-1")], false),
+            Class::Bypass { fwd: "bypass", unsafe_method: false }
+        );
         assert_eq!(class(Method::POST, &[], true), Class::Bypass { fwd: "method", unsafe_method: true });
         assert_eq!(class(Method::OPTIONS, &[], false), Class::Bypass { fwd: "method", unsafe_method: false });
     }

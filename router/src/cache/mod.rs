@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 
 pub use crate::cache::fill::{Fill, Stored};
@@ -36,7 +36,7 @@ pub use crate::cache::store::{Cache, Limits, Partition};
 
 use crate::cache::coalesce::{Leader, Outcome};
 use crate::cache::key::{CacheRequest, Class};
-use crate::cache::policy::{CacheStatus, Entry, Selection};
+use crate::cache::policy::{CacheStatus, Entry, Selection, Validators};
 use crate::cache::store::Inner;
 
 /// The RFC 9211 header.
@@ -65,9 +65,16 @@ pub enum Lookup {
 enum Probe {
     Hit(Arc<Entry>),
     /// Serve stale; revalidate (with these validators) through the leader when we got to be it.
-    ServeStale(Arc<Entry>, Option<(Leader, Vec<(HeaderName, HeaderValue)>)>),
-    Fetch { stale: Option<(Arc<Entry>, Vec<(HeaderName, HeaderValue)>)>, leader: Option<Leader>, fwd: &'static str },
-    Wait { rx: tokio::sync::watch::Receiver<Outcome>, stale: Option<Arc<Entry>> },
+    ServeStale(Arc<Entry>, Option<(Leader, Validators)>),
+    Fetch {
+        stale: Option<(Arc<Entry>, Validators)>,
+        leader: Option<Leader>,
+        fwd: &'static str,
+    },
+    Wait {
+        rx: tokio::sync::watch::Receiver<Outcome>,
+        stale: Option<Arc<Entry>>,
+    },
 }
 
 /// Decides how `request` is served by `partition` (the app's cache). Waits, bounded, when an
@@ -107,8 +114,9 @@ pub async fn lookup(partition: &Arc<Partition>, request: &RequestView<'_>) -> Lo
                 };
                 partition.metrics.cache.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let response = answer(&entry, &client, &status, now);
-                let refresh = leader
-                    .map(|(leader, validators)| fetch(Some((entry, validators)), Some(leader), "stale").in_background());
+                let refresh = leader.map(|(leader, validators)| {
+                    fetch(Some((entry, validators)), Some(leader), "stale").in_background()
+                });
                 return Lookup::Hit { response, refresh };
             }
             Probe::Fetch { stale, leader, fwd } => return Lookup::Forward(fetch(stale, leader, fwd)),

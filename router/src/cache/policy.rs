@@ -139,7 +139,8 @@ pub fn admit(
             _ => "uncacheable",
         });
     }
-    if headers.get_all(header::VARY).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == b"*")) {
+    if headers.get_all(header::VARY).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == b"*"))
+    {
         return Err("vary");
     }
     let validator = headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED);
@@ -205,7 +206,15 @@ impl Entry {
                 let mut merged = strip(&parts.headers);
                 merged.remove(header::AGE);
                 let directives = Directives::of(&merged);
-                Some(Entry::new(policy, self.status, merged, self.body.clone(), directives, request.resource.len(), now))
+                Some(Entry::new(
+                    policy,
+                    self.status,
+                    merged,
+                    self.body.clone(),
+                    directives,
+                    request.resource.len(),
+                    now,
+                ))
             }
             AfterResponse::Modified(..) => None,
         }
@@ -241,18 +250,23 @@ impl Entry {
             let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
             return tags.split(',').any(|t| t.trim() == "*" || weak(t) == weak(etag));
         }
-        let since = client.get(header::IF_MODIFIED_SINCE).and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok());
-        let modified = self.headers.get(header::LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok());
+        let since =
+            client.get(header::IF_MODIFIED_SINCE).and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok());
+        let modified =
+            self.headers.get(header::LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok());
         matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
     }
 }
+
+/// Conditional request headers for revalidating an entry (`If-None-Match`, `If-Modified-Since`).
+pub type Validators = Vec<(HeaderName, HeaderValue)>;
 
 /// How a stored variant relates to a request.
 pub enum Selection {
     /// Answers it as is.
     Fresh,
     /// The same variant, but it must be revalidated first; these validators go to the app.
-    Stale(Vec<(HeaderName, HeaderValue)>),
+    Stale(Validators),
     /// Another variant (`Vary` differs).
     Other,
 }

@@ -246,7 +246,8 @@ impl Partition {
     /// Marks `entry` of `resource` as just used.
     pub(super) fn touch(&self, inner: &mut Inner, resource: &str, entry: &Arc<Entry>) {
         let tick = self.next_tick();
-        let Some(variant) = inner.resources.get_mut(resource).and_then(|vs| vs.iter_mut().find(|v| Arc::ptr_eq(&v.entry, entry)))
+        let Some(variant) =
+            inner.resources.get_mut(resource).and_then(|vs| vs.iter_mut().find(|v| Arc::ptr_eq(&v.entry, entry)))
         else {
             return;
         };
@@ -324,7 +325,8 @@ impl Partition {
                 let all = self.shared.partitions.lock().expect("cache registry lock");
                 all.iter().filter_map(Weak::upgrade).collect()
             };
-            let oldest = live.iter().filter_map(|p| Some((*p.lock().lru.keys().next()?, p))).min_by_key(|(tick, _)| *tick);
+            let oldest =
+                live.iter().filter_map(|p| Some((*p.lock().lru.keys().next()?, p))).min_by_key(|(tick, _)| *tick);
             let Some((_, victim)) = oldest else { return };
             let mut inner = victim.lock();
             victim.evict_one(&mut inner);
@@ -357,7 +359,12 @@ mod tests {
     }
 
     fn limits(total: u64, app: u64) -> Limits {
-        Limits { total_bytes: total, app_bytes: app, max_object_bytes: 1 << 20, coalesce_timeout: Duration::from_secs(1) }
+        Limits {
+            total_bytes: total,
+            app_bytes: app,
+            max_object_bytes: 1 << 20,
+            coalesce_timeout: Duration::from_secs(1),
+        }
     }
 
     fn route(name: &str, release: i32, purges: Vec<CachePurge>) -> RouteApp {
@@ -382,7 +389,8 @@ mod tests {
         let mut response = HeaderMap::new();
         response.insert("cache-control", HeaderValue::from_static("max-age=60"));
         let body = Bytes::from(vec![b'x'; len]);
-        let stored = policy::admit(&request, Class::Public, StatusCode::OK, &response, Some(body), 1 << 20, SystemTime::now());
+        let stored =
+            policy::admit(&request, Class::Public, StatusCode::OK, &response, Some(body), 1 << 20, SystemTime::now());
         (request.resource, stored.unwrap())
     }
 
@@ -399,7 +407,10 @@ mod tests {
         let size = first.size as u64;
         assert!(size > 1000, "headers and bookkeeping count too");
         assert!(part.insert(&key, first, None));
-        assert_eq!((part.bytes(), cache.used(), metrics.cache.bytes.load(Ordering::Relaxed)), (size, size, size as i64));
+        assert_eq!(
+            (part.bytes(), cache.used(), metrics.cache.bytes.load(Ordering::Relaxed)),
+            (size, size, size as i64)
+        );
         // Replacing the variant it revalidated keeps one copy.
         let old = part.variants(&part.lock(), &key)[0].clone();
         let (_, second) = entry("/x", 1000);
@@ -459,7 +470,8 @@ mod tests {
         first.insert(&key, e, None);
         let same = cache.partition(Some(&first), &route("a", 1, vec![purge(3, None)]), counters());
         assert!(Arc::ptr_eq(&first, &same) && has(&same, &key));
-        let purged = cache.partition(Some(&same), &route("a", 1, vec![purge(3, None), purge(4, Some("/x"))]), counters());
+        let purged =
+            cache.partition(Some(&same), &route("a", 1, vec![purge(3, None), purge(4, Some("/x"))]), counters());
         assert!(!has(&purged, &key));
         let (key, e) = entry("/x", 10);
         purged.insert(&key, e, None);

@@ -61,7 +61,13 @@ pub fn finish(fill: Fill, result: Result<Reply, ProxyError>) -> Result<Reply, Pr
 impl Proxy {
     /// Revalidates a stale entry after its stale answer went out (stale-while-revalidate): a GET
     /// for the same URL with the client's headers, through `fill`, on this worker's event loop.
-    pub(super) fn refresh_in_background(&self, app: Arc<AppRoute>, head: &RequestHead, mut headers: HeaderMap, fill: Fill) {
+    pub(super) fn refresh_in_background(
+        &self,
+        app: Arc<AppRoute>,
+        head: &RequestHead,
+        mut headers: HeaderMap,
+        fill: Fill,
+    ) {
         let proxy = Proxy::new(self.state.clone());
         let head = RequestHead {
             method: Method::GET,

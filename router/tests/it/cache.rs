@@ -17,7 +17,10 @@ fn web(backend: &ScriptedBackend, release: i32) -> RouteApp {
 }
 
 /// A router in front of `backend` (table version 1, release 1).
-async fn setup(backend: &ScriptedBackend, tune: impl FnOnce(&mut paas_router::Config)) -> (FakeApi, tempfile::TempDir, Running) {
+async fn setup(
+    backend: &ScriptedBackend,
+    tune: impl FnOnce(&mut paas_router::Config),
+) -> (FakeApi, tempfile::TempDir, Running) {
     let api = FakeApi::start(table(1, vec![web(backend, 1)])).await;
     let dir = tempfile::tempdir().unwrap();
     let router = router(&api.url(), dir.path(), tune).await;
@@ -110,7 +113,8 @@ async fn set_cookie_private_no_store_and_unmarked_responses_are_never_stored() {
     })
     .await;
     let (_api, _dir, router) = setup(&backend, |_| {}).await;
-    let cases = [("/cookie", "set-cookie"), ("/private", "private"), ("/no-store", "no-store"), ("/plain", "no-freshness")];
+    let cases =
+        [("/cookie", "set-cookie"), ("/private", "private"), ("/no-store", "no-store"), ("/plain", "no-freshness")];
     for (path, detail) in cases {
         let first = get(router.addr, HOST, path).await;
         assert_eq!(status_of(&first), format!("paas; fwd=miss; detail={detail}"), "{path}");
@@ -232,7 +236,10 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_once() {
         let stale = get(router.addr, HOST, "/swr").await;
         assert_eq!(stale.text(), "/swr #1", "served stale at once, the refresh takes 300 ms");
         let status = status_of(&stale);
-        assert!(status.starts_with("paas; hit; ttl=-") && status.ends_with("detail=stale-while-revalidate"), "{status}");
+        assert!(
+            status.starts_with("paas; hit; ttl=-") && status.ends_with("detail=stale-while-revalidate"),
+            "{status}"
+        );
     }
     wait_for_count(&backend, 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

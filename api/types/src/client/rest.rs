@@ -14,10 +14,10 @@ use super::error::ClientError;
 use super::sse::Events;
 use crate::session::{Run, RunRequest};
 use crate::{
-    AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, CachePurgeRecord, ConfigPatch, ConfigVars,
-    CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance, JoinToken,
-    LogLine, LoginRequest, Me, Member, Node, ProcessFormation, PurgeCacheRequest, Release, ReleaseDetail, Session,
-    SignupRequest, Tenant,
+    AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, CachePurgeRecord, ConfigPatch,
+    ConfigVars, CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance,
+    JoinToken, LogLine, LoginRequest, Me, Member, Node, ProcessFormation, PurgeCacheRequest, Release, ReleaseDetail,
+    Session, SignupRequest, Tenant,
 };
 
 /// Query of `GET /v1/apps`: one page of the caller's apps.
