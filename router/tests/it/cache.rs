@@ -37,6 +37,11 @@ fn status_of(answer: &Answer) -> String {
     answer.header("cache-status").unwrap_or_default()
 }
 
+/// Whether `GET path` is answered from the cache.
+async fn is_hit(addr: std::net::SocketAddr, host: &str, path: &str) -> bool {
+    status_of(&get(addr, host, path).await).starts_with("paas; hit")
+}
+
 /// Waits (bounded) until `backend` has seen `n` requests.
 async fn wait_for_count(backend: &ScriptedBackend, n: usize) {
     for _ in 0..200 {
@@ -339,10 +344,7 @@ async fn cache_purges_drop_one_path_or_everything_once() {
     for path in ["/a", "/a?x=1", "/b"] {
         get(router.addr, HOST, path).await;
     }
-    let is_hit = |path: &'static str| {
-        let addr = router.addr;
-        async move { status_of(&get(addr, HOST, path).await).starts_with("paas; hit") }
-    };
+    let is_hit = |path| is_hit(router.addr, HOST, path);
     let purge = |seq, path: Option<&str>| CachePurge { seq, path: path.map(str::to_owned) };
 
     api.set(table(2, vec![RouteApp { cache_purges: vec![purge(7, Some("/a"))], ..web(&backend, 1) }]));
@@ -414,10 +416,7 @@ async fn the_per_app_quota_evicts_the_least_recently_used_entry() {
     for path in ["/1", "/2", "/3"] {
         get(router.addr, HOST, path).await;
     }
-    let hit = |host: &'static str, path: &'static str| {
-        let addr = router.addr;
-        async move { status_of(&get(addr, host, path).await).starts_with("paas; hit") }
-    };
+    let hit = |host, path| is_hit(router.addr, host, path);
     assert!(hit(HOST, "/1").await, "touching /1 leaves /2 least recently used");
     get(router.addr, HOST, "/4").await;
     assert_eq!((hit(HOST, "/1").await, hit(HOST, "/3").await, hit(HOST, "/4").await), (true, true, true));
