@@ -92,6 +92,9 @@ pub enum Command {
     /// Manage volumes: data on one node, mounted into every process of the app.
     #[command(subcommand)]
     Volumes(VolumesCommand),
+    /// The routers' cache of the app's responses (kept when they send `Cache-Control: s-maxage` etc.).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Deploy the current directory (or DIR) without git: upload, build, release.
     Deploy {
         /// Source directory.
@@ -198,6 +201,16 @@ pub enum RoutesCommand {
     Unset {
         #[arg(required = true, value_name = "PREFIX")]
         prefixes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Drop cached responses from every router: one PATH (`/pricing` also drops `/pricing?...`),
+    /// or everything the app has cached.
+    Purge {
+        /// Request path as clients send it, starting with `/`; omit to purge everything.
+        path: Option<String>,
     },
 }
 

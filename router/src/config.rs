@@ -49,6 +49,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     #[command(flatten)]
     pub statics: StaticConfig,
+    #[command(flatten)]
+    pub cache: CacheConfig,
 }
 
 /// Where the route table and static bundles come from.
@@ -165,6 +167,24 @@ pub struct StaticConfig {
     /// Bytes of static files held in memory across all bundles; the rest is read from disk per request.
     #[arg(long, env = "PAAS_ROUTER_STATIC_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub static_memory_bytes: u64,
+}
+
+/// The front-end response cache (RFC 9111 shared cache; apps opt in with `Cache-Control`).
+#[derive(Debug, Clone, Args)]
+pub struct CacheConfig {
+    /// Bytes of cached responses held across all apps (LRU); 0 turns the cache off.
+    #[arg(long, env = "PAAS_ROUTER_CACHE_MEMORY_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub cache_memory_bytes: u64,
+    /// Bytes of cached responses one app may hold; past it the app's least recently used entries go.
+    #[arg(long, env = "PAAS_ROUTER_CACHE_APP_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub cache_app_bytes: u64,
+    /// Largest response body stored, in bytes; larger responses are passed through uncached.
+    #[arg(long, env = "PAAS_ROUTER_CACHE_MAX_OBJECT_BYTES", default_value_t = 1024 * 1024)]
+    pub cache_max_object_bytes: u64,
+    /// Milliseconds a request waits for a concurrent identical request's response (coalescing)
+    /// before going to the app itself.
+    #[arg(long, env = "PAAS_ROUTER_CACHE_COALESCE_TIMEOUT_MS", default_value_t = 5000)]
+    pub cache_coalesce_timeout_ms: u64,
 }
 
 /// Log output format.

@@ -21,6 +21,8 @@
 //! - [`relay`]: a response body from an instance to a client: spooled ahead of
 //!   the client (memory, temp file, back-pressure) or passed through unbuffered.
 //! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
+//! - [`cache`]: the front-end response cache (RFC 9111 shared cache): keys,
+//!   policy, per-app LRU partitions, request coalescing.
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
 //! - [`source`]: the API client (route table long-poll, bundle downloads).
 //! - [`upstream`]: app instances: connection pools, balancing, health, retries,
@@ -35,6 +37,7 @@
 
 pub mod admin;
 pub mod buffer;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod http1;

@@ -22,6 +22,8 @@ pub struct AppMetrics {
     queue_wait: Histogram,
     queue_depth: AtomicI64,
     queue_timeouts: AtomicU64,
+    /// Front-end cache outcomes and size.
+    pub cache: CacheCounters,
 }
 
 impl AppMetrics {
@@ -32,6 +34,7 @@ impl AppMetrics {
             queue_wait: Histogram::default(),
             queue_depth: AtomicI64::new(0),
             queue_timeouts: AtomicU64::new(0),
+            cache: CacheCounters::default(),
         }
     }
 
@@ -104,6 +107,40 @@ impl Histogram {
     }
 }
 
+/// Reads one value of an app's cache counters, for the exposition.
+type CacheValue = fn(&CacheCounters) -> i64;
+
+/// What the front-end cache did with an app's requests, and what it holds.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    /// Answered from a fresh entry without reaching the app.
+    pub hit: AtomicU64,
+    /// Cacheable requests forwarded to the app (no usable entry, or revalidation).
+    pub miss: AtomicU64,
+    /// Answered from a stale entry (stale-while-revalidate, stale-if-error).
+    pub stale: AtomicU64,
+    /// Requests the cache may not answer (method, credentials, body, range).
+    pub bypass: AtomicU64,
+    /// Responses stored.
+    pub stored: AtomicU64,
+    /// Entries dropped to stay within the memory limits.
+    pub evicted: AtomicU64,
+    /// Bytes held now (body, headers and bookkeeping).
+    pub bytes: AtomicI64,
+}
+
+impl CacheCounters {
+    fn render(&self, out: &mut String, app: &str) {
+        let results = [("hit", &self.hit), ("miss", &self.miss), ("stale", &self.stale), ("bypass", &self.bypass)];
+        for (result, counter) in results {
+            let n = counter.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(out, "paas_router_cache_requests_total{{app=\"{app}\",result=\"{result}\"}} {n}");
+            }
+        }
+    }
+}
+
 /// All router metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -167,6 +204,30 @@ impl Metrics {
             m.upstream.render(&mut out, "paas_router_upstream_duration_seconds", app);
         }
         render_queue(&mut out, &apps);
+        out.push_str(
+            "# HELP paas_router_cache_requests_total Front-end cache outcomes (hit, miss, stale, bypass) by app.\n",
+        );
+        out.push_str("# TYPE paas_router_cache_requests_total counter\n");
+        for (app, m) in &all {
+            m.cache.render(&mut out, app);
+        }
+        let per_app: [(&str, &str, CacheValue); 3] = [
+            ("paas_router_cache_stored_total", "Responses stored in the front-end cache.", |c| {
+                c.stored.load(Ordering::Relaxed) as i64
+            }),
+            ("paas_router_cache_evictions_total", "Cache entries dropped to stay within memory limits.", |c| {
+                c.evicted.load(Ordering::Relaxed) as i64
+            }),
+            ("paas_router_cache_bytes", "Bytes the front-end cache holds now.", |c| c.bytes.load(Ordering::Relaxed)),
+        ];
+        for (name, help, value) in per_app {
+            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            // Only apps that ever had a response stored: the rest would be rows of zeros.
+            for (app, m) in all.iter().filter(|(_, m)| m.cache.stored.load(Ordering::Relaxed) > 0) {
+                let _ = writeln!(out, "{name}{{app=\"{app}\"}} {}", value(&m.cache));
+            }
+        }
         gauge(
             &mut out,
             "paas_router_open_connections",

@@ -122,7 +122,8 @@ impl TableSource {
             }
         }
         let grace = Duration::from_secs(self.state.config.statics.static_grace_secs);
-        let compiled = Table::compile(&table, &self.state.table.load(), &sites, grace, &self.state.metrics);
+        let state = &self.state;
+        let compiled = Table::compile(&table, &state.table.load(), &sites, grace, &state.metrics, &state.cache);
         self.state.table.store(Arc::new(compiled));
         self.sites = sites;
         self.state.metrics.table_version.store(table.version, Ordering::Relaxed);

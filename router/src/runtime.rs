@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin;
+use crate::cache::{Cache, Limits};
 use crate::config::Config;
 use crate::error::RouterError;
 use crate::metrics::Metrics;
@@ -51,6 +52,7 @@ pub async fn start(config: Config) -> Result<Running, RouterError> {
     let api = ApiClient::new(&config.api)?;
     let state = Arc::new(State {
         static_budget: MemoryBudget::new(config.statics.static_memory_bytes),
+        cache: Cache::new(Limits::from_config(&config.cache)),
         table: ArcSwap::from_pointee(Table::default()),
         metrics: Metrics::default(),
         tmp_dir,

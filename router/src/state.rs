@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::statics::MemoryBudget;
@@ -20,4 +21,6 @@ pub struct State {
     pub tmp_dir: PathBuf,
     pub cache_control: HeaderValue,
     pub static_budget: Arc<MemoryBudget>,
+    /// The front-end response cache; each app's partition hangs off its route.
+    pub cache: Cache,
 }

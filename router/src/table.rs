@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use paas_types::routing::RouteTable;
 
+use crate::cache::{Cache, Partition};
 use crate::metrics::{AppMetrics, Metrics};
 use crate::statics::grace::AppStatics;
 use crate::statics::StaticSite;
@@ -27,6 +28,8 @@ pub struct AppRoute {
     /// This release's bundle, plus the previous release's during its grace period.
     pub statics: Option<Arc<AppStatics>>,
     pub metrics: Arc<AppMetrics>,
+    /// This release's front-end cache entries (a new release starts empty).
+    pub cache: Arc<Partition>,
     /// Rotating start index for balancing ties.
     pub next: AtomicUsize,
     /// URL prefixes served by other process types, longest first.
@@ -65,13 +68,15 @@ pub struct Table {
 
 impl Table {
     /// Builds the lookup structures for `raw`, reusing `previous` backends and the given bundles;
-    /// an app whose bundle changed keeps the one `previous` served for `grace`.
+    /// an app whose bundle changed keeps the one `previous` served for `grace`. Cache partitions
+    /// carry over while the release stays (new purges applied).
     pub fn compile(
         raw: &RouteTable,
         previous: &Table,
         sites: &HashMap<String, Arc<StaticSite>>,
         grace: Duration,
         metrics: &Metrics,
+        cache: &Cache,
     ) -> Table {
         let now = Instant::now();
         let before: HashMap<&str, &Arc<AppStatics>> =
@@ -82,6 +87,8 @@ impl Table {
             known.get(address).map(|k| (*k).clone()).unwrap_or_else(|| Backend::new(address.to_owned()))
         };
         let queues: HashMap<&str, &Arc<AppQueue>> = previous.apps.iter().map(|a| (a.name.as_str(), &a.queue)).collect();
+        let caches: HashMap<&str, &Arc<Partition>> =
+            previous.apps.iter().map(|a| (a.name.as_str(), &a.cache)).collect();
         let mut hosts = HashMap::new();
         let mut apps = Vec::with_capacity(raw.apps.len());
         for app in &raw.apps {
@@ -109,6 +116,7 @@ impl Table {
                     let before = before.get(app.name.as_str()).map(|b| b.as_ref());
                     Arc::new(AppStatics::next(site.clone(), before, grace, now))
                 }),
+                cache: cache.partition(caches.get(app.name.as_str()).copied(), app, app_metrics.clone()),
                 metrics: app_metrics,
                 next: AtomicUsize::new(0),
                 routes: routes::compile(&app.routes, reuse, || AppQueue::new(&app.name, metrics.app(&app.name))),
@@ -191,12 +199,20 @@ mod tests {
     #[test]
     fn lookup_is_case_insensitive_and_reuses_backends() {
         let metrics = Metrics::default();
-        let first =
-            Table::compile(&raw(1, "127.0.0.1:9"), &Table::default(), &HashMap::new(), Duration::ZERO, &metrics);
+        let cache =
+            Cache::new(crate::cache::Limits::from_config(&crate::Config::for_tests("http://x", "/x".into()).cache));
+        let first = Table::compile(
+            &raw(1, "127.0.0.1:9"),
+            &Table::default(),
+            &HashMap::new(),
+            Duration::ZERO,
+            &metrics,
+            &cache,
+        );
         assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
         assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
         assert!(first.lookup("other.paas.test").is_none());
-        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), Duration::ZERO, &metrics);
+        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), Duration::ZERO, &metrics, &cache);
         assert!(Arc::ptr_eq(&first.apps[0].backends[0], &second.apps[0].backends[0]));
     }
 }

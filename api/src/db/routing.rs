@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use paas_types::routing::{Backend, RouteApp, RouteTable, StaticBundle, StaticMapping};
+use paas_types::routing::{Backend, CachePurge, RouteApp, RouteTable, StaticBundle, StaticMapping};
 use paas_types::Size;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
@@ -81,6 +81,10 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     .fetch_all(&mut *tx)
     .await?;
     let routed = super::process_routes::routed_backends(&mut *tx).await?;
+    let mut purges: HashMap<Uuid, Vec<CachePurge>> = HashMap::new();
+    for (app_id, purge) in super::cache::recent(&mut *tx).await? {
+        purges.entry(app_id).or_default().push(purge);
+    }
     tx.commit().await?;
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
     for b in backends {
@@ -109,7 +113,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 statics,
                 routes: super::process_routes::table_routes(a.id, a.routes.0, &routed),
                 request_timeout_secs: u32::try_from(a.request_timeout_secs).ok(),
-                cache_purges: vec![],
+                cache_purges: purges.remove(&a.id).unwrap_or_default(),
             }
         })
         .collect();

@@ -9,6 +9,7 @@
 pub mod addons;
 pub mod apps;
 pub mod builds;
+pub mod cache;
 pub mod config;
 pub mod domains;
 pub mod formation;

@@ -10,6 +10,7 @@ mod agent_addons;
 mod apps;
 mod auth;
 mod builds;
+mod cache;
 mod config;
 mod domains;
 mod events;
@@ -126,6 +127,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(config::unset_config_var))
         .routes(routes!(domains::list_domains, domains::add_domain))
         .routes(routes!(domains::remove_domain))
+        .routes(routes!(cache::purge_cache))
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
         .routes(routes!(formation::show_formation, formation::update_formation))

@@ -4,6 +4,7 @@
 mod addons;
 mod apps;
 mod auth;
+mod cache;
 mod errors;
 mod isolation;
 mod members;

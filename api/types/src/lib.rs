@@ -303,6 +303,35 @@ pub struct Domain {
     pub created_at: DateTime<Utc>,
 }
 
+// === Front-end cache ===
+
+/// Longest path a cache purge may name.
+pub const MAX_PURGE_PATH: usize = 2048;
+
+/// `POST /v1/apps/{app}/cache/purge`: drop cached responses from every router.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PurgeCacheRequest {
+    /// Request path as clients send it (percent-encoded, printable ASCII),
+    /// e.g. `/pricing` (also drops `/pricing?...`) or `/pricing?plan=pro`
+    /// (only that query). Omitted or `null`: everything the app has cached.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048, pattern = r"^/[!-~]*$"))]
+    pub path: Option<String>,
+}
+
+/// An accepted purge; routers apply it within a second or so.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CachePurgeRecord {
+    /// Order of purges across all apps.
+    pub seq: i64,
+    /// The path purged; `null`: everything.
+    pub path: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 // === Formation ===
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 mod account;
 pub mod addons;
 mod apps;
+mod cache;
 mod config;
 mod deploy;
 pub mod git;
@@ -31,6 +32,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Domains(cmd) => apps::domains(ctx, cmd).await,
         Command::Routes { command } => routes::run(ctx, command).await,
         Command::Volumes(cmd) => volumes::run(ctx, cmd).await,
+        Command::Cache(cmd) => cache::run(ctx, cmd).await,
         Command::Deploy { dir } => deploy::run(ctx, &dir).await,
         Command::Open => apps::open(ctx).await,
         Command::Git(cmd) => git::run(ctx, cmd).await,

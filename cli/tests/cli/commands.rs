@@ -49,6 +49,19 @@ async fn login_saves_a_private_token_and_commands_work() {
     let out = paas.run(root, &["-a", "cli-app", "domains", "list"]).await;
     assert!(text(&out.stdout).contains("www.cli.example"));
 
+    let out = paas.run(root, &["-a", "cli-app", "cache", "purge", "/pricing"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Purged /pricing from cli-app's cache on every router"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = paas.run(root, &["-a", "cli-app", "cache", "purge"]).await;
+    assert!(text(&out.stdout).starts_with("Purged everything cli-app had cached"), "{}", text(&out.stdout));
+    let out = paas.run(root, &["-a", "cli-app", "cache", "purge", "pricing"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("must start with `/` (validation_failed)"), "{}", text(&out.stderr));
+
     let out = paas.run(root, &["-a", "cli-app", "releases"]).await;
     let listing = text(&out.stdout);
     assert!(listing.contains("v2 (current)") && listing.contains("Unset A"), "{listing}");

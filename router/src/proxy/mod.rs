@@ -9,6 +9,7 @@
 //! delayed. Earlier phases steer the relay through `RequestCtx::relay`
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
+pub mod cached;
 pub mod request_start;
 pub mod static_files;
 
@@ -21,6 +22,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
+use crate::cache::Lookup;
 use crate::error::{BodyError, ProxyError, Side};
 use crate::http1::body::BodyReader;
 use crate::relay::{self, Body, RelayEnv, RelayOptions};
@@ -127,7 +129,21 @@ impl Proxy {
         let mut headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
         let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
         request_start::stamp(&mut headers, trusted);
-        self.forward(ctx, &app, head, headers, buffered).await
+        let fill = match cached::lookup(&app, head, &buffered).await {
+            Lookup::Hit { response, refresh } => {
+                if let Some(fill) = refresh {
+                    self.refresh_in_background(app.clone(), head, headers, fill);
+                }
+                return Ok(cached::reply(response));
+            }
+            Lookup::Forward(fill) => fill,
+        };
+        fill.prepare(&mut headers);
+        if fill.wants_body() {
+            // A body the cache may keep is read whole (up to the largest entry) before it is sent.
+            ctx.relay.whole_up_to = Some(self.state.config.cache.cache_max_object_bytes);
+        }
+        cached::finish(fill, self.forward(ctx, &app, head, headers, buffered).await)
     }
 
     /// Phase 1: the app serving the request's host.

@@ -65,6 +65,9 @@ pub struct RelayOptions {
     pub idle_timeout: Option<Duration>,
     /// Hand the complete body to someone (a cache) when it is at most a given size.
     pub capture: Option<Capture>,
+    /// Read a body of a declared length up to this many bytes whole before sending (instead
+    /// of [`WHOLE_BODY`]): a response the front-end cache may store.
+    pub whole_up_to: Option<u64>,
 }
 
 /// A complete response, as a cache stores it.
@@ -176,6 +179,17 @@ pub fn unbuffered(headers: &mut HeaderMap, route_streams: bool) -> bool {
     })
 }
 
+/// Whether a response says how long it stays fresh and sets no cookie: only then may a cache
+/// keep it, so only then is a larger body read whole first (the cache decides the rest).
+fn gives_freshness(headers: &HeaderMap) -> bool {
+    let fresh_for = headers.get_all(header::CACHE_CONTROL).iter().any(|v| {
+        let v = v.as_bytes();
+        v.windows(7).any(|w| w.eq_ignore_ascii_case(b"max-age"))
+            || v.windows(8).any(|w| w.eq_ignore_ascii_case(b"s-maxage"))
+    });
+    (fresh_for || headers.contains_key(header::EXPIRES)) && !headers.contains_key(header::SET_COOKIE)
+}
+
 /// Reads what of the body is there (or all of a small one) after the head; a complete body
 /// returns the connection to its pool at once.
 pub async fn begin(
@@ -190,7 +204,11 @@ pub async fn begin(
     let mut decoder = Decoder::new(response.framing);
     let io = lease.io.as_mut().expect("a sent request has its connection");
     let mut so_far = Joined::default();
-    let small = matches!(response.framing, Framing::Length(n) if n <= WHOLE_BODY);
+    let whole_limit = match options.whole_up_to {
+        Some(n) if gives_freshness(&response.headers) => n.max(WHOLE_BODY),
+        _ => WHOLE_BODY,
+    };
+    let small = matches!(response.framing, Framing::Length(n) if n <= whole_limit);
     if small && !unbuffered {
         // No timer per read: `Proxy::forward` bounds this by the response head timeout.
         while let Some(data) = decoder.next(io, None).await.map_err(broken)? {

@@ -2,6 +2,7 @@
 //! with an in-test stand-in for the API's route-table endpoint.
 
 mod api_down;
+mod cache;
 mod process_routes;
 mod queueing;
 mod routing;

@@ -302,6 +302,108 @@ async fn answer(
     Ok(Response::new(Full::new(Bytes::from(text))))
 }
 
+// === Scripted backends ===
+
+/// One answer of a [`ScriptedBackend`].
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// Waits this long before answering.
+    pub delay: Duration,
+}
+
+impl Scripted {
+    /// `200` with `body` and the given headers, at once.
+    pub fn ok(body: impl Into<String>, headers: &[(&'static str, &str)]) -> Scripted {
+        let headers = headers.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        Scripted { status: 200, headers, body: body.into(), delay: Duration::ZERO }
+    }
+}
+
+type Script = Arc<dyn Fn(&Seen, usize) -> Scripted + Send + Sync>;
+
+/// A real HTTP/1.1 server on loopback whose answers a test writes: `script(request, n)` with `n`
+/// the 1-based count of requests it has seen.
+pub struct ScriptedBackend {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: JoinHandle<()>,
+    /// Open connections: dropped with the backend, so a dropped backend is really down.
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl ScriptedBackend {
+    pub async fn start(script: impl Fn(&Seen, usize) -> Scripted + Send + Sync + 'static) -> ScriptedBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let script: Script = Arc::new(script);
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (task_seen, task_connections) = (seen.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (seen, script) = (task_seen.clone(), script.clone());
+                let connection = tokio::spawn(async move {
+                    let svc = service_fn(move |req| scripted_request(req, seen.clone(), script.clone()));
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                });
+                task_connections.lock().unwrap().push(connection.abort_handle());
+            }
+        });
+        ScriptedBackend { addr, seen, task, connections }
+    }
+
+    /// Requests seen so far.
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// This backend's route-table entry.
+    pub fn entry(&self) -> Backend {
+        backend_entry(&self.addr.to_string())
+    }
+}
+
+impl Drop for ScriptedBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+async fn scripted_request(
+    req: Request<Incoming>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Script,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let request = Seen { method: parts.method.to_string(), target: path.clone(), path, headers: parts.headers, body };
+    let answer = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(request.clone());
+        script(&request, seen.len())
+    };
+    tokio::time::sleep(answer.delay).await;
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap();
+    for (name, value) in answer.headers {
+        response.headers_mut().append(name, value.parse().unwrap());
+    }
+    Ok(response)
+}
+
 // === Router ===
 
 /// Starts a router against `api_url` with state in `state_dir`; `tune` adjusts the config first.
@@ -375,6 +477,17 @@ pub fn parse_answer(mut raw: &[u8]) -> Answer {
     Answer { body, ..answer }
 }
 
+/// `method path` for `host` with extra header lines (each ending in `\r\n`), no body.
+pub async fn request(addr: SocketAddr, method: &str, host: &str, path: &str, extra: &str) -> Answer {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
+    raw(addr, request.as_bytes()).await
+}
+
+/// The router's Prometheus text from its admin port.
+pub async fn metrics(router: &Running) -> String {
+    get(router.admin_addr, "admin", "/metrics").await.text()
+}
+
 /// `GET path` for `host` over a fresh connection that closes after the response.
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Answer {
     get_with(addr, host, path, "").await
@@ -382,6 +495,5 @@ pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Answer {
 
 /// Like [`get`] with extra header lines (each ending in `\r\n`).
 pub async fn get_with(addr: SocketAddr, host: &str, path: &str, extra: &str) -> Answer {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
-    raw(addr, request.as_bytes()).await
+    request(addr, "GET", host, path, extra).await
 }

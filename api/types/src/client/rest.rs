@@ -15,10 +15,10 @@ use super::error::ClientError;
 use super::sse::Events;
 use crate::session::{Run, RunRequest};
 use crate::{
-    AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, ConfigPatch, ConfigVars,
-    CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance, JoinToken,
-    LogLine, LoginRequest, Me, Member, Node, ProcessFormation, Release, ReleaseDetail, Session, SignupRequest, Tenant,
-    UpdateAppRequest,
+    AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, CachePurgeRecord, ConfigPatch,
+    ConfigVars, CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance,
+    JoinToken, LogLine, LoginRequest, Me, Member, Node, ProcessFormation, PurgeCacheRequest, Release, ReleaseDetail,
+    Session, SignupRequest, Tenant, UpdateAppRequest,
 };
 
 /// Query of `GET /v1/apps`: one page of the caller's apps.
@@ -229,6 +229,11 @@ impl RestClient {
     /// Stops routing a custom hostname to the app.
     pub async fn remove_domain(&self, app: &str, hostname: &str) -> Result<(), ClientError> {
         self.delete(&app_path(app, &format!("/domains/{}", segment(hostname)))).await
+    }
+
+    /// Drops the app's cached responses (one path, or all) from every router.
+    pub async fn purge_cache(&self, app: &str, request: &PurgeCacheRequest) -> Result<CachePurgeRecord, ClientError> {
+        self.send_json(Method::POST, &app_path(app, "/cache/purge"), request).await
     }
 
     /// Quantity and size of each process type.
