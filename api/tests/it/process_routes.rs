@@ -78,7 +78,9 @@ async fn routes_from_paas_json_and_the_cli_reach_agents_and_the_route_table() {
     let ids = node.report_all("running").await;
     let by_type = |kind: &str| {
         let index = desired.iter().position(|i| i.process_type == kind).unwrap();
-        Backend { instance_id: ids[index], address: format!("127.0.0.1:{}", 40000 + index), concurrency: None }
+        // Web instances carry their worker count (the queue's cap); async servers are uncapped.
+        let concurrency = (kind == "web").then_some(2);
+        Backend { instance_id: ids[index], address: format!("127.0.0.1:{}", 40000 + index), concurrency }
     };
     let app = table_entry(&api, "chat").await;
     assert_eq!(app.backends, [by_type("web")]);
