@@ -9,15 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::cache::store::{Inner, Partition};
-
-/// What became of a leader's request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Pending,
-    Stored,
-    NotStored,
-}
+use crate::cache::store::{Inner, Outcome, Partition};
 
 /// Held by the one request fetching a fill key; dropping it releases the waiters.
 #[derive(Debug)]

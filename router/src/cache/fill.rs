@@ -10,11 +10,12 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue};
 use http::StatusCode;
 
-use crate::cache::coalesce::{Leader, Outcome};
+use crate::cache::coalesce::Leader;
 use crate::cache::key::{self, CacheRequest, Class};
 use crate::cache::policy::{self, CacheStatus, Entry, Validators};
+use crate::cache::policy::{answer, Cached};
+use crate::cache::store::Outcome;
 use crate::cache::store::Partition;
-use crate::cache::{answer, Cached};
 
 /// Guards one request to the app on behalf of the cache. Dropping it unused (the request failed
 /// or was cancelled) releases requests waiting on it.

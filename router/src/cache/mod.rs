@@ -26,30 +26,20 @@ pub mod store;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName};
-use http::{Method, StatusCode};
+use http::header::{self, HeaderMap};
+use http::Method;
 
 pub use crate::cache::fill::{Fill, Stored};
 pub use crate::cache::key::RequestView;
+pub use crate::cache::policy::{Cached, CACHE_STATUS};
 pub use crate::cache::store::{Cache, Limits, Partition};
 
-use crate::cache::coalesce::{Leader, Outcome};
+use crate::cache::coalesce::Leader;
 use crate::cache::key::{CacheRequest, Class};
+use crate::cache::policy::answer;
 use crate::cache::policy::{CacheStatus, Entry, Selection, Validators};
 use crate::cache::store::Inner;
-
-/// The RFC 9211 header.
-pub static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-
-/// A response answered from the cache.
-#[derive(Debug)]
-pub struct Cached {
-    pub status: StatusCode,
-    /// End-to-end headers, `Age` and `Cache-Status` included.
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
+use crate::cache::store::Outcome;
 
 /// What to do with a request.
 #[derive(Debug)]
@@ -198,15 +188,4 @@ fn client_conditionals(headers: &HeaderMap) -> HeaderMap {
         }
     }
     out
-}
-
-/// The answer from `entry`: a 304 when the client's conditionals hold, else the stored response.
-fn answer(entry: &Entry, client: &HeaderMap, status: &CacheStatus, now: SystemTime) -> Cached {
-    let mut headers = entry.answer_headers(now);
-    headers.append(&CACHE_STATUS, status.value());
-    if entry.not_modified_for(client) {
-        headers.remove(header::CONTENT_LENGTH);
-        return Cached { status: StatusCode::NOT_MODIFIED, headers, body: Bytes::new() };
-    }
-    Cached { status: entry.status, headers, body: entry.body.clone() }
 }

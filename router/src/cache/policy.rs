@@ -329,3 +329,26 @@ impl CacheStatus {
         HeaderValue::from_str(&out).expect("tokens and digits")
     }
 }
+
+/// The RFC 9211 header.
+pub static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// A response answered from the cache.
+#[derive(Debug)]
+pub struct Cached {
+    pub status: StatusCode,
+    /// End-to-end headers, `Age` and `Cache-Status` included.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// The answer from `entry`: a 304 when the client's conditionals hold, else the stored response.
+pub fn answer(entry: &Entry, client: &HeaderMap, status: &CacheStatus, now: SystemTime) -> Cached {
+    let mut headers = entry.answer_headers(now);
+    headers.append(&CACHE_STATUS, status.value());
+    if entry.not_modified_for(client) {
+        headers.remove(header::CONTENT_LENGTH);
+        return Cached { status: StatusCode::NOT_MODIFIED, headers, body: Bytes::new() };
+    }
+    Cached { status: entry.status, headers, body: entry.body.clone() }
+}

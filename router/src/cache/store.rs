@@ -12,11 +12,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::cache::coalesce::Outcome;
 use crate::cache::key;
 use crate::cache::policy::Entry;
 use crate::config::CacheConfig;
 use crate::metrics::AppMetrics;
+
+/// What became of a coalescing leader's request (see `coalesce`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pending,
+    Stored,
+    NotStored,
+}
 
 /// Variants kept per resource (`Vary`); older ones are dropped.
 const MAX_VARIANTS: usize = 8;

@@ -1,15 +1,10 @@
 //! The front-end cache in the request path: [`crate::cache`] speaks plain
-//! `http` types; this turns its answers into replies, feeds it buffered
-//! responses, and runs stale-while-revalidate refreshes in the background.
-
-use std::sync::Arc;
-
-use http::{HeaderMap, Method};
+//! `http` types; this turns its answers into replies and feeds it the
+//! responses (the stale-while-revalidate refresh is `Proxy::refresh_in_background`).
 
 use crate::buffer::Buffered;
 use crate::cache::{self, Cached, Fill, Lookup, RequestView, Stored};
 use crate::error::{ProxyError, Side};
-use crate::proxy::{Proxy, RequestCtx};
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::table::AppRoute;
@@ -55,37 +50,5 @@ pub fn finish(fill: Fill, result: Result<Reply, ProxyError>) -> Result<Reply, Pr
             }
             Ok(reply)
         }
-    }
-}
-
-impl Proxy {
-    /// Revalidates a stale entry after its stale answer went out (stale-while-revalidate): a GET
-    /// for the same URL with the client's headers, through `fill`, on this worker's event loop.
-    pub(super) fn refresh_in_background(
-        &self,
-        app: Arc<AppRoute>,
-        head: &RequestHead,
-        mut headers: HeaderMap,
-        fill: Fill,
-    ) {
-        let proxy = Proxy::new(self.state.clone());
-        let head = RequestHead {
-            method: Method::GET,
-            uri: head.uri.clone(),
-            version: head.version,
-            headers: head.headers.clone(),
-            framing: head.framing,
-            keep_alive: true,
-            expect_continue: false,
-            wants_upgrade: false,
-        };
-        fill.prepare(&mut headers);
-        tokio::spawn(async move {
-            let mut ctx = RequestCtx::default();
-            let result = proxy.forward(&mut ctx, &app, &head, headers, Buffered::default()).await;
-            if let Err(error) = finish(fill, result) {
-                tracing::debug!(app = %app.name, error = %error, "background revalidation failed");
-            }
-        });
     }
 }

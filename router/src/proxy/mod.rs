@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use crate::buffer::{Buffered, SpoolError, Spooler};
-use crate::cache::Lookup;
+use crate::cache::{Fill, Lookup};
 use crate::error::{BodyError, ProxyError, Side};
 use crate::http1::body::BodyReader;
 use crate::relay::{self, Body, RelayEnv, RelayOptions};
@@ -273,6 +273,38 @@ impl Proxy {
             Body::Stream(relay) => ReplyBody::Stream(relay),
         };
         Ok(Reply::new(status, response.headers, body))
+    }
+}
+
+impl Proxy {
+    /// Revalidates a stale entry after its stale answer went out (stale-while-revalidate): a GET
+    /// for the same URL with the client's headers, through `fill`, on this worker's event loop.
+    pub(super) fn refresh_in_background(
+        &self,
+        app: Arc<AppRoute>,
+        head: &RequestHead,
+        mut headers: HeaderMap,
+        fill: Fill,
+    ) {
+        let proxy = Proxy::new(self.state.clone());
+        let head = RequestHead {
+            method: Method::GET,
+            uri: head.uri.clone(),
+            version: head.version,
+            headers: head.headers.clone(),
+            framing: head.framing,
+            keep_alive: true,
+            expect_continue: false,
+            wants_upgrade: false,
+        };
+        fill.prepare(&mut headers);
+        tokio::spawn(async move {
+            let mut ctx = RequestCtx::default();
+            let result = proxy.forward(&mut ctx, &app, &head, headers, Buffered::default()).await;
+            if let Err(error) = cached::finish(fill, result) {
+                tracing::debug!(app = %app.name, error = %error, "background revalidation failed");
+            }
+        });
     }
 }
 

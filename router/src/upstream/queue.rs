@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::error::ProxyError;
 use crate::metrics::AppMetrics;
-use crate::upstream::{pick, Backend, Lease, Pick};
+use crate::upstream::backend::{pick, Backend, Lease, Pick, SlotFreed};
 
 /// Failed reservations (races with other threads) one hand-out pass tolerates before it stops;
 /// the next freed slot starts another pass.
@@ -59,6 +59,13 @@ struct Waiter {
 impl std::fmt::Debug for AppQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppQueue").field("app", &self.app).field("waiting", &self.waiting).finish()
+    }
+}
+
+impl SlotFreed for AppQueue {
+    /// Called by every dropped lease of a capped instance.
+    fn slot_freed(&self) {
+        self.wake();
     }
 }
 
@@ -121,15 +128,10 @@ impl AppQueue {
         }
     }
 
-    /// Called by every dropped lease of a capped instance.
-    pub(super) fn slot_freed(&self) {
-        self.wake();
-    }
-
     /// A lease of `backend`, whose slot is already reserved.
     fn lease(self: &Arc<Self>, backend: Arc<Backend>) -> Lease {
         // Only capped instances have anyone to wake; the others skip the shared refcount.
-        let queue = backend.limit().map(|_| self.clone());
+        let queue = backend.limit().map(|_| self.clone() as Arc<dyn SlotFreed>);
         Lease { backend, io: None, queue }
     }
 
@@ -187,7 +189,7 @@ impl AppQueue {
                     let waiter = inner.waiters.remove(i).expect("index checked by the loop");
                     if waiter.tx.send(backend.clone()).is_err() {
                         // It gave up just now: the slot is free again for the next one.
-                        backend.outstanding.fetch_sub(1, Ordering::SeqCst);
+                        backend.unreserve();
                     }
                 }
                 // A waiter with nothing tried could use any instance: nobody behind it can be served.
