@@ -182,7 +182,11 @@ mod tests {
                 routes: vec![],
                 request_timeout_secs: None,
                 cache_purges: vec![],
+                https_redirect: false,
+                hsts: false,
             }],
+            certificates: vec![],
+            acme_challenges: vec![],
         }
     }
 

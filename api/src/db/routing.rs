@@ -114,10 +114,12 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 routes: super::process_routes::table_routes(a.id, a.routes.0, &routed),
                 request_timeout_secs: u32::try_from(a.request_timeout_secs).ok(),
                 cache_purges: purges.remove(&a.id).unwrap_or_default(),
+                https_redirect: false,
+                hsts: false,
             }
         })
         .collect();
-    Ok(RouteTable { version, apps })
+    Ok(RouteTable { version, apps, certificates: vec![], acme_challenges: vec![] })
 }
 
 /// A blob that some build uses as its static bundle (never a source tarball).

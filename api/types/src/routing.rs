@@ -4,6 +4,7 @@
 //! answers as soon as the table's version differs from `after`, or after
 //! `wait` seconds with the same table (same version) when nothing changed.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,6 +18,51 @@ pub struct RouteTable {
     /// Increases whenever any route changes; compare, never do arithmetic.
     pub version: i64,
     pub apps: Vec<RouteApp>,
+    /// Certificates the API obtained (ACME) for custom domains, keys included:
+    /// the route-table protocol is authenticated, and routers keep them only in
+    /// memory and in their private (0600) table cache.
+    #[serde(default)]
+    pub certificates: Vec<RouteCertificate>,
+    /// HTTP-01 challenges of pending ACME orders: a router answers
+    /// `GET /.well-known/acme-challenge/<token>` for `hostname` with
+    /// `key_authorization` (plain HTTP, before any app routing).
+    #[serde(default)]
+    pub acme_challenges: Vec<AcmeChallenge>,
+}
+
+/// A certificate and its private key, served by SNI for `hostnames`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RouteCertificate {
+    /// Lowercase DNS names the certificate covers (its subject alternative names).
+    pub hostnames: Vec<String>,
+    /// PEM certificates, leaf first, then intermediates.
+    pub chain_pem: String,
+    /// PEM private key (PKCS#8).
+    pub key_pem: String,
+    pub not_after: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for RouteCertificate {
+    // Keeps private keys out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteCertificate")
+            .field("hostnames", &self.hostnames)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One pending HTTP-01 challenge (RFC 8555 section 8.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcmeChallenge {
+    /// Lowercase hostname being validated.
+    pub hostname: String,
+    /// The last path segment the CA requests (base64url).
+    pub token: String,
+    /// The exact response body, `<token>.<account key thumbprint>`.
+    pub key_authorization: String,
 }
 
 /// How to reach one app.
@@ -48,6 +94,14 @@ pub struct RouteApp {
     /// `seq` it has not applied yet. A new `release` drops the whole cache.
     #[serde(default)]
     pub cache_purges: Vec<CachePurge>,
+    /// Plain-HTTP requests for a hostname the router holds a certificate for
+    /// (ACME or the operator's default) are redirected to HTTPS (308);
+    /// ACME challenges are always answered over HTTP.
+    #[serde(default)]
+    pub https_redirect: bool,
+    /// HTTPS responses carry `Strict-Transport-Security` (one year).
+    #[serde(default)]
+    pub hsts: bool,
 }
 
 /// Requests whose path starts with `prefix` go to instances of `process_type`.

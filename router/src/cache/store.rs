@@ -384,6 +384,8 @@ mod tests {
             routes: vec![],
             request_timeout_secs: None,
             cache_purges: purges,
+            https_redirect: false,
+            hsts: false,
         }
     }
 

@@ -144,6 +144,8 @@ pub fn app(name: &str, hostnames: &[&str], backends: &[&TestBackend]) -> RouteAp
         routes: vec![],
         request_timeout_secs: None,
         cache_purges: vec![],
+        https_redirect: false,
+        hsts: false,
     }
 }
 
@@ -152,7 +154,7 @@ pub fn backend_entry(address: &str) -> Backend {
 }
 
 pub fn table(version: i64, apps: Vec<RouteApp>) -> RouteTable {
-    RouteTable { version, apps }
+    RouteTable { version, apps, certificates: vec![], acme_challenges: vec![] }
 }
 
 /// A gzip tarball of `files` (path -> content) and its bundle entry mapping `/static/` to `static/`.
