@@ -1,6 +1,5 @@
 //! The internal admin listener: `/metrics` (Prometheus text) and `/healthz`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -8,8 +7,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use crate::buffer::Buffered;
-use crate::http1::body::BodyReader;
-use crate::server::conn::Handler;
+use crate::server::handler::{ConnInfo, Handler, RequestBody};
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::state::State;
@@ -26,7 +24,7 @@ impl Admin {
 }
 
 impl Handler for Admin {
-    async fn handle(&self, head: &RequestHead, _body: &mut BodyReader<'_>, _peer: SocketAddr) -> Reply {
+    async fn handle<B: RequestBody>(&self, head: &RequestHead, _body: &mut B, _conn: &ConnInfo) -> Reply {
         let (status, content_type, body) = match head.uri.path() {
             "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", self.state.metrics.render()),
             "/healthz" => {

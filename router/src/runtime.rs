@@ -22,7 +22,8 @@ use crate::error::RouterError;
 use crate::metrics::Metrics;
 use crate::proxy;
 use crate::refresh::TableSource;
-use crate::server::conn::{self, ConnSettings, Handler};
+use crate::server::conn::{self, ConnSettings};
+use crate::server::handler::{ConnInfo, Handler};
 use crate::source::ApiClient;
 use crate::state::State;
 use crate::statics::MemoryBudget;
@@ -195,7 +196,8 @@ async fn accept_loop<H: Handler>(
                 state.metrics.open_connections.fetch_add(1, Ordering::Relaxed);
                 state.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
             }
-            conn::serve(handler, stream, peer, settings, shutdown).await;
+            let _ = stream.set_nodelay(true);
+            conn::serve(handler, stream, ConnInfo::plain(peer), settings, shutdown).await;
             if counted {
                 state.metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
             }

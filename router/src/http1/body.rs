@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::error::BodyError;
 use crate::http1::framing::Framing;
@@ -122,7 +122,11 @@ impl Decoder {
     /// The next piece of body data read from `io`, `None` at the end. `timeout` bounds each
     /// read; `None` when the caller bounds the whole body. Cancel-safe: bytes read before a
     /// cancellation stay in `io.buf` and the state only moves on with consumed bytes.
-    pub async fn next(&mut self, io: &mut ClientIo, timeout: Option<Duration>) -> Result<Option<Bytes>, BodyError> {
+    pub async fn next<S: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut ClientIo<S>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Bytes>, BodyError> {
         loop {
             match self.decode(&mut io.buf)? {
                 Decoded::Data(data) => return Ok(Some(data)),
@@ -160,17 +164,17 @@ fn line(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, BodyError> {
 }
 
 /// Yields the body of one request, then leaves the connection positioned at the next request.
-pub struct BodyReader<'a> {
-    io: &'a mut ClientIo,
+pub struct BodyReader<'a, S = tokio::net::TcpStream> {
+    io: &'a mut ClientIo<S>,
     decoder: Decoder,
     timeout: Option<Duration>,
     /// `100 Continue` still owed before the first socket read.
     continue_pending: bool,
 }
 
-impl<'a> BodyReader<'a> {
+impl<'a, S: AsyncRead + AsyncWrite + Unpin + Send> BodyReader<'a, S> {
     /// `timeout` bounds each pause; `None` when the caller bounds the whole read.
-    pub fn new(io: &'a mut ClientIo, framing: Framing, timeout: Option<Duration>, expect_continue: bool) -> Self {
+    pub fn new(io: &'a mut ClientIo<S>, framing: Framing, timeout: Option<Duration>, expect_continue: bool) -> Self {
         let decoder = Decoder::new(framing);
         // A client that already started sending its body needs no invitation.
         let continue_pending = expect_continue && io.buf.is_empty() && !decoder.is_done();

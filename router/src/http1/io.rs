@@ -7,19 +7,24 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 
 use crate::error::BodyError;
 
-/// A socket plus the bytes read from it but not yet consumed (client side, and upstream connections).
+/// A socket plus the bytes read from it but not yet consumed (client side, and upstream
+/// connections). `S` is a TLS stream for HTTPS clients, plain TCP everywhere else.
 #[derive(Debug)]
-pub struct ClientIo {
-    pub stream: TcpStream,
+pub struct ClientIo<S = TcpStream> {
+    pub stream: S,
     pub buf: BytesMut,
 }
 
-impl ClientIo {
+impl<S: AsyncRead + Unpin> ClientIo<S> {
+    pub fn new(stream: S) -> Self {
+        ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) }
+    }
+
     /// Reads more bytes into `buf`; `Ok(0)` is end of stream. `timeout: None` when the caller
     /// already bounds the whole exchange (no timer per read).
     pub async fn read_more(&mut self, timeout: Option<Duration>) -> Result<usize, BodyError> {

@@ -24,9 +24,8 @@ use http::{Method, StatusCode};
 use crate::buffer::{Buffered, SpoolError, Spooler};
 use crate::cache::{Fill, Lookup};
 use crate::error::{BodyError, ProxyError, Side};
-use crate::http1::body::BodyReader;
 use crate::relay::{self, Body, RelayEnv, RelayOptions};
-use crate::server::conn::Handler;
+use crate::server::handler::{ConnInfo, Handler, RequestBody};
 use crate::server::head::RequestHead;
 use crate::server::reply::{Reply, ReplyBody};
 use crate::state::State;
@@ -75,9 +74,9 @@ struct RequestCtx {
 }
 
 impl Handler for Proxy {
-    async fn handle(&self, head: &RequestHead, body: &mut BodyReader<'_>, peer: SocketAddr) -> Reply {
+    async fn handle<B: RequestBody>(&self, head: &RequestHead, body: &mut B, conn: &ConnInfo) -> Reply {
         let mut ctx = RequestCtx::default();
-        let mut reply = match self.phases(&mut ctx, head, body, peer).await {
+        let mut reply = match self.phases(&mut ctx, head, body, conn.peer).await {
             Ok(reply) => reply,
             Err(err) => {
                 if err.side() != Side::Client {
@@ -107,11 +106,11 @@ impl Proxy {
         Proxy { state, ids: RequestIds::new() }
     }
 
-    async fn phases(
+    async fn phases<B: RequestBody>(
         &self,
         ctx: &mut RequestCtx,
         head: &RequestHead,
-        body: &mut BodyReader<'_>,
+        body: &mut B,
         peer: SocketAddr,
     ) -> Result<Reply, ProxyError> {
         let app = self.route(head)?;
@@ -163,7 +162,7 @@ impl Proxy {
     }
 
     /// Phase 3: the whole request body, in memory or spilled to disk.
-    async fn buffer_request(&self, body: &mut BodyReader<'_>) -> Result<Buffered, ProxyError> {
+    async fn buffer_request<B: RequestBody>(&self, body: &mut B) -> Result<Buffered, ProxyError> {
         let limits = &self.state.config.limits;
         if body.declared_len().is_some_and(|n| n > limits.max_body_bytes) {
             return Err(ProxyError::BodyTooLarge { limit: limits.max_body_bytes });

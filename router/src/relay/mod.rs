@@ -29,8 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName};
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::buffer::Joined;
 use crate::config::UpstreamConfig;
@@ -340,9 +339,9 @@ impl Relay {
 
     /// Writes `head` and then the body as it arrives; returns the body bytes relayed.
     /// `send_timeout` bounds each pause of the client, the idle timeout each of the instance.
-    pub async fn send(
+    pub async fn send<W: AsyncWrite + Unpin>(
         &mut self,
-        client: &mut TcpStream,
+        client: &mut W,
         head: Vec<u8>,
         send_timeout: Duration,
     ) -> Result<u64, RelayError> {

@@ -8,37 +8,26 @@
 //! stream idle timeout.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::Buf;
 use http::header;
 use http::{Method, StatusCode};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::config::Limits;
 use crate::error::ProxyError;
 use crate::http1::body::BodyReader;
 use crate::http1::io::ClientIo;
+use crate::server::handler::{ConnInfo, Handler};
 use crate::server::head::{self, RequestHead};
 use crate::server::reply::{self, Reply};
 
 /// Bodies left unread by a handler (a 404 for a small POST) are drained up to this size to keep the connection.
 const DRAIN_LIMIT: u64 = 64 * 1024;
-
-/// Answers one request. The body is read through `body` (or not at all).
-pub trait Handler: Send + Sync + 'static {
-    fn handle(
-        &self,
-        head: &RequestHead,
-        body: &mut BodyReader<'_>,
-        peer: SocketAddr,
-    ) -> impl Future<Output = Reply> + Send;
-}
 
 /// Per-listener settings.
 #[derive(Debug, Clone)]
@@ -47,16 +36,17 @@ pub struct ConnSettings {
     pub access_log: bool,
 }
 
-/// Serves requests on `stream` until the client leaves, an error closes it, or shutdown starts.
-pub async fn serve<H: Handler>(
+/// Serves HTTP/1.1 requests on `stream` (TCP, or TLS over it) until the client leaves, an
+/// error closes it, or shutdown starts.
+pub async fn serve<H: Handler, S: AsyncRead + AsyncWrite + Unpin + Send>(
     handler: Arc<H>,
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: S,
+    conn: ConnInfo,
     settings: Arc<ConnSettings>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let mut io = ClientIo { stream, buf: BytesMut::with_capacity(8 * 1024) };
+    let peer = conn.peer;
+    let mut io = ClientIo::new(stream);
     // One shutdown waiter and one head timer per connection, re-armed per request: extending a
     // registered timer is a compare-and-swap, registering a fresh one takes the timer wheel's lock.
     let mut signal = shutdown.clone();
@@ -79,7 +69,7 @@ pub async fn serve<H: Handler>(
         let started = Instant::now();
         let mut body =
             BodyReader::new(&mut io, head.framing, Some(settings.limits.body_timeout()), head.expect_continue);
-        let mut reply = handler.handle(&head, &mut body, peer).await;
+        let mut reply = handler.handle(&head, &mut body, &conn).await;
         let body_done = body.is_done() || drain(&mut body, reply.status).await;
         let keep_alive =
             head.keep_alive && body_done && !reply.close && !reply.body.ends_by_close() && !*shutdown.borrow();
@@ -103,8 +93,8 @@ pub async fn serve<H: Handler>(
 }
 
 /// Reads and parses the next request head; `Ok(None)` closes quietly (idle, EOF, shutdown).
-async fn read_head(
-    io: &mut ClientIo,
+async fn read_head<S: AsyncRead + Unpin>(
+    io: &mut ClientIo<S>,
     limits: &Limits,
     mut shutdown: Pin<&mut impl Future<Output = Result<(), watch::error::RecvError>>>,
     mut timer: Pin<&mut tokio::time::Sleep>,
@@ -143,7 +133,7 @@ async fn read_head(
 }
 
 /// Consumes a small unread body so the connection can be reused; `false` means close instead.
-async fn drain(body: &mut BodyReader<'_>, status: StatusCode) -> bool {
+async fn drain<S: AsyncRead + AsyncWrite + Unpin + Send>(body: &mut BodyReader<'_, S>, status: StatusCode) -> bool {
     let small = body.declared_len().is_some_and(|n| n <= DRAIN_LIMIT);
     if !small || status == StatusCode::PAYLOAD_TOO_LARGE {
         return false;
@@ -158,7 +148,7 @@ async fn drain(body: &mut BodyReader<'_>, status: StatusCode) -> bool {
     false
 }
 
-fn access_log(head: &RequestHead, reply: &Reply, peer: SocketAddr, started: Instant, sent: Option<u64>) {
+fn access_log(head: &RequestHead, reply: &Reply, peer: std::net::SocketAddr, started: Instant, sent: Option<u64>) {
     let info = &reply.info;
     let host = head.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     tracing::info!(

@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
@@ -110,8 +109,8 @@ impl Reply {
 
 /// Writes `reply` (head, then body unless `HEAD`); returns the body bytes sent. A streamed
 /// body that breaks off is logged here and noted in `reply.info.error`.
-pub async fn write(
-    stream: &mut TcpStream,
+pub async fn write<W: AsyncWrite + Unpin>(
+    stream: &mut W,
     method: &Method,
     reply: &mut Reply,
     keep_alive: bool,
@@ -209,15 +208,15 @@ fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-async fn write_bytes(stream: &mut TcpStream, body: &Bytes, timeout: Duration) -> std::io::Result<()> {
+async fn write_bytes<W: AsyncWrite + Unpin>(stream: &mut W, body: &Bytes, timeout: Duration) -> std::io::Result<()> {
     for slice in body.chunks(WRITE_SLICE) {
         timed(timeout, stream.write_all(slice)).await?;
     }
     Ok(())
 }
 
-async fn write_file(
-    stream: &mut TcpStream,
+async fn write_file<W: AsyncWrite + Unpin>(
+    stream: &mut W,
     path: PathBuf,
     offset: u64,
     len: u64,

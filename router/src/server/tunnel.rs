@@ -26,7 +26,12 @@ pub enum TunnelEnd {
 }
 
 /// Relays `client` <-> `upstream` until both close, one breaks, or `idle` passes without a byte.
-pub async fn relay(mut client: ClientIo, mut upstream: Box<ClientIo>, peer: SocketAddr, idle: Duration) {
+pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: ClientIo<S>,
+    mut upstream: Box<ClientIo>,
+    peer: SocketAddr,
+    idle: Duration,
+) {
     // Bytes either side sent early (already buffered) go first.
     if !client.buf.is_empty() && upstream.stream.write_all(&client.buf).await.is_err() {
         return;
@@ -34,7 +39,7 @@ pub async fn relay(mut client: ClientIo, mut upstream: Box<ClientIo>, peer: Sock
     if !upstream.buf.is_empty() && client.stream.write_all(&upstream.buf).await.is_err() {
         return;
     }
-    let (mut client_read, mut client_write) = client.stream.split();
+    let (mut client_read, mut client_write) = tokio::io::split(client.stream);
     let (mut upstream_read, mut upstream_write) = upstream.stream.split();
     match bidirectional(&mut client_read, &mut client_write, &mut upstream_read, &mut upstream_write, idle).await {
         Ok((up, down)) => tracing::debug!(peer = %peer, bytes_up = up, bytes_down = down, "tunnel closed"),
