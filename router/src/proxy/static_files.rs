@@ -10,7 +10,7 @@ use crate::buffer::Buffered;
 use crate::error::ProxyError;
 use crate::http1::framing::trim;
 use crate::server::head::RequestHead;
-use crate::server::reply::{Reply, ReplyBody};
+use crate::server::reply::{Reply, ReplyBody, SENDFILE_FROM};
 use crate::statics::StaticFile;
 
 /// `Cache-Control` of a file whose name carries a content hash: its bytes never change.
@@ -49,9 +49,11 @@ pub fn respond(file: &StaticFile, head: &RequestHead, cache_control: &HeaderValu
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
     };
-    let body = match &rep.data {
-        Some(data) => ReplyBody::Buffered(Buffered::Mem(data.slice(offset as usize..(offset + len) as usize))),
-        None => ReplyBody::Disk { path: rep.path.clone(), offset, len },
+    let in_memory = rep.data.as_ref().map(|data| data.slice(offset as usize..(offset + len) as usize));
+    let body = match in_memory {
+        // Large files go to plain-TCP clients by sendfile(2) (see `server::reply`), others from memory.
+        Some(data) if len < SENDFILE_FROM as u64 => ReplyBody::Buffered(Buffered::Mem(data)),
+        in_memory => ReplyBody::Disk { path: rep.path.clone(), offset, len, in_memory },
     };
     Ok(Reply::new(status, headers, body))
 }

@@ -24,7 +24,7 @@ use crate::http1::body::BodyReader;
 use crate::http1::io::ClientIo;
 use crate::server::handler::{ConnInfo, Handler};
 use crate::server::head::{self, RequestHead};
-use crate::server::reply::{self, Reply};
+use crate::server::reply::{self, ClientWrite, Reply};
 
 /// Bodies left unread by a handler (a 404 for a small POST) are drained up to this size to keep the connection.
 const DRAIN_LIMIT: u64 = 64 * 1024;
@@ -38,7 +38,7 @@ pub struct ConnSettings {
 
 /// Serves HTTP/1.1 requests on `stream` (TCP, or TLS over it) until the client leaves, an
 /// error closes it, or shutdown starts.
-pub async fn serve<H: Handler, S: AsyncRead + AsyncWrite + Unpin + Send>(
+pub async fn serve<H: Handler, S: AsyncRead + ClientWrite>(
     handler: Arc<H>,
     stream: S,
     conn: ConnInfo,

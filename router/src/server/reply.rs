@@ -1,6 +1,10 @@
 //! A response ready to be written to a client, and how it is written: whole bodies
 //! (memory, spill file, static file on disk) with their head in as few writes as
 //! possible, and bodies still arriving from an instance through their [`Relay`].
+//!
+//! Files go to plain-TCP clients by `sendfile(2)`, as nginx sends them: the bytes move
+//! from the page cache to the socket without passing through the router; TLS and
+//! HTTP/2 clients get them copied (from memory when the file is held there).
 
 use std::cell::RefCell;
 use std::io::SeekFrom;
@@ -10,7 +14,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
 
 use crate::buffer::Buffered;
 use crate::error::ProxyError;
@@ -19,16 +24,35 @@ use crate::relay::{OutFraming, Relay};
 
 /// Bytes written per timed write, so `send_timeout` bounds each pause rather than the whole transfer.
 const WRITE_SLICE: usize = 256 * 1024;
+/// Static files at least this large are sent by `sendfile(2)` to plain-TCP clients; below it a
+/// copy from memory together with the head (one write) is cheaper.
+pub const SENDFILE_FROM: usize = 64 * 1024;
+
+/// A client stream replies are written to. Plain TCP says so, for `sendfile(2)`.
+pub trait ClientWrite: AsyncWrite + Unpin + Send {
+    /// The socket, when bytes written to it reach the client unchanged (no TLS, no framing).
+    fn raw_tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+impl ClientWrite for TcpStream {
+    fn raw_tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
 
 /// Body of a reply.
 #[derive(Debug)]
 pub enum ReplyBody {
     Buffered(Buffered),
-    /// A byte range of a file on disk (large static files).
+    /// A byte range of a file on disk (large static files); `in_memory`: the same bytes, when
+    /// the file is also held in memory (for clients `sendfile(2)` cannot serve).
     Disk {
         path: PathBuf,
         offset: u64,
         len: u64,
+        in_memory: Option<Bytes>,
     },
     /// A body still arriving from an instance (its length may be unknown).
     Stream(Box<Relay>),
@@ -109,7 +133,7 @@ impl Reply {
 
 /// Writes `reply` (head, then body unless `HEAD`); returns the body bytes sent. A streamed
 /// body that breaks off is logged here and noted in `reply.info.error`.
-pub async fn write<W: AsyncWrite + Unpin>(
+pub async fn write<W: ClientWrite>(
     stream: &mut W,
     method: &Method,
     reply: &mut Reply,
@@ -153,7 +177,11 @@ pub async fn write<W: AsyncWrite + Unpin>(
         ReplyBody::Buffered(Buffered::File { file, len }) => {
             write_file(stream, file.path().into(), 0, *len, timeout).await?
         }
-        ReplyBody::Disk { path, offset, len } => write_file(stream, path.clone(), *offset, *len, timeout).await?,
+        ReplyBody::Disk { path, offset, len, in_memory } => match (stream.raw_tcp(), in_memory) {
+            (Some(socket), _) => send_file(socket, path, *offset, *len, timeout).await?,
+            (None, Some(bytes)) => write_bytes(stream, bytes, timeout).await?,
+            (None, None) => write_file(stream, path.clone(), *offset, *len, timeout).await?,
+        },
         ReplyBody::Stream(_) => {} // sent above
     }
     Ok(match reply.body.framing() {
@@ -231,6 +259,35 @@ async fn write_file<W: AsyncWrite + Unpin>(
         file.read_exact(&mut buf[..n]).await?;
         timed(timeout, stream.write_all(&buf[..n])).await?;
         left -= n as u64;
+    }
+    Ok(())
+}
+
+/// `len` bytes of the file at `path` from `offset`, by `sendfile(2)`: each wait for the socket to
+/// take more is bounded by `timeout`.
+async fn send_file(
+    socket: &TcpStream,
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    // Opening a file of an unpacked bundle is a metadata lookup, not worth a blocking-pool hop.
+    let file = std::fs::File::open(path)?;
+    let mut at = i64::try_from(offset).map_err(std::io::Error::other)?;
+    let end = at + i64::try_from(len).map_err(std::io::Error::other)?;
+    while at < end {
+        let count = usize::try_from(end - at).unwrap_or(usize::MAX).min(WRITE_SLICE * 4);
+        timed(timeout, socket.writable()).await?;
+        let sent = socket.try_io(Interest::WRITABLE, || {
+            nix::sys::sendfile::sendfile64(socket, &file, Some(&mut at), count).map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "static file shrank")),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
