@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # HTTPS: router vs nginx, same certificate, same backend, same machine, loopback only,
 # alternating router / nginx rounds in one run:
-#   (i)   new TLS handshakes per second: wrk with `Connection: close`, so every request is a new
-#         TCP connection and a full handshake (wrk never resumes sessions);
+#   (i)   new TLS handshakes per second: `openssl s_time -new` (a full handshake per connection,
+#         no request), NEW_CLIENTS processes at once, connections counted over wall time;
+#   (i')  one request per connection: wrk with `Connection: close`; wrk resumes sessions
+#         (checked against nginx's $ssl_session_reused), so these are mostly resumed handshakes;
 #   (ii)  HTTPS keep-alive requests per second (wrk, proxied hello-world);
 #   (iii) h2 vs HTTP/1.1 for a page with 20 static assets: slot for the HTTP/2 merge (not measured yet).
 # Prints medians and ratios. Knobs: ROUNDS (3), DURATION (8 s per wrk run), CONNS (64 keep-alive
-# clients), NEW_CONNS (32 clients opening connections), KEY (ec = ECDSA P-256, or rsa = RSA 2048),
+# clients), NEW_CONNS (32 wrk clients with `Connection: close`), NEW_CLIENTS (2 s_time processes), KEY (ec = ECDSA P-256, or rsa = RSA 2048),
 # BUILD (1; 0 uses binaries already built in $CARGO_TARGET_DIR or target/).
 # Usage: bench/tls/run.sh   (from anywhere; needs cargo and openssl; installs wrk/nginx if missing)
 set -euo pipefail
@@ -15,6 +17,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-64}
 NEW_CONNS=${NEW_CONNS:-32}
+NEW_CLIENTS=${NEW_CLIENTS:-2}
 KEY=${KEY:-ec}
 BUILD=${BUILD:-1}
 
@@ -135,6 +138,20 @@ run_wrk() { # name conns duration url [header] -> appends "rps errors" to $work/
     mkdir -p "$work/res"
     echo "$rps $errs" >>"$work/res/$1"
 }
+run_stime() { # name port -> appends "handshakes/s 0" to $work/res/name
+    local started ended i clients=()
+    started=$(date +%s.%N)
+    for i in $(seq "$NEW_CLIENTS"); do
+        openssl s_time -connect "127.0.0.1:$2" -new -time "$DURATION" >"$work/stime.$i" 2>&1 &
+        clients+=($!)
+    done
+    wait "${clients[@]}"
+    ended=$(date +%s.%N)
+    mkdir -p "$work/res"
+    cat "$work"/stime.* | awk -v t="$(awk -v a="$started" -v b="$ended" 'BEGIN { print b - a }')" \
+        '/connections in .* real seconds/ { n += $1 } END { printf "%.2f 0\n", n / t }' >>"$work/res/$1"
+    rm -f "$work"/stime.*
+}
 median() { # file column
     sort -g -k"$2","$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -146,7 +163,9 @@ for round in $(seq "$ROUNDS"); do
     for target in router:$ROUTER_TLS nginx:$NGINX_TLS; do
         name=${target%%:*} port=${target#*:}
         echo "round $round: $name new handshakes" >&2
-        run_wrk "${name}_new" "$NEW_CONNS" "$DURATION" "https://localhost:$port/" "Connection: close"
+        run_stime "${name}_new" "$port"
+        echo "round $round: $name one request per connection" >&2
+        run_wrk "${name}_close" "$NEW_CONNS" "$DURATION" "https://localhost:$port/" "Connection: close"
         echo "round $round: $name keep-alive" >&2
         run_wrk "${name}_keepalive" "$CONNS" "$DURATION" "https://localhost:$port/"
     done
@@ -159,18 +178,19 @@ done
 
 # --- report ------------------------------------------------------------------
 echo
-echo "HTTPS, router vs nginx, medians of $ROUNDS alternating rounds, wrk -t1 -d${DURATION}s ($(nproc) cores, loopback)"
+echo "HTTPS, router vs nginx, medians of $ROUNDS alternating rounds, ${DURATION}s per run ($(nproc) cores, loopback)"
 echo "certificate: $KEY; negotiated: router $(negotiated "$ROUTER_TLS"), nginx $(negotiated "$NGINX_TLS")"
-printf '%-34s %12s %12s %7s %8s\n' scenario "router" "nginx" ratio errors
-for pair in "new handshakes/s (-c$NEW_CONNS, close):_new" "keep-alive req/s (-c$CONNS):_keepalive"; do
+printf '%-40s %12s %12s %7s %8s\n' scenario "router" "nginx" ratio errors
+for pair in "new handshakes/s (s_time -new x$NEW_CLIENTS):_new" "req/s, 1 per connection (wrk -c$NEW_CONNS):_close" \
+    "keep-alive req/s (wrk -c$CONNS):_keepalive"; do
     label=${pair%%:*} name=${pair#*:}
     r=$work/res/router$name n=$work/res/nginx$name
     rr=$(median "$r" 1) nr=$(median "$n" 1)
-    printf '%-34s %12s %12s %7s %4s/%-4s\n' "$label" "$rr" "$nr" "$(ratio "$rr" "$nr")" "$(sum_col "$r" 2)" "$(sum_col "$n" 2)"
+    printf '%-40s %12s %12s %7s %4s/%-4s\n' "$label" "$rr" "$nr" "$(ratio "$rr" "$nr")" "$(sum_col "$r" 2)" "$(sum_col "$n" 2)"
 done
 if [ -s "$work/res/h2_page" ] && [ -s "$work/res/h1_page" ]; then
     h2=$(median "$work/res/h2_page" 1) h1=$(median "$work/res/h1_page" 1)
-    printf '%-34s %12s %12s %7s\n' "page + 20 assets/s (h2 vs h1)" "$h2" "$h1" "$(ratio "$h2" "$h1")"
+    printf '%-40s %12s %12s %7s\n' "page + 20 assets/s (h2 vs h1)" "$h2" "$h1" "$(ratio "$h2" "$h1")"
 else
     echo "page + 20 assets, h2 vs HTTP/1.1: not measured yet (comes with the HTTP/2 merge)"
 fi
