@@ -483,3 +483,29 @@ async fn a_silent_client_is_dropped_after_the_header_timeout() {
     assert_handshakes(&router, "failed", 1).await;
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_responses_arrive_whole_over_tls_to_a_slow_reader() {
+    let pki = Pki::new().await;
+    let base = pki.leaf(&["*.paas.test"]).await;
+    let backend = TestBackend::start("web").await;
+    let api = FakeApi::start(table(1, vec![app("web", &["web.paas.test"], &[&backend])])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let router = tls_router(&api, dir.path(), Some(&base)).await;
+    wait_for_version(&router, 1).await;
+    let port = router.tls_addr.unwrap().port();
+    // Slower than the router writes, so the socket fills and the TLS session buffers records.
+    for size in [30_000_000, 300_000] {
+        let output = run_ok(
+            Command::new("curl")
+                .args(["-sS", "-o", "/dev/null", "-w", "%{size_download}", "--limit-rate", "15M", "--max-time", "15"])
+                .arg("--cacert")
+                .arg(pki.ca())
+                .args(["--resolve", &format!("web.paas.test:{port}:127.0.0.1")])
+                .arg(format!("https://web.paas.test:{port}/big/{size}")),
+        )
+        .await;
+        assert_eq!(String::from_utf8_lossy(&output.stdout), size.to_string());
+    }
+    router.shutdown().await;
+}
