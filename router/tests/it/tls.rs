@@ -192,6 +192,27 @@ async fn tls_router_with(
     .await
 }
 
+/// One app `web` at `web.paas.test` behind a TLS router whose default certificate is
+/// `*.paas.test`; the parts live as long as the returned values.
+struct WebOverTls {
+    pki: Pki,
+    _backend: TestBackend,
+    _api: FakeApi,
+    dir: tempfile::TempDir,
+    router: Running,
+}
+
+async fn web_over_tls(tune: impl FnOnce(&mut paas_router::Config)) -> WebOverTls {
+    let pki = Pki::new().await;
+    let base = pki.leaf(&["*.paas.test"]).await;
+    let backend = TestBackend::start("web").await;
+    let api = FakeApi::start(table(1, vec![app("web", &["web.paas.test"], &[&backend])])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let router = tls_router_with(&api, dir.path(), Some(&base), tune).await;
+    wait_for_version(&router, 1).await;
+    WebOverTls { pki, _backend: backend, _api: api, dir, router }
+}
+
 /// The router's TLS handshake count with `result` (`ok`, `failed`).
 async fn handshakes(router: &Running, result: &str) -> u64 {
     let prefix = format!("paas_router_tls_handshakes_total{{result=\"{result}\"}} ");
@@ -267,13 +288,8 @@ async fn sni_picks_each_hostnames_certificate_and_never_another_tenants() {
 
 #[tokio::test]
 async fn only_tls12_and_tls13_with_aead_suites_are_accepted() {
-    let pki = Pki::new().await;
-    let base = pki.leaf(&["*.paas.test"]).await;
-    let backend = TestBackend::start("web").await;
-    let api = FakeApi::start(table(1, vec![app("web", &["web.paas.test"], &[&backend])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = tls_router(&api, dir.path(), Some(&base)).await;
-    wait_for_version(&router, 1).await;
+    // Every part bound (not `..`), so the backend and the API outlive the test.
+    let WebOverTls { router, pki: _pki, _backend, _api, dir: _dir } = web_over_tls(|_| {}).await;
     let addr = router.tls_addr.unwrap();
     let sni = ["-servername", "web.paas.test"];
 
@@ -307,13 +323,7 @@ async fn only_tls12_and_tls13_with_aead_suites_are_accepted() {
 
 #[tokio::test]
 async fn sessions_resume_across_worker_threads() {
-    let pki = Pki::new().await;
-    let base = pki.leaf(&["*.paas.test"]).await;
-    let backend = TestBackend::start("web").await;
-    let api = FakeApi::start(table(1, vec![app("web", &["web.paas.test"], &[&backend])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = tls_router_with(&api, dir.path(), Some(&base), |config| config.workers = 2).await;
-    wait_for_version(&router, 1).await;
+    let WebOverTls { router, dir, pki: _pki, _backend, _api } = web_over_tls(|config| config.workers = 2).await;
     let addr = router.tls_addr.unwrap();
     let session = dir.path().join("session.pem");
     let session = session.to_str().unwrap();
@@ -486,13 +496,7 @@ async fn a_silent_client_is_dropped_after_the_header_timeout() {
 
 #[tokio::test]
 async fn large_responses_arrive_whole_over_tls_to_a_slow_reader() {
-    let pki = Pki::new().await;
-    let base = pki.leaf(&["*.paas.test"]).await;
-    let backend = TestBackend::start("web").await;
-    let api = FakeApi::start(table(1, vec![app("web", &["web.paas.test"], &[&backend])])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let router = tls_router(&api, dir.path(), Some(&base)).await;
-    wait_for_version(&router, 1).await;
+    let WebOverTls { router, pki, dir: _dir, _backend, _api } = web_over_tls(|_| {}).await;
     let port = router.tls_addr.unwrap().port();
     // Slower than the router writes, so the socket fills and the TLS session buffers records.
     for size in [30_000_000, 300_000] {
