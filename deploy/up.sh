@@ -2,7 +2,8 @@
 # Bring the whole platform up on this machine, idempotently:
 #   prerequisites (git, PostgreSQL binaries, Docker, base image) -> Postgres
 #   -> paas-api -> admin user + token -> paas-agent (node "local") ->
-#   paas-router -> the sample app deployed -> URLs printed.
+#   local CA + wildcard certificate -> paas-router (HTTP :8000, HTTPS :8443)
+#   -> the sample app deployed -> URLs printed.
 # A second run changes nothing and says so. `deploy/down.sh` stops it all
 # (data stays in .paas-local/). DATABASE_URL set: that database is used
 # instead of a local cluster.
@@ -18,6 +19,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 say() { echo "up: $*"; }
 api_url=http://127.0.0.1:8080
 router_url=http://127.0.0.1:8000
+https_port=8443
 base_domain=paas.localhost
 
 as_root ./deploy/prereqs.sh | sed 's/^/     /'
@@ -49,6 +51,34 @@ for secret in jwt-secret router-token; do
     fi
 done
 
+# --- Local HTTPS: a CA and a wildcard certificate for the base domain ------------
+# Made once with the openssl CLI; keys 0600. Trust tls/ca.pem (curl --cacert, or a
+# browser's certificate settings) to use https://<app>.$base_domain:$https_port/.
+tls="$state/tls"
+command -v openssl >/dev/null || as_root apt-get install -y -q openssl >/dev/null
+mkdir -p "$tls" && chmod 700 "$tls"
+if [ ! -s "$tls/ca.pem" ] || [ ! -s "$tls/ca.key" ]; then
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=paas local CA ($(hostname))" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null)
+    rm -f "$tls/wildcard.pem"
+    chmod 644 "$tls/ca.pem"
+    say "created a local certificate authority: $tls/ca.pem"
+fi
+# Issued again when missing or within 30 days of expiry.
+if [ ! -s "$tls/wildcard.pem" ] || ! openssl x509 -checkend 2592000 -noout -in "$tls/wildcard.pem" >/dev/null; then
+    printf 'subjectAltName=DNS:*.%s,DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+        "$base_domain" "$base_domain" >"$tls/wildcard.ext"
+    (umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=*.$base_domain" \
+        -keyout "$tls/wildcard.key" -out "$tls/wildcard.csr" 2>/dev/null)
+    openssl x509 -req -in "$tls/wildcard.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 397 -extfile "$tls/wildcard.ext" -out "$tls/wildcard.pem" 2>/dev/null
+    rm -f "$tls/wildcard.csr"
+    chmod 600 "$tls"/*.key
+    say "issued a certificate for *.$base_domain from the local CA"
+    # A running router still serves the old one.
+    if [ -f "$state/router.pid" ] && kill "$(cat "$state/router.pid")" 2>/dev/null; then sleep 1; fi
+fi
+
 # --- Binaries -------------------------------------------------------------------
 say "building release binaries (cargo build --release)"
 cargo build --release --locked --quiet -p paas-api -p paas-agent -p paas-router -p paas-cli
@@ -70,7 +100,8 @@ if running api && curl -sf -o /dev/null "$api_url/healthz"; then
     say "API already running at $api_url"
 else
     DATABASE_URL="$DATABASE_URL" PAAS_JWT_SECRET_FILE="$state/jwt-secret" PAAS_LISTEN=127.0.0.1:8080 \
-        PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain PAAS_APP_PORT=8000 \
+        PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain \
+        PAAS_APP_SCHEME=https PAAS_APP_PORT=$https_port \
         PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
     wait_http "$api_url/healthz" api
     say "API started at $api_url (log: $state/api.log)"
@@ -106,13 +137,20 @@ else
 fi
 
 # --- Router -------------------------------------------------------------------------
+# A router started by an older up.sh has no HTTPS listener: restart it.
+if running router && ! (exec 3<>/dev/tcp/127.0.0.1/$https_port) 2>/dev/null; then
+    kill "$(cat "$state/router.pid")" 2>/dev/null || true
+    for _ in $(seq 100); do running router || break; sleep 0.1; done
+fi
 if running router; then
-    say "router already running at $router_url"
+    say "router already running at $router_url and https://127.0.0.1:$https_port"
 else
     PAAS_API_URL=$api_url PAAS_ROUTER_TOKEN_FILE="$state/router-token" PAAS_ROUTER_LISTEN=127.0.0.1:8000 \
-        PAAS_ROUTER_ADMIN_LISTEN=127.0.0.1:9100 PAAS_ROUTER_STATE_DIR="$state/router" start router "$bin/paas-router"
+        PAAS_ROUTER_ADMIN_LISTEN=127.0.0.1:9100 PAAS_ROUTER_STATE_DIR="$state/router" start router "$bin/paas-router" \
+        --tls-listen 127.0.0.1:$https_port --tls-cert "$tls/wildcard.pem" --tls-key "$tls/wildcard.key" \
+        --https-redirect-port $https_port
     wait_http "http://127.0.0.1:9100/healthz" router
-    say "router started at $router_url (metrics: http://127.0.0.1:9100/metrics)"
+    say "router started at $router_url and https://127.0.0.1:$https_port (metrics: http://127.0.0.1:9100/metrics)"
 fi
 
 # --- Sample app ------------------------------------------------------------------------
@@ -133,11 +171,15 @@ for _ in $(seq 150); do
     sleep 0.2
 done
 curl -sf -H "host: hello.$base_domain" "$router_url/" >/dev/null || { echo "up: hello does not answer through the router" >&2; exit 1; }
+curl -sf -o /dev/null --cacert "$tls/ca.pem" --resolve "hello.$base_domain:$https_port:127.0.0.1" \
+    "https://hello.$base_domain:$https_port/" || { echo "up: hello does not answer over HTTPS; see $state/router.log" >&2; exit 1; }
 
 cat <<MSG
 
 The platform is up ($(( $(date +%s) - started ))s).
-  sample app:  http://hello.$base_domain:8000/   (curl -H 'Host: hello.$base_domain' $router_url/)
+  sample app:  https://hello.$base_domain:$https_port/   http://hello.$base_domain:8000/
+  HTTPS:       trust the local CA $tls/ca.pem, e.g.
+               curl --cacert $tls/ca.pem https://hello.$base_domain:$https_port/
   dashboard:   $api_url/   log in with $state/admin-login
   API:         $api_url/v1/openapi.json   admin token: $state/admin-token
   CLI:         $bin/paas login --api-url $api_url

@@ -51,6 +51,8 @@ pub struct Config {
     pub statics: StaticConfig,
     #[command(flatten)]
     pub cache: CacheConfig,
+    #[command(flatten)]
+    pub tls: TlsConfig,
 }
 
 /// Where the route table and static bundles come from.
@@ -185,6 +187,27 @@ pub struct CacheConfig {
     /// before going to the app itself.
     #[arg(long, env = "PAAS_ROUTER_CACHE_COALESCE_TIMEOUT_MS", default_value_t = 5000)]
     pub cache_coalesce_timeout_ms: u64,
+}
+
+/// HTTPS to clients.
+#[derive(Debug, Clone, Args)]
+pub struct TlsConfig {
+    /// Address the router accepts HTTPS on (off when unset). Certificates come from the route
+    /// table (per hostname, by SNI) and `--tls-cert`.
+    #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first) served for hostnames without a certificate of their
+    /// own, e.g. a wildcard for the base domain. Without it such hostnames get a TLS
+    /// `unrecognized_name` alert.
+    #[arg(long, env = "PAAS_ROUTER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "PAAS_ROUTER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Port in the `https://` URL plain-HTTP requests are redirected to (apps with the HTTPS
+    /// redirect on, hostnames with a certificate); 443 is left out of the URL.
+    #[arg(long, env = "PAAS_ROUTER_HTTPS_REDIRECT_PORT", default_value_t = 443)]
+    pub https_redirect_port: u16,
 }
 
 /// Log output format.

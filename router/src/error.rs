@@ -222,4 +222,6 @@ pub enum RouterError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("{what}: {reason}")]
+    Tls { what: &'static str, reason: String },
 }

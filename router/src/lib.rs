@@ -16,11 +16,13 @@
 //!   static files included.
 //! - [`refresh`]: keeps the route table current: disk cache, long-poll, bundles
 //!   made ready before a table is swapped in.
+//! - [`tls`]: HTTPS to clients: the certificate by SNI, the rustls configuration, handshakes.
 //! - [`state`]: the [`State`] every connection and task shares.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`relay`]: a response body from an instance to a client: spooled ahead of
 //!   the client (memory, temp file, back-pressure) or passed through unbuffered.
-//! - [`table`]: the compiled route table (hostname -> app, backends, bundle).
+//! - [`table`]: the compiled route table (hostname -> app, backends, bundle,
+//!   certificates).
 //! - [`cache`]: the front-end response cache (RFC 9111 shared cache): keys,
 //!   policy, per-app LRU partitions, request coalescing.
 //! - [`statics`]: release bundles: download, verify, unpack, index by URL path.
@@ -52,6 +54,7 @@ pub mod state;
 pub mod statics;
 pub mod table;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 pub use crate::config::Config;

@@ -148,6 +148,9 @@ pub struct Metrics {
     unrouted: Arc<AppMetrics>,
     pub open_connections: AtomicI64,
     pub connections_total: AtomicU64,
+    /// TLS handshakes completed and failed (timeouts, no certificate for the name, protocol errors).
+    pub tls_handshakes_ok: AtomicU64,
+    pub tls_handshakes_failed: AtomicU64,
     pub table_version: AtomicI64,
     pub table_updates_total: AtomicU64,
     pub table_fetch_errors_total: AtomicU64,
@@ -160,6 +163,8 @@ impl Default for Metrics {
             unrouted: Arc::new(AppMetrics::new()),
             open_connections: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
+            tls_handshakes_ok: AtomicU64::new(0),
+            tls_handshakes_failed: AtomicU64::new(0),
             table_version: AtomicI64::new(-1),
             table_updates_total: AtomicU64::new(0),
             table_fetch_errors_total: AtomicU64::new(0),
@@ -240,6 +245,12 @@ impl Metrics {
             "Client connections accepted.",
             self.connections_total.load(Ordering::Relaxed),
         );
+        out.push_str("# HELP paas_router_tls_handshakes_total TLS handshakes with clients, by result.\n");
+        out.push_str("# TYPE paas_router_tls_handshakes_total counter\n");
+        for (result, n) in [("ok", &self.tls_handshakes_ok), ("failed", &self.tls_handshakes_failed)] {
+            let _ =
+                writeln!(out, "paas_router_tls_handshakes_total{{result=\"{result}\"}} {}", n.load(Ordering::Relaxed));
+        }
         gauge(
             &mut out,
             "paas_router_route_table_version",

@@ -1,9 +1,9 @@
 //! Keeps the route table current: disk cache at start, then long-polls the API.
 //!
 //! Each new table has its static bundles made ready *before* it is swapped in,
-//! is swapped in whole, and is written to `<state>/route-table.json` so a
-//! restart while the API is down still routes. Fetch failures keep the last
-//! good table and retry with capped backoff.
+//! is swapped in whole, and is written to `<state>/route-table.json` (mode 0600: it
+//! holds certificate keys) so a restart while the API is down still routes. Fetch
+//! failures keep the last good table and retry with capped backoff.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -123,7 +123,15 @@ impl TableSource {
         }
         let grace = Duration::from_secs(self.state.config.statics.static_grace_secs);
         let state = &self.state;
-        let compiled = Table::compile(&table, &state.table.load(), &sites, grace, &state.metrics, &state.cache);
+        let compiled = Table::compile(
+            &table,
+            &state.table.load(),
+            &sites,
+            grace,
+            &state.metrics,
+            &state.cache,
+            state.tls_default.as_deref(),
+        );
         self.state.table.store(Arc::new(compiled));
         self.sites = sites;
         self.state.metrics.table_version.store(table.version, Ordering::Relaxed);
@@ -163,8 +171,15 @@ impl TableSource {
     }
 }
 
+/// Writes the cache owner-only (0600): the table holds certificates' private keys.
 async fn write_cache(path: &Path, table: &RouteTable) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncWriteExt;
     let tmp = path.with_extension("json.tmp");
-    tokio::fs::write(&tmp, serde_json::to_vec(table)?).await?;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).await?;
+    // A temp file left by an older version may be more open than the mode above.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600)).await?;
+    file.write_all(&serde_json::to_vec(table)?).await?;
+    file.flush().await?;
     tokio::fs::rename(&tmp, path).await
 }

@@ -10,6 +10,7 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::statics::MemoryBudget;
+use crate::table::keys::DefaultCert;
 use crate::table::Table;
 
 /// State shared by every connection and background task.
@@ -23,4 +24,6 @@ pub struct State {
     pub static_budget: Arc<MemoryBudget>,
     /// The front-end response cache; each app's partition hangs off its route.
     pub cache: Cache,
+    /// The operator's certificate for hostnames without one of their own (`--tls-cert`).
+    pub tls_default: Option<Arc<DefaultCert>>,
 }

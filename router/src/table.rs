@@ -3,6 +3,8 @@
 //! Compiling reuses the [`Backend`]s of the previous table by address, so
 //! connection pools and health marks survive a table update.
 
+pub mod certs;
+pub mod keys;
 pub mod routes;
 
 use std::collections::HashMap;
@@ -18,6 +20,8 @@ use crate::statics::grace::AppStatics;
 use crate::statics::StaticSite;
 use crate::upstream::queue::AppQueue;
 use crate::upstream::Backend;
+use certs::CertStore;
+use keys::DefaultCert;
 
 /// One app as the proxy sees it.
 #[derive(Debug)]
@@ -38,6 +42,10 @@ pub struct AppRoute {
     pub queue: Arc<AppQueue>,
     /// Seconds to wait for a response head (`None`: the router's default).
     pub request_timeout_secs: Option<u32>,
+    /// Plain-HTTP requests for a hostname with a certificate go to HTTPS.
+    pub https_redirect: bool,
+    /// HTTPS responses carry `Strict-Transport-Security`.
+    pub hsts: bool,
 }
 
 impl AppRoute {
@@ -64,12 +72,16 @@ pub struct Table {
     pub version: Option<i64>,
     hosts: HashMap<String, Arc<AppRoute>>,
     pub apps: Vec<Arc<AppRoute>>,
+    /// Certificates by hostname (SNI) and which routed hostnames have one.
+    pub certificates: CertStore,
 }
 
 impl Table {
     /// Builds the lookup structures for `raw`, reusing `previous` backends and the given bundles;
     /// an app whose bundle changed keeps the one `previous` served for `grace`. Cache partitions
-    /// carry over while the release stays (new purges applied).
+    /// carry over while the release stays (new purges applied). Certificates parsed for
+    /// `previous` are reused; `default_cert` counts for the hostnames it names.
+    #[allow(clippy::too_many_arguments)]
     pub fn compile(
         raw: &RouteTable,
         previous: &Table,
@@ -77,6 +89,7 @@ impl Table {
         grace: Duration,
         metrics: &Metrics,
         cache: &Cache,
+        default_cert: Option<&DefaultCert>,
     ) -> Table {
         let now = Instant::now();
         let before: HashMap<&str, &Arc<AppStatics>> =
@@ -122,6 +135,8 @@ impl Table {
                 routes: routes::compile(&app.routes, reuse, || AppQueue::new(&app.name, metrics.app(&app.name))),
                 queue,
                 request_timeout_secs: app.request_timeout_secs,
+                https_redirect: app.https_redirect,
+                hsts: app.hsts,
             });
             for hostname in &app.hostnames {
                 let key = hostname.trim_end_matches('.').to_ascii_lowercase();
@@ -133,7 +148,13 @@ impl Table {
             }
             apps.push(route);
         }
-        Table { version: Some(raw.version), hosts, apps }
+        let certificates = CertStore::compile(
+            &raw.certificates,
+            &previous.certificates,
+            default_cert,
+            hosts.keys().map(String::as_str),
+        );
+        Table { version: Some(raw.version), hosts, apps, certificates }
     }
 
     /// The app serving `host` (a `Host` header value: any case, optional port, optional trailing dot).
@@ -212,11 +233,13 @@ mod tests {
             Duration::ZERO,
             &metrics,
             &cache,
+            None,
         );
         assert_eq!(first.lookup("SHOP.paas.test:443").map(|a| a.name.as_str()), Some("shop"));
         assert_eq!(first.lookup("www.shop.example").map(|a| a.name.as_str()), Some("shop"));
         assert!(first.lookup("other.paas.test").is_none());
-        let second = Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), Duration::ZERO, &metrics, &cache);
+        let second =
+            Table::compile(&raw(2, "127.0.0.1:9"), &first, &HashMap::new(), Duration::ZERO, &metrics, &cache, None);
         assert!(Arc::ptr_eq(&first.apps[0].backends[0], &second.apps[0].backends[0]));
     }
 }

@@ -10,6 +10,7 @@
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
 pub mod cached;
+pub mod https;
 pub mod request_start;
 pub mod static_files;
 
@@ -76,7 +77,7 @@ struct RequestCtx {
 impl Handler for Proxy {
     async fn handle<B: RequestBody>(&self, head: &RequestHead, body: &mut B, conn: &ConnInfo) -> Reply {
         let mut ctx = RequestCtx::default();
-        let mut reply = match self.phases(&mut ctx, head, body, conn.peer).await {
+        let mut reply = match self.phases(&mut ctx, head, body, conn).await {
             Ok(reply) => reply,
             Err(err) => {
                 if err.side() != Side::Client {
@@ -93,6 +94,7 @@ impl Handler for Proxy {
         if let Some(id) = &ctx.request_id {
             reply.headers.entry(&X_REQUEST_ID).or_insert_with(|| id.clone());
         }
+        https::strict_transport_security(&mut reply, ctx.app.as_deref(), conn);
         reply.info.app = ctx.app;
         reply.info.request_id = ctx.request_id;
         reply.info.backend = ctx.backend;
@@ -111,10 +113,14 @@ impl Proxy {
         ctx: &mut RequestCtx,
         head: &RequestHead,
         body: &mut B,
-        peer: SocketAddr,
+        conn: &ConnInfo,
     ) -> Result<Reply, ProxyError> {
+        let peer = conn.peer;
         let app = self.route(head)?;
         ctx.app = Some(app.clone());
+        if let Some(redirect) = https::redirect(&self.state, &app, head, conn) {
+            return Ok(redirect);
+        }
         if let Some(statics) = &app.statics {
             match statics.find(head.uri.path(), std::time::Instant::now()) {
                 Found::File(file) => return static_files::respond(&file, head, &self.state.cache_control),
@@ -125,7 +131,8 @@ impl Proxy {
         let trusted = self.state.config.trusted_proxies.iter().any(|net| net.contains(peer.ip()));
         let request_id = head.headers.get(&X_REQUEST_ID).filter(|v| trusted && !v.is_empty() && v.len() <= 200);
         ctx.request_id = Some(request_id.cloned().unwrap_or_else(|| self.ids.next()));
-        let mut headers = upstream_headers(head, peer, trusted, ctx.request_id.clone().expect("set above"));
+        let request_id = ctx.request_id.clone().expect("set above");
+        let mut headers = upstream_headers(head, peer, conn.tls, trusted, request_id);
         let buffered = if head.wants_upgrade { Buffered::default() } else { self.buffer_request(body).await? };
         request_start::stamp(&mut headers, trusted);
         let fill = match cached::lookup(&app, head, &buffered).await {
@@ -315,7 +322,13 @@ fn spool_error(e: SpoolError) -> ProxyError {
 }
 
 /// Phase 2b: end-to-end request headers plus `X-Forwarded-*` and `X-Request-Id`.
-fn upstream_headers(head: &RequestHead, peer: SocketAddr, trusted: bool, request_id: HeaderValue) -> HeaderMap {
+fn upstream_headers(
+    head: &RequestHead,
+    peer: SocketAddr,
+    tls: bool,
+    trusted: bool,
+    request_id: HeaderValue,
+) -> HeaderMap {
     let mut headers = head.headers.clone();
     let upgrade = head.wants_upgrade.then(|| headers.get(header::UPGRADE).cloned()).flatten();
     strip_hop_by_hop(&mut headers);
@@ -335,7 +348,7 @@ fn upstream_headers(head: &RequestHead, peer: SocketAddr, trusted: bool, request
     };
     headers.insert(&X_FORWARDED_FOR, forwarded_for);
     if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(if tls { "https" } else { "http" }));
     }
     if !trusted || !headers.contains_key(&X_FORWARDED_HOST) {
         match headers.get(header::HOST).cloned() {
@@ -430,15 +443,17 @@ mod tests {
              X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Request-Id: evil\r\nForwarded: for=x\r\n\r\n",
         );
         let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
-        let out = upstream_headers(&h, peer, false, HeaderValue::from_static("rid"));
+        let out = upstream_headers(&h, peer, false, false, HeaderValue::from_static("rid"));
         assert!(out.get("x-secret").is_none() && out.get("keep-alive").is_none() && out.get("connection").is_none());
         assert_eq!(out[&X_FORWARDED_FOR], "127.0.0.9");
         assert_eq!(out[&X_FORWARDED_PROTO], "http");
         assert_eq!(out[&X_FORWARDED_HOST], "a.test");
         assert_eq!(out[&X_REQUEST_ID], "rid");
         assert!(out.get(header::FORWARDED).is_none());
-        let out = upstream_headers(&h, peer, true, HeaderValue::from_static("rid"));
+        let out = upstream_headers(&h, peer, true, false, HeaderValue::from_static("rid"));
+        assert_eq!(out[&X_FORWARDED_PROTO], "https", "TLS to the router");
+        let out = upstream_headers(&h, peer, false, true, HeaderValue::from_static("rid"));
         assert_eq!(out[&X_FORWARDED_FOR], "6.6.6.6, 127.0.0.9");
-        assert_eq!(out[&X_FORWARDED_PROTO], "https");
+        assert_eq!(out[&X_FORWARDED_PROTO], "https", "a trusted proxy's value wins");
     }
 }

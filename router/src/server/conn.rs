@@ -75,6 +75,15 @@ pub async fn serve<H: Handler, S: AsyncRead + ClientWrite>(
             head.keep_alive && body_done && !reply.close && !reply.body.ends_by_close() && !*shutdown.borrow();
         let sent =
             reply::write(&mut io.stream, &head.method, &mut reply, keep_alive, settings.limits.send_timeout()).await;
+        // TLS may hold the tail of the last write when the socket was full; push it out before
+        // waiting on the client (a no-op on TCP).
+        let sent = match sent {
+            Ok(n) => tokio::time::timeout(settings.limits.send_timeout(), io.stream.flush())
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+                .map(|()| n),
+            Err(error) => Err(error),
+        };
         if settings.access_log {
             access_log(&head, &reply, peer, started, sent.as_ref().ok().copied());
         }

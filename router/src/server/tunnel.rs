@@ -97,6 +97,8 @@ where
         }
         stamp();
         to.write_all(&buf[..n]).await?;
+        // Through TLS the last record may wait in the session for a flush (a no-op on TCP).
+        to.flush().await?;
         stamp();
         total += n as u64;
     }

@@ -11,4 +11,5 @@ mod smuggling;
 mod statics;
 mod streaming;
 mod support;
+mod tls;
 mod websocket;
