@@ -379,6 +379,14 @@ impl Relay {
                     Ok(0) => return Err(RelayError::Client(std::io::ErrorKind::WriteZero.into())),
                     Ok(n) => {
                         self.spool.consume(n);
+                        if self.spool.is_empty() {
+                            // TLS keeps what a full socket did not take until flushed (TCP: no-op).
+                            match tokio::time::timeout(send_timeout, client.flush()).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(error)) => return Err(RelayError::Client(error)),
+                                Err(_) => return Err(RelayError::ClientTimeout { secs: send_timeout.as_secs() }),
+                            }
+                        }
                         write_timer.as_mut().reset(tokio::time::Instant::now() + send_timeout);
                     }
                     Err(error) => return Err(RelayError::Client(error)),

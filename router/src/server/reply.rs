@@ -42,6 +42,8 @@ impl ClientWrite for TcpStream {
     }
 }
 
+impl ClientWrite for tokio_rustls::server::TlsStream<TcpStream> {}
+
 /// Body of a reply.
 #[derive(Debug)]
 pub enum ReplyBody {
