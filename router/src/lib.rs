@@ -17,6 +17,8 @@
 //! - [`refresh`]: keeps the route table current: disk cache, long-poll, bundles
 //!   made ready before a table is swapped in.
 //! - [`state`]: the [`State`] every connection and task shares.
+//! - [`crate::h2`]: HTTP/2 to clients on TLS: the connection loop, streams, replies as
+//!   DATA frames; same handler, same request rules plus HTTP/2's.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`relay`]: a response body from an instance to a client: spooled ahead of
 //!   the client (memory, temp file, back-pressure) or passed through unbuffered.
@@ -40,6 +42,7 @@ pub mod buffer;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod h2;
 pub mod http1;
 pub mod metrics;
 pub mod proxy;
