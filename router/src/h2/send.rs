@@ -61,9 +61,7 @@ pub fn head(method: &Method, reply: &Reply) -> Response<()> {
 
 /// Whether DATA frames follow the head.
 pub fn has_body(method: &Method, reply: &Reply) -> bool {
-    *method != Method::HEAD
-        && reply::has_body(reply.status)
-        && reply.body.framing() != OutFraming::Length(0)
+    *method != Method::HEAD && reply::has_body(reply.status) && reply.body.framing() != OutFraming::Length(0)
 }
 
 /// Writes into a stream's DATA frames as send capacity allows. Shared with whoever watches the
