@@ -14,32 +14,25 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use h2::SendStream;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response};
 use tokio::io::AsyncWrite;
 
 use crate::relay::OutFraming;
+use crate::server::head::CONNECTION_SPECIFIC;
 use crate::server::reply::{self, Reply};
 
 /// Most bytes asked for at once: about one spool write's worth.
 const RESERVE: usize = 256 * 1024;
-
-/// Fields an HTTP/2 message must not carry (RFC 9113 8.2.2); the h2 crate refuses to send them.
-static CONNECTION_SPECIFIC: [HeaderName; 6] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::TE,
-];
 
 /// The response head for `reply`, with the body's length as the HTTP/1 writer would declare it.
 pub fn head(method: &Method, reply: &Reply) -> Response<()> {
     let mut headers = HeaderMap::with_capacity(reply.headers.len() + 2);
     for (name, value) in &reply.headers {
         let replaced = name == header::CONTENT_LENGTH || name == header::DATE;
-        if !replaced && !CONNECTION_SPECIFIC.contains(name) {
+        // The h2 crate refuses to send connection-specific fields (any `TE` on a response).
+        let connection_specific = CONNECTION_SPECIFIC.contains(&name.as_str()) || name == header::TE;
+        if !replaced && !connection_specific {
             headers.append(name, value.clone());
         }
     }

@@ -85,8 +85,10 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usiz
     Ok(Some((head, len)))
 }
 
-/// Fields that describe an HTTP/1 connection, malformed in an HTTP/2 request (RFC 9113 8.2.2).
-const CONNECTION_SPECIFIC: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
+/// Fields that describe an HTTP/1 connection, malformed in an HTTP/2 message (RFC 9113 8.2.2;
+/// `TE` too, unless it is `trailers`).
+pub const CONNECTION_SPECIFIC: [&str; 5] =
+    ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
 
 /// Validates an HTTP/2 request (`end_stream`: its HEADERS frame ended the stream, so no body).
 /// The head is origin-form with `Host` set from `:authority`, as an HTTP/1.1 request would be.

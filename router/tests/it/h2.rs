@@ -36,7 +36,7 @@ struct H2Router {
     cert_pem: String,
     _api: FakeApi,
     _dir: tempfile::TempDir,
-    _shutdown: watch::Sender<bool>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -89,7 +89,7 @@ impl H2Router {
             }
         });
         let cert_pem = certified.cert.pem();
-        H2Router { addr, router, cert, cert_pem, _api: api, _dir: dir, _shutdown: shutdown, task }
+        H2Router { addr, router, cert, cert_pem, _api: api, _dir: dir, shutdown, task }
     }
 
     fn authority(&self) -> String {
@@ -764,4 +764,73 @@ async fn curl_speaks_http2_through_alpn() {
     let out = run(&["--data-binary", "twelve bytes"]).output().await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "web POST /hello body=12\n2 200");
     assert_eq!(backend.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn connection_specific_response_fields_never_reach_an_http2_client() {
+    let backend = ScriptedBackend::start(|_, _| {
+        Scripted::ok(
+            "hello",
+            &[
+                ("connection", "x-per-hop"),
+                ("x-per-hop", "1"),
+                ("keep-alive", "timeout=5"),
+                ("upgrade", "h2c"),
+                ("x-kept", "yes"),
+            ],
+        )
+    })
+    .await;
+    let mut web = app("web", &[HOST], &[]);
+    web.backends = vec![backend.entry()];
+    let env = H2Router::start(vec![web], FakeApi::start(table(0, vec![])).await, |_| {}).await;
+    let mut client = env.client().await;
+    // The h2 crate's client treats any of those fields as a malformed response.
+    let (parts, body) = fetch(&mut client, env.request(Method::GET, "/").body(()).unwrap(), None).await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(body, "hello");
+    assert_eq!(parts.headers["x-kept"], "yes");
+    for name in ["connection", "x-per-hop", "keep-alive", "upgrade", "transfer-encoding"] {
+        assert!(parts.headers.get(name).is_none(), "{name}");
+    }
+    let (parts, _) = fetch(&mut client, env.request(Method::HEAD, "/").body(()).unwrap(), None).await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(parts.headers["content-length"], "5", "HEAD keeps the length the instance declared");
+}
+
+#[tokio::test]
+async fn idle_connections_close_and_shutdown_lets_open_streams_finish() {
+    let backend = TestBackend::start("web").await;
+    let apps = vec![app("web", &[HOST], &[&backend])];
+    let env =
+        H2Router::start(apps, FakeApi::start(table(0, vec![])).await, |c| c.limits.keepalive_timeout_secs = 1).await;
+    let mut idle = RawConn::open(&env).await;
+    let started = Instant::now();
+    assert_eq!(idle.fate(1).await, Fate::GoAway(0), "an idle connection is closed with GOAWAY NO_ERROR");
+    assert!(started.elapsed() < Duration::from_secs(3), "after the keep-alive timeout: {:?}", started.elapsed());
+
+    let mut busy = RawConn::open(&env).await;
+    busy.send(&busy.headers(1, "GET", "/sleep/500", &[], true)).await;
+    for _ in 0..100 {
+        if backend.seen().iter().any(|s| s.path == "/sleep/500") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    env.shutdown.send_replace(true);
+    let (mut goaway, mut answered) = (None, None);
+    for _ in 0..100 {
+        let Some(frame) = busy.next_frame(Duration::from_secs(5)).await else { break };
+        match frame.kind {
+            GOAWAY => {
+                goaway =
+                    Some(u32::from_be_bytes([frame.payload[4], frame.payload[5], frame.payload[6], frame.payload[7]]))
+            }
+            HEADERS if frame.stream == 1 => answered = static_status(&frame.payload),
+            DATA if frame.stream == 1 && frame.payload.ends_with(b"/sleep/500 body=0") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(goaway, Some(0), "shutdown sends GOAWAY NO_ERROR");
+    assert_eq!(answered, Some(200), "the open stream still gets its answer");
 }
