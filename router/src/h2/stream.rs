@@ -42,7 +42,7 @@ pub async fn serve<H: Handler>(
     let started = Instant::now();
     let (parts, recv) = request.into_parts();
     let respond = Mutex::new(respond);
-    let head = match head::from_h2(parts, recv.is_end_stream()) {
+    let head = match head::from_h2(parts, recv.is_end_stream(), settings.limits.max_headers) {
         Ok(head) => head,
         Err(err) => {
             tracing::debug!(peer = %conn.peer, error = %err, "rejected HTTP/2 request head");

@@ -92,8 +92,12 @@ pub const CONNECTION_SPECIFIC: [&str; 5] =
 
 /// Validates an HTTP/2 request (`end_stream`: its HEADERS frame ended the stream, so no body).
 /// The head is origin-form with `Host` set from `:authority`, as an HTTP/1.1 request would be.
-pub fn from_h2(parts: http::request::Parts, end_stream: bool) -> Result<RequestHead, ProxyError> {
+/// The header list's size is bounded by the h2 crate (`--max-header-bytes`), its count here.
+pub fn from_h2(parts: http::request::Parts, end_stream: bool, max_headers: usize) -> Result<RequestHead, ProxyError> {
     let http::request::Parts { method, uri, headers: fields, .. } = parts;
+    if fields.len() > max_headers {
+        return Err(ProxyError::HeadTooLarge);
+    }
     let target = match uri.path_and_query() {
         Some(p) => p.as_str(),
         None => "/",
@@ -296,7 +300,7 @@ mod tests {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        from_h2(request.body(()).unwrap().into_parts().0, end_stream)
+        from_h2(request.body(()).unwrap().into_parts().0, end_stream, 100)
     }
 
     fn h2_bad(method: &str, headers: &[(&str, &str)], end_stream: bool) -> bool {

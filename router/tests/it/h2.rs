@@ -65,7 +65,8 @@ impl H2Router {
             .with_no_client_auth()
             .with_single_cert(vec![cert.clone()], key)
             .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        // As the router's HTTPS listener will: h2 first, HTTP/1.1 for clients without it.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -82,9 +83,12 @@ impl H2Router {
                     let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await else {
                         return;
                     };
-                    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "ALPN picked h2");
                     let conn = ConnInfo { peer, tls: true };
-                    paas_router::h2::serve(proxy, tls, conn, settings, shutdown).await;
+                    if tls.get_ref().1.alpn_protocol() == Some(&b"h2"[..]) {
+                        paas_router::h2::serve(proxy, tls, conn, settings, shutdown).await;
+                    } else {
+                        paas_router::server::conn::serve(proxy, tls, conn, settings, shutdown).await;
+                    }
                 });
             }
         });
@@ -405,6 +409,12 @@ async fn get_and_post_reach_the_instance_as_http11_with_the_headers_http1_sends(
     assert_eq!(body, "web GET /a body=0");
     assert_eq!(parts.headers["content-length"], "17");
     assert!(parts.headers.contains_key("date") && parts.headers.contains_key("x-request-id"));
+    let mut many = env.request(Method::GET, "/many-headers");
+    for i in 0..101 {
+        many = many.header(format!("x-h{i}"), "1");
+    }
+    let (parts, _) = fetch(&mut client, many.body(()).unwrap(), None).await;
+    assert_eq!(parts.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "--max-headers holds on h2 too");
     let request = env.request(Method::POST, "/p").header("content-type", "text/plain").body(()).unwrap();
     let (parts, body) = fetch(&mut client, request, Some(Bytes::from_static(b"0123456789"))).await;
     assert_eq!(parts.status, StatusCode::OK);
@@ -415,7 +425,7 @@ async fn get_and_post_reach_the_instance_as_http11_with_the_headers_http1_sends(
     let http1 = get_with(env.router.addr, &env.authority(), "/a?b=1", extra).await;
     assert_eq!(http1.status, 200);
     let seen = backend.seen();
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 3, "{seen:?}");
     let (over_h2, post, over_h1) = (&seen[0], &seen[1], &seen[2]);
     assert_eq!((over_h2.method.as_str(), over_h2.target.as_str()), ("GET", "/a?b=1"));
     assert_eq!(over_h2.headers["host"], env.authority().as_str(), "Host from :authority");
@@ -833,4 +843,69 @@ async fn idle_connections_close_and_shutdown_lets_open_streams_finish() {
     }
     assert_eq!(goaway, Some(0), "shutdown sends GOAWAY NO_ERROR");
     assert_eq!(answered, Some(200), "the open stream still gets its answer");
+}
+
+// === Benchmark (bench/tls/h2_assets.sh runs it; not part of the suite) ===
+
+/// A page and its 20 assets, fetched by one `curl --parallel` per page load (a fresh TLS
+/// connection each time, as a first visit): over HTTP/2 (one connection, multiplexed) and over
+/// HTTP/1.1 (six connections, as browsers open). Prints each protocol's median and the ratio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: bench/tls/h2_assets.sh"]
+async fn bench_h2_vs_http1_page_with_twenty_assets() {
+    let rounds: usize = std::env::var("PAAS_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let backend = TestBackend::start("web").await;
+    let api = FakeApi::start(table(0, vec![])).await;
+    let assets: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("static/asset{i}.js"), vec![b'a' + (i % 26) as u8; 8 * 1024 + i as usize * 1024]))
+        .collect();
+    let mut files: Vec<(&str, &[u8])> = assets.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+    let page = b"<html>twenty assets</html>".repeat(200);
+    files.push(("static/index.html", &page));
+    let mut web = app("web", &[HOST], &[&backend]);
+    web.statics = Some(bundle(&api, "bench-assets", &files));
+    let env = H2Router::start(vec![web], api, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("cert.pem");
+    std::fs::write(&ca, &env.cert_pem).unwrap();
+    let resolve = format!("{HOST}:{}:127.0.0.1", env.addr.port());
+    let mut urls = vec![format!("https://{}/static/index.html", env.authority())];
+    urls.extend((0..20).map(|i| format!("https://{}/static/asset{i}.js", env.authority())));
+    let load = |protocol: &str| {
+        let mut command = std::process::Command::new("curl");
+        command.args(["-sS", "--fail", "--max-time", "20", "--parallel", "--cacert"]).arg(&ca);
+        command.args(["--resolve", &resolve, "-o", "/dev/null", "-w", "%{http_version}\\n"]);
+        match protocol {
+            "h2" => command.args(["--http2", "--parallel-max", "20"]),
+            _ => command.args(["--http1.1", "--parallel-max", "6"]),
+        };
+        for _ in 1..urls.len() {
+            command.args(["-o", "/dev/null"]);
+        }
+        command.args(&urls);
+        let started = Instant::now();
+        let out = command.output().expect("curl is installed");
+        let elapsed = started.elapsed();
+        assert!(out.status.success(), "curl: {}", String::from_utf8_lossy(&out.stderr));
+        let versions = String::from_utf8_lossy(&out.stdout).into_owned();
+        let want = if protocol == "h2" { "2" } else { "1.1" };
+        assert_eq!(versions.lines().filter(|v| *v == want).count(), 21, "{protocol}: {versions}");
+        elapsed
+    };
+    let (mut h2_times, mut h1_times) = (Vec::new(), Vec::new());
+    // Alternating, after one warm-up each, so neither protocol gets the warmer machine.
+    tokio::task::block_in_place(|| (load("h2"), load("http1.1")));
+    for _ in 0..rounds {
+        h2_times.push(tokio::task::block_in_place(|| load("h2")));
+        h1_times.push(tokio::task::block_in_place(|| load("http1.1")));
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (h2, h1) = (median(&mut h2_times), median(&mut h1_times));
+    println!("page + 20 static assets, fresh TLS connection(s) per load, {rounds} loads each:");
+    println!("  HTTP/2   (1 connection, multiplexed): median {:.1} ms", h2.as_secs_f64() * 1000.0);
+    println!("  HTTP/1.1 (6 connections):             median {:.1} ms", h1.as_secs_f64() * 1000.0);
+    println!("  h2 / HTTP/1.1 time ratio: {:.2}", h2.as_secs_f64() / h1.as_secs_f64());
 }
