@@ -103,6 +103,9 @@ pub struct Limits {
     /// byte either way before the router closes a tunnel, and the bound of a routed request's exchange.
     #[arg(long, env = "PAAS_ROUTER_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 3600)]
     pub stream_idle_timeout_secs: u64,
+    /// Most requests (streams) one HTTP/2 client connection may have open at once; more are refused.
+    #[arg(long, env = "PAAS_ROUTER_H2_MAX_CONCURRENT_STREAMS", default_value_t = 128)]
+    pub h2_max_concurrent_streams: u32,
 }
 
 /// How the router talks to app instances.

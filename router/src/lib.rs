@@ -18,6 +18,8 @@
 //!   made ready before a table is swapped in.
 //! - [`tls`]: HTTPS to clients: the certificate by SNI, the rustls configuration, handshakes.
 //! - [`state`]: the [`State`] every connection and task shares.
+//! - [`crate::h2`]: HTTP/2 to clients on TLS: the connection loop, streams, replies as
+//!   DATA frames; same handler, same request rules plus HTTP/2's.
 //! - [`server`]: HTTP/1.1 to clients: the connection loop, head parser, replies.
 //! - [`relay`]: a response body from an instance to a client: spooled ahead of
 //!   the client (memory, temp file, back-pressure) or passed through unbuffered.
@@ -42,6 +44,7 @@ pub mod buffer;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod h2;
 pub mod http1;
 pub mod metrics;
 pub mod proxy;

@@ -287,9 +287,9 @@ async fn serve_tls<H: Handler>(
     };
     state.metrics.tls_handshakes_ok.fetch_add(1, Ordering::Relaxed);
     let conn = ConnInfo { peer, tls: true };
-    // The ALPN dispatch point. At the h2 merge: `Some(b"h2") => crate::h2::serve(handler, stream,
-    // conn, settings, shutdown).await,` here, and `h2` in `tls::server_config::ALPN`.
+    // The ALPN dispatch point: one server per protocol `tls::server_config::ALPN` offers.
     match stream.get_ref().1.alpn_protocol() {
+        Some(b"h2") => crate::h2::serve(handler, stream, conn, settings, shutdown).await,
         Some(b"http/1.1") | None => conn::serve(handler, stream, conn, settings, shutdown).await,
         Some(other) => tracing::debug!(peer = %peer, alpn = ?other, "no server for the negotiated protocol"),
     }

@@ -136,7 +136,8 @@ pub struct RelayEnv<'a> {
     pub metrics: &'a Arc<AppMetrics>,
     /// When the request was sent (for the upstream duration metric).
     pub started: Instant,
-    /// The client speaks HTTP/1.1 (chunked framing available).
+    /// The client speaks HTTP/1.1 (chunked framing available). HTTP/1.0 and HTTP/2 clients get
+    /// a body of unknown length unframed ([`OutFraming::Close`]).
     pub client_http11: bool,
 }
 
@@ -158,7 +159,8 @@ pub enum OutFraming {
     Length(u64),
     /// Length unknown, HTTP/1.1 client.
     Chunked,
-    /// Length unknown, HTTP/1.0 client: the end of the body is the end of the connection.
+    /// Length unknown, no chunked framing: on HTTP/1.0 the end of the body is the end of the
+    /// connection; on HTTP/2 the end of the stream (the bytes go out as they are either way).
     Close,
 }
 
@@ -337,7 +339,8 @@ impl Relay {
         self.out
     }
 
-    /// Writes `head` and then the body as it arrives; returns the body bytes relayed.
+    /// Writes `head` (empty when the protocol sends heads in its own framing, as HTTP/2 does)
+    /// and then the body as it arrives; returns the body bytes relayed.
     /// `send_timeout` bounds each pause of the client, the idle timeout each of the instance.
     pub async fn send<W: AsyncWrite + Unpin>(
         &mut self,
@@ -345,7 +348,9 @@ impl Relay {
         head: Vec<u8>,
         send_timeout: Duration,
     ) -> Result<u64, RelayError> {
-        self.spool.push_front(Bytes::from(head));
+        if !head.is_empty() {
+            self.spool.push_front(Bytes::from(head));
+        }
         let read_timer = tokio::time::sleep(self.idle);
         let write_timer = tokio::time::sleep(send_timeout);
         tokio::pin!(read_timer, write_timer);

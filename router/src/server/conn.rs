@@ -157,7 +157,8 @@ async fn drain<S: AsyncRead + AsyncWrite + Unpin + Send>(body: &mut BodyReader<'
     false
 }
 
-fn access_log(head: &RequestHead, reply: &Reply, peer: std::net::SocketAddr, started: Instant, sent: Option<u64>) {
+/// One access-log line for a request, whatever protocol it came over.
+pub fn access_log(head: &RequestHead, reply: &Reply, peer: std::net::SocketAddr, started: Instant, sent: Option<u64>) {
     let info = &reply.info;
     let host = head.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     tracing::info!(

@@ -23,6 +23,11 @@
 //!   is stripped and the request is forwarded as plain HTTP/1.1.
 //! - a target with userinfo (`http://user:pass@host/`, RFC 9110 4.2.4) or a
 //!   fragment is a 400; every other target is forwarded byte for byte.
+//!
+//! HTTP/2 requests ([`from_h2`]) go through the same rules, plus RFC 9113's: a `Host` that
+//! disagrees with `:authority`, connection-specific fields (8.2.2) and CR, LF or NUL in a
+//! value (8.2.1) are refused. The h2 crate refuses most of these itself (stream reset or
+//! connection error); the checks here keep the rule in one place whatever the crate does.
 
 use std::mem::MaybeUninit;
 
@@ -41,6 +46,8 @@ pub struct RequestHead {
     pub uri: Uri,
     pub version: Version,
     pub headers: HeaderMap,
+    /// How the body is delimited; on HTTP/2 `Chunked` stands for a length only the end of
+    /// the stream tells.
     pub framing: Framing,
     /// The client allows the connection to stay open after this exchange.
     pub keep_alive: bool,
@@ -73,8 +80,74 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usiz
         let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
         headers.append(name, value);
     }
-    let head = validate(method, uri, version, headers)?;
+    let framing = framing::request(version, &headers)?;
+    let head = validate(method, uri, version, headers, framing)?;
     Ok(Some((head, len)))
+}
+
+/// Fields that describe an HTTP/1 connection, malformed in an HTTP/2 message (RFC 9113 8.2.2;
+/// `TE` too, unless it is `trailers`).
+pub const CONNECTION_SPECIFIC: [&str; 5] =
+    ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
+
+/// Validates an HTTP/2 request (`end_stream`: its HEADERS frame ended the stream, so no body).
+/// The head is origin-form with `Host` set from `:authority`, as an HTTP/1.1 request would be.
+/// The header list's size is bounded by the h2 crate (`--max-header-bytes`), its count here.
+pub fn from_h2(parts: http::request::Parts, end_stream: bool, max_headers: usize) -> Result<RequestHead, ProxyError> {
+    let http::request::Parts { method, uri, headers: fields, .. } = parts;
+    if fields.len() > max_headers {
+        return Err(ProxyError::HeadTooLarge);
+    }
+    let target = match uri.path_and_query() {
+        Some(p) => p.as_str(),
+        None => "/",
+    };
+    let target = parse_target(&method, target)?;
+    let mut headers = HeaderMap::with_capacity(fields.len() + 1);
+    for (name, value) in &fields {
+        if CONNECTION_SPECIFIC.contains(&name.as_str()) {
+            return Err(bad("connection-specific header in an HTTP/2 request"));
+        }
+        if name == header::TE && value != "trailers" {
+            return Err(bad("TE other than trailers in an HTTP/2 request"));
+        }
+        if value.as_bytes().iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(bad("CR, LF or NUL in a header value"));
+        }
+        if name.as_str().contains('_') {
+            continue;
+        }
+        headers.append(name, value.clone());
+    }
+    if let Some(authority) = uri.authority() {
+        if authority.as_str().contains('@') {
+            return Err(bad("userinfo in :authority"));
+        }
+        let value = HeaderValue::from_str(authority.as_str()).map_err(|_| bad("invalid :authority"))?;
+        match headers.get(header::HOST) {
+            Some(host) if !host.as_bytes().eq_ignore_ascii_case(value.as_bytes()) => {
+                return Err(bad("Host disagrees with :authority"));
+            }
+            Some(_) => {}
+            None => {
+                headers.insert(header::HOST, value);
+            }
+        }
+    }
+    let framing = match framing::request(Version::HTTP_2, &headers)? {
+        Framing::Length(n) if end_stream && n > 0 => return Err(bad("Content-Length on a request without a body")),
+        Framing::Length(0) if !end_stream && !headers.contains_key(header::CONTENT_LENGTH) => {
+            // DATA frames may follow (an empty one, often): GET and HEAD get no body, so
+            // any body they send fails as one longer than zero.
+            if matches!(method, Method::GET | Method::HEAD) {
+                Framing::Length(0)
+            } else {
+                Framing::Chunked
+            }
+        }
+        framing => framing,
+    };
+    validate(method, target, Version::HTTP_2, headers, framing)
 }
 
 fn parse_target(method: &Method, target: &str) -> Result<Uri, ProxyError> {
@@ -96,8 +169,13 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri, ProxyError> {
     Ok(uri)
 }
 
-fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Result<RequestHead, ProxyError> {
-    let framing = framing::request(version, &headers)?;
+fn validate(
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    framing: Framing,
+) -> Result<RequestHead, ProxyError> {
     if matches!(method, Method::GET | Method::HEAD) && framing != Framing::Length(0) {
         return Err(bad("GET or HEAD request with a body"));
     }
@@ -105,7 +183,7 @@ fn validate(method: Method, uri: Uri, version: Version, headers: HeaderMap) -> R
     if hosts > 1 {
         return Err(bad("more than one Host header"));
     }
-    if hosts == 0 && version == Version::HTTP_11 {
+    if hosts == 0 && version != Version::HTTP_10 {
         return Err(bad("missing Host header"));
     }
     let (close, keep_alive_token, upgrade_token) = connection_tokens(&headers);
@@ -215,6 +293,55 @@ mod tests {
         let ws =
             head("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n\r\n").unwrap();
         assert!(ws.wants_upgrade);
+    }
+
+    fn h2(method: &str, uri: &str, headers: &[(&str, &str)], end_stream: bool) -> Result<RequestHead, ProxyError> {
+        let mut request = http::Request::builder().method(method).uri(uri).version(Version::HTTP_2);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        from_h2(request.body(()).unwrap().into_parts().0, end_stream, 100)
+    }
+
+    fn h2_bad(method: &str, headers: &[(&str, &str)], end_stream: bool) -> bool {
+        matches!(h2(method, "https://a.test/x", headers, end_stream), Err(ProxyError::BadRequest { .. }))
+    }
+
+    #[test]
+    fn http2_requests_become_origin_form_with_host_from_authority() {
+        let h =
+            h2("GET", "https://A.test:8443/p?q=1", &[("x_forwarded_for", "1.2.3.4"), ("accept", "*/*")], true).unwrap();
+        assert_eq!(h.uri.to_string(), "/p?q=1");
+        assert!(h.uri.authority().is_none());
+        assert_eq!(h.headers[header::HOST], "A.test:8443");
+        assert_eq!(h.headers.len(), 2, "underscored name dropped: {:?}", h.headers);
+        assert_eq!(h.framing, Framing::Length(0));
+        let post = h2("POST", "https://a.test/", &[("content-length", "5")], false).unwrap();
+        assert_eq!(post.framing, Framing::Length(5));
+        let unknown = h2("POST", "https://a.test/", &[], false).unwrap();
+        assert_eq!(unknown.framing, Framing::Chunked);
+        // A GET whose HEADERS did not end the stream may still have no body (an empty DATA frame).
+        assert_eq!(h2("GET", "https://a.test/", &[], false).unwrap().framing, Framing::Length(0));
+        assert!(h2("GET", "https://a.test/", &[("host", "a.TEST")], true).is_ok());
+    }
+
+    #[test]
+    fn http2_rules_refuse_what_http1_refuses_and_more() {
+        assert!(h2_bad("GET", &[("host", "b.test")], true), "Host disagreeing with :authority");
+        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+            assert!(h2_bad("GET", &[(name, "x")], true), "{name}");
+        }
+        assert!(h2_bad("GET", &[("te", "gzip")], true));
+        assert!(h2("GET", "https://a.test/", &[("te", "trailers")], true).is_ok());
+        assert!(h2_bad("GET", &[("content-length", "3")], false), "GET with a body");
+        assert!(h2_bad("POST", &[("content-length", "3")], true), "a length but no body");
+        assert!(h2_bad("POST", &[("content-length", "3"), ("content-length", "4")], false));
+        assert!(h2_bad("CONNECT", &[], false));
+        let expect = h2("GET", "https://a.test/", &[("expect", "nope")], true);
+        assert!(matches!(expect, Err(ProxyError::ExpectationFailed)));
+        assert!(matches!(h2("GET", "https://u:p@a.test/", &[], true), Err(ProxyError::BadRequest { .. })));
+        assert!(matches!(h2("GET", "/x", &[], true), Err(ProxyError::BadRequest { .. })), "no Host nor :authority");
+        assert!(h2("GET", "/x", &[("host", "a.test")], true).is_ok());
     }
 
     #[test]

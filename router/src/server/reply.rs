@@ -147,19 +147,7 @@ pub async fn write<W: ClientWrite>(
     let send_body = *method != Method::HEAD && has_body(reply.status);
     if let ReplyBody::Stream(relay) = &mut reply.body {
         // The head goes out with whatever of the body is already there, in one write.
-        return match relay.send(stream, out, timeout).await {
-            Ok(sent) => Ok(sent),
-            Err(error) => {
-                let app = reply.info.app.as_ref().map_or("-", |a| a.name.as_str());
-                if error.is_client() {
-                    tracing::debug!(app, error = %error, "client left mid-response");
-                } else {
-                    tracing::warn!(app, error = %error, source = ?std::error::Error::source(&error), "response cut off");
-                }
-                reply.info.error = Some(error.kind());
-                Err(std::io::Error::other(error))
-            }
-        };
+        return send_stream(stream, out, relay, &mut reply.info, timeout).await;
     }
     match &reply.body {
         ReplyBody::Buffered(Buffered::Mem(b)) if send_body && b.len() <= 16 * 1024 => {
@@ -174,7 +162,46 @@ pub async fn write<W: ClientWrite>(
     if !send_body {
         return Ok(0);
     }
-    match &reply.body {
+    send_whole(stream, &mut reply.body, timeout).await
+}
+
+/// Writes the body alone, for a protocol that sends the head in its own framing (HTTP/2);
+/// the caller leaves out bodies that `HEAD` or the status rule out. Returns the bytes sent.
+pub async fn write_body<W: ClientWrite>(stream: &mut W, reply: &mut Reply, timeout: Duration) -> std::io::Result<u64> {
+    match &mut reply.body {
+        ReplyBody::Stream(relay) => send_stream(stream, Vec::new(), relay, &mut reply.info, timeout).await,
+        body => send_whole(stream, body, timeout).await,
+    }
+}
+
+/// Relays a streamed body after `head`; a body that breaks off is logged here and noted in
+/// `info.error`.
+async fn send_stream<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    head: Vec<u8>,
+    relay: &mut Relay,
+    info: &mut AccessInfo,
+    timeout: Duration,
+) -> std::io::Result<u64> {
+    match relay.send(stream, head, timeout).await {
+        Ok(sent) => Ok(sent),
+        Err(error) => {
+            let app = info.app.as_ref().map_or("-", |a| a.name.as_str());
+            if error.is_client() {
+                tracing::debug!(app, error = %error, "client left mid-response");
+            } else {
+                tracing::warn!(app, error = %error, source = ?std::error::Error::source(&error), "response cut off");
+            }
+            info.error = Some(error.kind());
+            Err(std::io::Error::other(error))
+        }
+    }
+}
+
+/// Writes a body that is whole already (memory, spill file, file on disk).
+async fn send_whole<W: ClientWrite>(stream: &mut W, body: &mut ReplyBody, timeout: Duration) -> std::io::Result<u64> {
+    // `&mut`: a `&ReplyBody` held across an await would make the future `!Send` (a relay's capture is not `Sync`).
+    match body {
         ReplyBody::Buffered(Buffered::Mem(b)) => write_bytes(stream, b, timeout).await?,
         ReplyBody::Buffered(Buffered::File { file, len }) => {
             write_file(stream, file.path().into(), 0, *len, timeout).await?
@@ -184,15 +211,21 @@ pub async fn write<W: ClientWrite>(
             (None, Some(bytes)) => write_bytes(stream, bytes, timeout).await?,
             (None, None) => write_file(stream, path.clone(), *offset, *len, timeout).await?,
         },
-        ReplyBody::Stream(_) => {} // sent above
+        ReplyBody::Stream(_) => {} // relayed by send_stream
     }
-    Ok(match reply.body.framing() {
+    Ok(match body.framing() {
         OutFraming::Length(n) => n,
         _ => 0,
     })
 }
 
-fn has_body(status: StatusCode) -> bool {
+/// The current `Date` value (formatted at most once a second per thread).
+pub fn date() -> HeaderValue {
+    DATE.with(|d| HeaderValue::from_str(d.borrow_mut().now()).expect("an HTTP date is a valid header"))
+}
+
+/// Whether a response with `status` has a body (RFC 9110 6.4.1: not 1xx, 204 or 304).
+pub fn has_body(status: StatusCode) -> bool {
     !(status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED)
 }
 

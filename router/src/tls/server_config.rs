@@ -15,8 +15,7 @@ use rustls::{CipherSuite, ServerConfig, SupportedCipherSuite};
 const SESSION_CACHE_ENTRIES: usize = 20_000;
 
 /// ALPN protocols offered, in order of preference.
-// At the h2 merge: put `b"h2"` first here and dispatch it in `runtime::serve_tls`.
-pub const ALPN: &[&[u8]] = &[b"http/1.1"];
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// Builds the configuration around `resolver`.
 pub fn build(resolver: Arc<dyn ResolvesServerCert>) -> Result<Arc<ServerConfig>, rustls::Error> {

@@ -3,6 +3,7 @@
 
 mod api_down;
 mod cache;
+mod h2;
 mod process_routes;
 mod queueing;
 mod routing;

@@ -362,6 +362,23 @@ async fn https_reaches_the_backend_with_forwarded_proto_and_hsts_only_when_on() 
     assert_eq!(seen.target, "/hello?x=1");
     assert_eq!(seen.headers["x-forwarded-proto"], "https");
     assert_eq!(seen.headers["host"], format!("strict.paas.test:{}", router.tls_addr.unwrap().port()));
+    // The listener offers h2 by ALPN; an HTTP/2 request reaches the backend the same way.
+    let port = router.tls_addr.unwrap().port();
+    let version =
+        run_ok(Command::new("curl").args(["-sS", "-o", "/dev/null", "-w", "%{http_version}", "--http2"]).args([
+            "--max-time",
+            "10",
+            "--cacert",
+            pki.ca().to_str().unwrap(),
+            "--resolve",
+            &format!("strict.paas.test:{port}:127.0.0.1"),
+            &format!("https://strict.paas.test:{port}/over-h2"),
+        ]))
+        .await;
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "2", "ALPN negotiated h2");
+    let seen = backend.seen().pop().unwrap();
+    assert_eq!(seen.target, "/over-h2");
+    assert_eq!(seen.headers["x-forwarded-proto"], "https");
 
     // A spoofed header from an untrusted client does not win, either way.
     let plain = get_with(router.addr, "strict.paas.test", "/", "X-Forwarded-Proto: https\r\n").await;
@@ -372,7 +389,7 @@ async fn https_reaches_the_backend_with_forwarded_proto_and_hsts_only_when_on() 
     let lax = curl_https(&router, &pki.ca(), "lax.paas.test", "/").await;
     assert_eq!(lax.status, 200);
     assert_eq!(lax.header("strict-transport-security"), None, "HSTS is off for this app");
-    assert_handshakes(&router, "ok", 2).await;
+    assert_handshakes(&router, "ok", 3).await;
     router.shutdown().await;
 }
 
