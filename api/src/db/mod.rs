@@ -6,6 +6,7 @@
 pub mod addons;
 pub mod apps;
 pub mod builds;
+pub mod certificates;
 pub mod cache;
 pub mod events;
 pub mod git;
