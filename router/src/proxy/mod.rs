@@ -9,6 +9,7 @@
 //! delayed. Earlier phases steer the relay through `RequestCtx::relay`
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
+pub mod acme_challenge;
 pub mod cached;
 pub mod request_start;
 pub mod static_files;
@@ -113,6 +114,9 @@ impl Proxy {
         body: &mut B,
         peer: SocketAddr,
     ) -> Result<Reply, ProxyError> {
+        if let Some(reply) = acme_challenge::answer(&self.state.table.load(), head) {
+            return Ok(reply);
+        }
         let app = self.route(head)?;
         ctx.app = Some(app.clone());
         if let Some(statics) = &app.statics {
