@@ -240,19 +240,24 @@ pub struct UpdateAppRequest {
     /// Seconds the router waits for the app's response head before answering
     /// 504, 1-3600 (new apps: 30). Time waiting in the router's queue for a
     /// free worker does not count.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600, nullable = false))]
     pub request_timeout_secs: Option<i64>,
     /// Redirect plain-HTTP requests to HTTPS (308) for hostnames that have a
     /// certificate; ACME challenges are always answered over HTTP (new apps: on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub https_redirect: Option<bool>,
     /// Send `Strict-Transport-Security` (one year) on HTTPS responses (new apps: off).
     /// Browsers then refuse plain HTTP for the hostname for that year.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub hsts: Option<bool>,
+}
+
+/// A field that may be absent but, when present, is never `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
