@@ -16,8 +16,8 @@
 //! three surfaces into one axum router, `serve` runs it; `main.rs` only
 //! parses config and calls in here.
 
-pub mod auth;
 pub mod acme;
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod db;

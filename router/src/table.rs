@@ -229,7 +229,8 @@ mod tests {
         }];
         let cache =
             Cache::new(crate::cache::Limits::from_config(&crate::Config::for_tests("http://x", "/x".into()).cache));
-        let table = Table::compile(&raw, &Table::default(), &HashMap::new(), Duration::ZERO, &Metrics::default(), &cache);
+        let table =
+            Table::compile(&raw, &Table::default(), &HashMap::new(), Duration::ZERO, &Metrics::default(), &cache);
         assert_eq!(table.acme_challenge("WWW.shop.example.:80", "abc"), Challenge::Answer("abc.xyz"));
         assert_eq!(table.acme_challenge("www.shop.example", "abd"), Challenge::UnknownToken);
         assert_eq!(table.acme_challenge("shop.paas.test", "abc"), Challenge::None);

@@ -152,11 +152,14 @@ impl Worker {
                 let (account, credentials) = Account::builder_with_http(Box::new(self.http()?))
                     .create(&new, self.directory_url.clone(), None)
                     .await
-                    .map_err(|e| failure(&format!("cannot register with the ACME server at {}", self.directory_url), &e))?;
+                    .map_err(|e| {
+                        failure(&format!("cannot register with the ACME server at {}", self.directory_url), &e)
+                    })?;
                 let json = serde_json::to_vec(&credentials).map_err(|e| failure("cannot keep the ACME account", &e))?;
-                let sealed = db::certificates::insert_account(&self.db, &self.directory_url, &self.key.seal(&purpose, &json))
-                    .await
-                    .map_err(|e| failure("cannot store the ACME account", &e))?;
+                let sealed =
+                    db::certificates::insert_account(&self.db, &self.directory_url, &self.key.seal(&purpose, &json))
+                        .await
+                        .map_err(|e| failure("cannot store the ACME account", &e))?;
                 if self.key.open(&purpose, &sealed).ok().as_deref() != Some(json.as_slice()) {
                     // Another replica registered first: use its account.
                     return Box::pin(self.account()).await;

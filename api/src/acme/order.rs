@@ -107,13 +107,14 @@ pub fn leaf_facts(chain_pem: &str) -> Result<(DateTime<Utc>, String), OrderFailu
 /// The CA's reason an order became invalid: the failed challenge's problem.
 async fn invalid_reason(order: &mut instant_acme::Order, hostname: &str) -> OrderFailure {
     let mut reasons = Vec::new();
-    let mut authorizations = order.authorizations();
-    while let Some(Ok(mut authz)) = authorizations.next().await {
-        if let Ok(state) = authz.refresh().await {
-            reasons.extend(state.challenges.iter().filter_map(|c| c.error.as_ref()).map(problem_text));
+    {
+        let mut authorizations = order.authorizations();
+        while let Some(Ok(mut authz)) = authorizations.next().await {
+            if let Ok(state) = authz.refresh().await {
+                reasons.extend(state.challenges.iter().filter_map(|c| c.error.as_ref()).map(problem_text));
+            }
         }
     }
-    drop(authorizations);
     if let Some(error) = &order.state().error {
         reasons.push(problem_text(error));
     }
@@ -143,7 +144,9 @@ fn problem_text(problem: &Problem) -> String {
 
 fn failure(step: &str, error: instant_acme::Error) -> OrderFailure {
     match error {
-        instant_acme::Error::Api(problem) => OrderFailure(format!("the CA refused to {step}: {}", problem_text(&problem))),
+        instant_acme::Error::Api(problem) => {
+            OrderFailure(format!("the CA refused to {step}: {}", problem_text(&problem)))
+        }
         other => {
             let mut text = format!("cannot {step} with the CA: {other}");
             let mut source = std::error::Error::source(&other);

@@ -6,8 +6,8 @@
 pub mod addons;
 pub mod apps;
 pub mod builds;
-pub mod certificates;
 pub mod cache;
+pub mod certificates;
 pub mod events;
 pub mod git;
 pub mod instances;

@@ -3,8 +3,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use paas_types::{CertificateState, DomainCertificate};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
 
@@ -81,9 +81,10 @@ fn certificate_badge(cert: &DomainCertificate) -> (String, &'static str) {
 fn certificate_detail(cert: &DomainCertificate) -> Option<String> {
     let next = cert.next_attempt_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     match (cert.state, &cert.error, next) {
-        (CertificateState::Pending, _, _) => {
-            Some("Ordering a certificate; the CA checks this hostname over HTTP, so its DNS must point at the routers.".into())
-        }
+        (CertificateState::Pending, _, _) => Some(
+            "Ordering a certificate; the CA checks this hostname over HTTP, so its DNS must point at the routers."
+                .into(),
+        ),
         (CertificateState::Failed, Some(error), Some(next)) => Some(format!("{error}. Next attempt {next}.")),
         (CertificateState::Issued, Some(error), Some(next)) => {
             Some(format!("Renewal failed: {error}. Next attempt {next}."))

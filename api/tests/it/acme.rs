@@ -216,24 +216,27 @@ async fn settled(api: &TestApi, token: &str, hostname: &str, old_serial: Option<
         }
     })
     .await;
-    waited.unwrap_or_else(|_| panic!("no certificate outcome for {hostname} within {LIMIT:?}; pebble said:\n{}", pebble.logs()))
+    waited.unwrap_or_else(|_| {
+        panic!("no certificate outcome for {hostname} within {LIMIT:?}; pebble said:\n{}", pebble.logs())
+    })
 }
 
 async fn serial_of(api: &TestApi, hostname: &str) -> Option<String> {
-    sqlx::query_scalar(
-        "SELECT c.serial FROM certificates c JOIN domains d ON d.id = c.domain_id WHERE d.hostname = $1",
-    )
-    .bind(hostname)
-    .fetch_one(&api.db)
-    .await
-    .unwrap()
+    sqlx::query_scalar("SELECT c.serial FROM certificates c JOIN domains d ON d.id = c.domain_id WHERE d.hostname = $1")
+        .bind(hostname)
+        .fetch_one(&api.db)
+        .await
+        .unwrap()
 }
 
 /// `openssl verify` of the chain's leaf against `root`, the rest as intermediates.
 fn verify_chain(chain_pem: &str, root_pem: &str, dir: &Path) {
     let end = "-----END CERTIFICATE-----";
-    let certs: Vec<String> =
-        chain_pem.split_inclusive(end).filter(|c| c.contains("BEGIN CERTIFICATE")).map(|c| c.trim().to_string() + "\n").collect();
+    let certs: Vec<String> = chain_pem
+        .split_inclusive(end)
+        .filter(|c| c.contains("BEGIN CERTIFICATE"))
+        .map(|c| c.trim().to_string() + "\n")
+        .collect();
     assert!(!certs.is_empty(), "no certificate in the chain: {chain_pem}");
     std::fs::write(dir.join("leaf.pem"), &certs[0]).unwrap();
     std::fs::write(dir.join("intermediates.pem"), certs[1..].concat()).unwrap();
@@ -255,7 +258,8 @@ fn verify_chain(chain_pem: &str, root_pem: &str, dir: &Path) {
         .self_signed(&rcgen::KeyPair::generate().unwrap())
         .unwrap();
     std::fs::write(dir.join("wrong.pem"), wrong.pem()).unwrap();
-    let out = Command::new("openssl").current_dir(dir).args(["verify", "-CAfile", "wrong.pem", "leaf.pem"]).output().unwrap();
+    let out =
+        Command::new("openssl").current_dir(dir).args(["verify", "-CAfile", "wrong.pem", "leaf.pem"]).output().unwrap();
     assert!(!out.status.success(), "verification must be able to fail");
 }
 
@@ -268,7 +272,10 @@ fn assert_key_matches(chain_pem: &str, key_pem: &str, dir: &Path) {
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
-    assert_eq!(public(&["x509", "-in", "chain.pem", "-noout", "-pubkey"]), public(&["pkey", "-in", "key.pem", "-pubout"]));
+    assert_eq!(
+        public(&["x509", "-in", "chain.pem", "-noout", "-pubkey"]),
+        public(&["pkey", "-in", "key.pem", "-pubout"])
+    );
 }
 
 async fn route_table(api: &TestApi) -> RouteTable {

@@ -133,7 +133,11 @@ async fn the_request_timeout_is_set_within_bounds() {
     }
     // Nothing refused changed it; the change is in the audit log.
     let now: App = decode(&api.get("/v1/apps/timed", &token).await.1);
-    assert_eq!((now.request_timeout_secs, now.https_redirect, now.hsts), (3600, true, false), "defaults: redirect, no HSTS");
+    assert_eq!(
+        (now.request_timeout_secs, now.https_redirect, now.hsts),
+        (3600, true, false),
+        "defaults: redirect, no HSTS"
+    );
     // The HTTPS switches change alone, leaving the rest; each moves the route table.
     let before: i64 = sqlx::query_scalar("SELECT version FROM route_state").fetch_one(&api.db).await.unwrap();
     let (status, body) = api.patch("/v1/apps/timed", &token, json!({ "https_redirect": false, "hsts": true })).await;
