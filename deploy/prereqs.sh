@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the platform and its tests need on a Debian bookworm
 # host: git, PostgreSQL server binaries, Chromium + chromedriver (dashboard
-# tests), schemathesis (API contract test), a Docker engine and the Python
+# tests), Pebble (ACME tests), schemathesis (API contract test), a Docker engine and the Python
 # base image. Idempotent: a second run only checks. Run as root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +15,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# ACME tests: Pebble (a test CA) and pebble-challtestsrv (its DNS); openssl verifies chains.
+command -v pebble >/dev/null || missing+=(pebble)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "prereqs: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -126,6 +126,130 @@ pub struct ServeConfig {
     /// Log format: `json` (production) or `pretty`.
     #[arg(long, env = "PAAS_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
+
+    #[command(flatten)]
+    pub tls: TlsConfig,
+}
+
+/// Let's Encrypt's production directory, the default CA.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// HTTPS: the operator's secret key, ACME for custom domains, how HTTPS URLs are shown.
+#[derive(Debug, Clone, Args)]
+pub struct TlsConfig {
+    /// 32-byte key that encrypts secrets at rest (certificate keys, ACME account keys),
+    /// as 64 hex digits or base64; e.g. `openssl rand -hex 32`. Required for ACME.
+    #[arg(long, env = "PAAS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// File holding the secret key (instead of PAAS_SECRET_KEY).
+    #[arg(long, env = "PAAS_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// ACME directory URL certificates for custom domains are ordered from
+    /// (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory);
+    /// `off` orders none.
+    #[arg(long, env = "PAAS_ACME_DIRECTORY", default_value = LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// Contact email given to the CA (expiry notices), e.g. ops@example.com.
+    #[arg(long, env = "PAAS_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// PEM bundle of extra CAs to trust for the ACME server's own HTTPS (a test CA such as Pebble).
+    #[arg(long, env = "PAAS_ACME_CA_BUNDLE")]
+    pub acme_ca_bundle: Option<PathBuf>,
+
+    /// Renew certificates this many days before they expire.
+    #[arg(long, env = "PAAS_ACME_RENEW_DAYS", default_value_t = 30)]
+    pub acme_renew_days: u32,
+
+    /// First retry after a failed order, in seconds; doubles with each failure.
+    #[arg(long, env = "PAAS_ACME_RETRY_MIN_SECS", default_value_t = 300)]
+    pub acme_retry_min_secs: u64,
+
+    /// Longest wait between retries of a failing order, in seconds.
+    #[arg(long, env = "PAAS_ACME_RETRY_MAX_SECS", default_value_t = 24 * 3600)]
+    pub acme_retry_max_secs: u64,
+
+    /// Milliseconds between publishing an HTTP-01 challenge and telling the CA
+    /// to check it, so every router has the new route table by then.
+    #[arg(long, env = "PAAS_ACME_CHALLENGE_DELAY_MS", default_value_t = 2000)]
+    pub acme_challenge_delay_ms: u64,
+
+    /// Seconds between the ACME worker's looks for due certificates.
+    #[arg(long, env = "PAAS_ACME_POLL_SECS", default_value_t = 10)]
+    pub acme_poll_secs: u64,
+
+    /// Port routers serve HTTPS on, as users reach it, when not 443: custom
+    /// domains with a certificate are shown as `https://<domain>:<port>/`.
+    #[arg(long, env = "PAAS_APP_HTTPS_PORT")]
+    pub app_https_port: Option<u16>,
+}
+
+impl TlsConfig {
+    /// No ACME, no secret key: what tests that do not exercise certificates use.
+    pub fn acme_off() -> TlsConfig {
+        TlsConfig {
+            secret_key: None,
+            secret_key_file: None,
+            acme_directory: "off".into(),
+            acme_email: None,
+            acme_ca_bundle: None,
+            acme_renew_days: 30,
+            acme_retry_min_secs: 300,
+            acme_retry_max_secs: 24 * 3600,
+            acme_challenge_delay_ms: 2000,
+            acme_poll_secs: 10,
+            app_https_port: None,
+        }
+    }
+
+    /// Whether ACME orders run at all.
+    pub fn acme_enabled(&self) -> bool {
+        !self.acme_directory.trim().eq_ignore_ascii_case("off")
+    }
+
+    /// The operator's secret key, if one is configured.
+    pub fn secret_key(&self) -> Result<Option<crate::crypto::SecretKey>, ConfigError> {
+        let text = match (&self.secret_key, &self.secret_key_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::SecretKeyFile { path: path.clone(), source })?,
+            (None, None) => return Ok(None),
+        };
+        crate::crypto::SecretKey::parse(&text).map(Some).map_err(ConfigError::SecretKey)
+    }
+
+    /// Checks the TLS settings: a usable secret key if one is given, an
+    /// http(s) directory URL, sane retry bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.secret_key()?;
+        if !self.acme_enabled() {
+            return Ok(());
+        }
+        let url = self.acme_directory.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::AcmeDirectory(url.to_string()));
+        }
+        if self.acme_retry_min_secs == 0 || self.acme_retry_max_secs < self.acme_retry_min_secs {
+            return Err(ConfigError::AcmeRetry);
+        }
+        Ok(())
+    }
+
+    /// Why no certificates are ordered, for people (`None`: ACME runs). Without a
+    /// secret key the API serves, but refuses to run ACME and says so in its log
+    /// and on every domain.
+    pub fn acme_off_reason(&self) -> Option<String> {
+        if !self.acme_enabled() {
+            return Some("the platform does not obtain certificates (PAAS_ACME_DIRECTORY=off)".into());
+        }
+        match self.secret_key() {
+            Ok(Some(_)) => None,
+            _ => Some(ConfigError::AcmeWithoutSecretKey.to_string()),
+        }
+    }
 }
 
 /// Configuration errors, reported before any port is bound.
@@ -143,6 +267,25 @@ pub enum ConfigError {
     BaseDomain(String),
     #[error("PAAS_APP_SCHEME must be http or https, not {0:?}")]
     Scheme(String),
+    #[error("cannot read the secret key file {path}")]
+    SecretKeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("PAAS_SECRET_KEY is not usable")]
+    SecretKey(#[source] crate::crypto::CryptoError),
+    #[error(
+        "ACME needs PAAS_SECRET_KEY (or PAAS_SECRET_KEY_FILE) to encrypt certificate keys at rest: \
+         set it to 32 random bytes (`openssl rand -hex 32`), or set PAAS_ACME_DIRECTORY=off to run without certificates"
+    )]
+    AcmeWithoutSecretKey,
+    #[error("PAAS_ACME_DIRECTORY must be an http(s) URL or `off`, not {0:?}")]
+    AcmeDirectory(String),
+    #[error("PAAS_ACME_RETRY_MIN_SECS must be at least 1 and at most PAAS_ACME_RETRY_MAX_SECS")]
+    AcmeRetry,
+    #[error("the ACME CA bundle cannot be used")]
+    AcmeCaBundle(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the dashboard templates do not compile")]
     Templates(#[source] Box<tera::Error>),
 }
@@ -172,6 +315,7 @@ impl ServeConfig {
         if self.app_scheme != "http" && self.app_scheme != "https" {
             return Err(ConfigError::Scheme(self.app_scheme.clone()));
         }
+        self.tls.validate()?;
         self.jwt_secret().map(|_| ())
     }
 

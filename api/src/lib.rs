@@ -4,10 +4,10 @@
 //!
 //! | layer | modules | job |
 //! | --- | --- | --- |
-//! | base | `config`, `error`, `validate`, `telemetry`, `hints` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints |
+//! | base | `config`, `error`, `validate`, `telemetry`, `hints`, `crypto` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints, encryption at rest |
 //! | storage | `db` | every SQL statement, one file per entity |
 //! | state | `state`, `auth`, `run_hub` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors; where `paas run` sockets meet |
-//! | decisions | `scheduler` | formation x release -> instances on nodes (`scheduler::plan` is pure) |
+//! | decisions | `scheduler`, `acme` | formation x release -> instances on nodes (`scheduler::plan` is pure); certificate orders for custom domains |
 //! | operations | `ops` | every domain action (create app, queue build, scale, ...) |
 //! | shared surface parts | `middleware`, `log_stream` | request ids, error envelope; log following as SSE |
 //! | surfaces | `routes` (JSON `/v1`), `web` (HTML dashboard), `git` (smart HTTP) | parse input, call `ops`, render; never call each other |
@@ -16,8 +16,10 @@
 //! three surfaces into one axum router, `serve` runs it; `main.rs` only
 //! parses config and calls in here.
 
+pub mod acme;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod git;
@@ -72,6 +74,14 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::C
     };
     tokio::spawn(scheduler::run(db.clone(), scheduler_config));
     tokio::spawn(ops::addons::backups::schedule(db.clone(), std::time::Duration::from_secs(600)));
+    match config.tls.acme_off_reason() {
+        None => {
+            let worker = acme::Worker::new(&config.tls, db.clone())?;
+            tokio::spawn(worker.run());
+        }
+        Some(reason) if config.tls.acme_enabled() => tracing::error!("ACME is not started: {reason}"),
+        Some(reason) => tracing::info!("{reason}"),
+    }
     let core = AppState {
         db,
         routes_changed,
@@ -97,6 +107,11 @@ fn settings(config: &ServeConfig) -> Settings {
         build_lease_secs: config.build_lease_secs,
         run_max_secs: config.run_max_secs.clamp(1, i64::MAX as u64) as i64,
         run_claim_wait: std::time::Duration::from_secs(config.run_claim_wait_secs),
+        acme_enabled: config.tls.acme_off_reason().is_none(),
+        acme_off_reason: config.tls.acme_off_reason(),
+        acme_renew_before: chrono::Duration::days(i64::from(config.tls.acme_renew_days)),
+        app_https_port: config.tls.app_https_port,
+        secret_key: config.tls.secret_key().ok().flatten(),
     }
 }
 

@@ -26,6 +26,16 @@ pub struct Settings {
     pub run_max_secs: i64,
     /// Longest an agent's run claim is held open.
     pub run_claim_wait: std::time::Duration,
+    /// Whether the ACME worker orders certificates for custom domains.
+    pub acme_enabled: bool,
+    /// Why it does not, for people (shown on every domain).
+    pub acme_off_reason: Option<String>,
+    /// Certificates are renewed this long before they expire.
+    pub acme_renew_before: chrono::Duration,
+    /// Port users reach the routers' HTTPS on, when not 443.
+    pub app_https_port: Option<u16>,
+    /// Decrypts certificate keys for the route table (`None`: none configured).
+    pub secret_key: Option<crate::crypto::SecretKey>,
 }
 
 impl Settings {
@@ -35,6 +45,23 @@ impl Settings {
         match self.app_port {
             Some(port) => format!("{}://{hostname}:{port}/", self.app_scheme),
             None => format!("{}://{hostname}/", self.app_scheme),
+        }
+    }
+
+    /// The URL of a custom domain: HTTPS once it has a certificate (on the
+    /// routers' HTTPS port), else plain HTTP (on the routers' HTTP port when
+    /// app URLs are plain HTTP).
+    pub fn domain_url(&self, hostname: &str, secure: bool) -> String {
+        let port = match (secure, self.app_scheme.as_str()) {
+            (true, "https") => self.app_https_port.or(self.app_port),
+            (true, _) => self.app_https_port,
+            (false, "http") => self.app_port,
+            (false, _) => None,
+        };
+        let scheme = if secure { "https" } else { "http" };
+        match port {
+            Some(port) => format!("{scheme}://{hostname}:{port}/"),
+            None => format!("{scheme}://{hostname}/"),
         }
     }
 

@@ -148,12 +148,19 @@ pub enum AppsCommand {
     },
     /// Show an app.
     Info,
-    /// Change an app's settings: `paas apps set --request-timeout 60`.
+    /// Change an app's settings: `paas apps set --request-timeout 60`, `paas apps set --hsts on`.
     Set {
         /// Seconds the router waits for the app to start answering before it answers
         /// 504 Gateway Timeout (1-3600; new apps: 30). Time queued for a free worker does not count.
         #[arg(long, value_name = "SECS")]
         request_timeout: Option<i64>,
+        /// Redirect plain-HTTP requests to HTTPS for hostnames with a certificate (new apps: on).
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        https_redirect: Option<bool>,
+        /// Send Strict-Transport-Security on HTTPS, so browsers use only HTTPS for a
+        /// year (new apps: off). Turn it on once HTTPS works for every hostname.
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        hsts: Option<bool>,
     },
     /// Delete an app and everything it runs.
     Destroy {
@@ -390,4 +397,13 @@ pub enum BackupsCommand {
         #[arg(short, long)]
         output: Option<std::path::PathBuf>,
     },
+}
+
+/// `on`/`off` (also `true`/`false`, `yes`/`no`) for switches.
+fn on_off(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{value:?} is neither on nor off")),
+    }
 }

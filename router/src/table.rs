@@ -74,6 +74,19 @@ pub struct Table {
     pub apps: Vec<Arc<AppRoute>>,
     /// Certificates by hostname (SNI) and which routed hostnames have one.
     pub certificates: CertStore,
+    /// Pending ACME HTTP-01 challenges: hostname -> token -> key authorization.
+    challenges: HashMap<String, HashMap<String, String>>,
+}
+
+/// What the table says about a `/.well-known/acme-challenge/<token>` request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Challenge<'a> {
+    /// The body to answer with.
+    Answer(&'a str),
+    /// The hostname has a pending challenge, but not this token.
+    UnknownToken,
+    /// No challenge pending for the hostname: route the request as any other.
+    None,
 }
 
 impl Table {
@@ -154,7 +167,12 @@ impl Table {
             default_cert,
             hosts.keys().map(String::as_str),
         );
-        Table { version: Some(raw.version), hosts, apps, certificates }
+        let mut challenges: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for c in &raw.acme_challenges {
+            let host = c.hostname.trim_end_matches('.').to_ascii_lowercase();
+            challenges.entry(host).or_default().insert(c.token.clone(), c.key_authorization.clone());
+        }
+        Table { version: Some(raw.version), hosts, apps, certificates, challenges }
     }
 
     /// The app serving `host` (a `Host` header value: any case, optional port, optional trailing dot).
@@ -164,6 +182,17 @@ impl Table {
             self.hosts.get(&name.to_ascii_lowercase())
         } else {
             self.hosts.get(name)
+        }
+    }
+}
+
+impl Table {
+    /// The pending ACME challenge for `host` (a `Host` value) and `token`.
+    pub fn acme_challenge(&self, host: &str, token: &str) -> Challenge<'_> {
+        let Some(name) = normalize_host(host) else { return Challenge::None };
+        match self.challenges.get(&name.to_ascii_lowercase()) {
+            Some(tokens) => tokens.get(token).map_or(Challenge::UnknownToken, |k| Challenge::Answer(k)),
+            None => Challenge::None,
         }
     }
 }
@@ -209,6 +238,24 @@ mod tests {
             certificates: vec![],
             acme_challenges: vec![],
         }
+    }
+
+    #[test]
+    fn acme_challenges_are_found_by_host_and_token() {
+        let mut raw = raw(1, "127.0.0.1:1");
+        raw.acme_challenges = vec![paas_types::routing::AcmeChallenge {
+            hostname: "www.shop.example".into(),
+            token: "abc".into(),
+            key_authorization: "abc.xyz".into(),
+        }];
+        let cache =
+            Cache::new(crate::cache::Limits::from_config(&crate::Config::for_tests("http://x", "/x".into()).cache));
+        let table =
+            Table::compile(&raw, &Table::default(), &HashMap::new(), Duration::ZERO, &Metrics::default(), &cache, None);
+        assert_eq!(table.acme_challenge("WWW.shop.example.:80", "abc"), Challenge::Answer("abc.xyz"));
+        assert_eq!(table.acme_challenge("www.shop.example", "abd"), Challenge::UnknownToken);
+        assert_eq!(table.acme_challenge("shop.paas.test", "abc"), Challenge::None);
+        assert_eq!(table.acme_challenge("a/b", "abc"), Challenge::None);
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl TestApi {
             db_acquire_timeout_secs: 5,
             log_format: "pretty".into(),
             cookie_secure: false,
+            tls: api::config::TlsConfig::acme_off(),
         };
         adjust(&mut config);
         let db = api::db::connect(&config).await.expect("connect to test database");

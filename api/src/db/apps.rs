@@ -22,6 +22,8 @@ pub struct AppRow {
     pub current_release: Option<i32>,
     /// Seconds the router waits for a response head before answering 504.
     pub request_timeout_secs: i32,
+    pub https_redirect: bool,
+    pub hsts: bool,
     /// The viewing user's role in the app's tenant.
     pub role: String,
 }
@@ -35,7 +37,7 @@ impl AppRow {
 const SELECT_FOR_USER: &str = "
     SELECT a.id, a.tenant_id, t.name AS tenant_name, a.name, a.hostname, a.created_at,
            (SELECT max(r.version) FROM releases r WHERE r.app_id = a.id) AS current_release,
-           a.request_timeout_secs, m.role
+           a.request_timeout_secs, a.https_redirect, a.hsts, m.role
     FROM apps a
     JOIN tenants t ON t.id = a.tenant_id
     JOIN memberships m ON m.tenant_id = a.tenant_id AND m.user_id = $1";
@@ -76,14 +78,26 @@ pub async fn list_for_user(
     .await
 }
 
-/// Sets the app's request timeout (the route version moves by trigger).
-pub async fn set_request_timeout(db: impl PgExecutor<'_>, app_id: Uuid, secs: i32) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE apps SET request_timeout_secs = $2 WHERE id = $1")
-        .bind(app_id)
-        .bind(secs)
-        .execute(db)
-        .await
-        .map(|_| ())
+/// Changes the app's router settings; `None` keeps one (the route version moves by trigger).
+pub async fn update_settings(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    request_timeout_secs: Option<i32>,
+    https_redirect: Option<bool>,
+    hsts: Option<bool>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apps SET request_timeout_secs = coalesce($2, request_timeout_secs),
+                         https_redirect = coalesce($3, https_redirect), hsts = coalesce($4, hsts)
+         WHERE id = $1",
+    )
+    .bind(app_id)
+    .bind(request_timeout_secs)
+    .bind(https_redirect)
+    .bind(hsts)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<(), sqlx::Error> {
@@ -136,24 +150,27 @@ pub async fn patch_config(
 
 // === Domains ===
 
+/// A custom domain with its certificate's state (never its key).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DomainRow {
     pub id: Uuid,
     pub hostname: String,
     pub created_at: DateTime<Utc>,
+    /// `pending`, `issued` or `failed`.
+    pub cert_state: String,
+    pub not_after: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub attempts: i32,
 }
 
-impl From<DomainRow> for paas_types::Domain {
-    fn from(row: DomainRow) -> Self {
-        paas_types::Domain { id: row.id, hostname: row.hostname, created_at: row.created_at }
-    }
-}
+const SELECT_DOMAIN: &str = "
+    SELECT d.id, d.hostname, d.created_at, c.state AS cert_state, c.not_after, c.last_error,
+           c.next_attempt_at, c.attempts
+    FROM domains d JOIN certificates c ON c.domain_id = d.id";
 
 pub async fn domains(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<DomainRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, hostname, created_at FROM domains WHERE app_id = $1 ORDER BY hostname")
-        .bind(app_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(&format!("{SELECT_DOMAIN} WHERE d.app_id = $1 ORDER BY d.hostname")).bind(app_id).fetch_all(db).await
 }
 
 /// Whether a hostname is any app's default hostname (custom domains must not shadow one).
@@ -161,13 +178,18 @@ pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &str) -> Result<b
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apps WHERE hostname = $1)").bind(hostname).fetch_one(db).await
 }
 
-pub async fn add_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<DomainRow, sqlx::Error> {
-    sqlx::query_as("INSERT INTO domains (id, app_id, hostname) VALUES ($1, $2, $3) RETURNING id, hostname, created_at")
+/// Adds a domain (a trigger gives it a pending certificate); answers its id.
+pub async fn add_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO domains (id, app_id, hostname) VALUES ($1, $2, $3) RETURNING id")
         .bind(Uuid::new_v4())
         .bind(app_id)
         .bind(hostname)
         .fetch_one(db)
         .await
+}
+
+pub async fn domain(db: impl PgExecutor<'_>, id: Uuid) -> Result<DomainRow, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT_DOMAIN} WHERE d.id = $1")).bind(id).fetch_one(db).await
 }
 
 pub async fn remove_domain(db: impl PgExecutor<'_>, app_id: Uuid, hostname: &str) -> Result<bool, sqlx::Error> {

@@ -7,6 +7,7 @@ pub mod addons;
 pub mod apps;
 pub mod builds;
 pub mod cache;
+pub mod certificates;
 pub mod events;
 pub mod git;
 pub mod instances;

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use paas_types::routing::{Backend, CachePurge, RouteApp, RouteTable, StaticBundle, StaticMapping};
+use paas_types::routing::{
+    AcmeChallenge, Backend, CachePurge, RouteApp, RouteCertificate, RouteTable, StaticBundle, StaticMapping,
+};
 use paas_types::Size;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
@@ -25,6 +27,8 @@ struct AppRoute {
     /// Routes in force (prefix -> process type) for the current release.
     routes: Json<std::collections::BTreeMap<String, String>>,
     request_timeout_secs: i32,
+    https_redirect: bool,
+    hsts: bool,
 }
 
 /// One healthy web instance with what its worker count comes from.
@@ -39,7 +43,9 @@ struct BackendRow {
 }
 
 /// A consistent snapshot of every app's routes and the version it is at.
-pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
+/// Certificate keys are decrypted with `key`; one that does not decrypt (the
+/// operator changed the key) is left out, so HTTP routing never depends on it.
+pub async fn table(db: &PgPool, key: Option<&crate::crypto::SecretKey>) -> Result<RouteTable, sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     let version = version(&mut *tx).await?;
@@ -47,7 +53,7 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
         "SELECT a.id, a.name, a.hostname,
                 coalesce((SELECT array_agg(d.hostname ORDER BY d.hostname) FROM domains d WHERE d.app_id = a.id), '{}') AS domains,
                 cur.version AS release, cur.static_blob_id, encode(bl.sha256, 'hex') AS static_sha256,
-                cur.static_mappings, a.request_timeout_secs,
+                cur.static_mappings, a.request_timeout_secs, a.https_redirect, a.hsts,
                 coalesce((SELECT jsonb_object_agg(e.prefix, e.process_type)
                           FROM effective_routes(a.id, cur.routes) e), '{}'::jsonb) AS routes
          FROM apps a
@@ -85,7 +91,31 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
     for (app_id, purge) in super::cache::recent(&mut *tx).await? {
         purges.entry(app_id).or_default().push(purge);
     }
+    let sealed = super::certificates::servable(&mut *tx).await?;
+    let acme_challenges = super::certificates::challenges(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(hostname, token, key_authorization)| AcmeChallenge { hostname, token, key_authorization })
+        .collect();
     tx.commit().await?;
+    let certificates = sealed
+        .into_iter()
+        .filter_map(|c| {
+            let opened = key?.open_string(&super::certificates::key_purpose(c.domain_id), &c.key_sealed);
+            match opened {
+                Ok(key_pem) => Some(RouteCertificate {
+                    hostnames: vec![c.hostname],
+                    chain_pem: c.chain_pem,
+                    key_pem,
+                    not_after: c.not_after,
+                }),
+                Err(error) => {
+                    tracing::error!(hostname = %c.hostname, %error, "certificate key left out of the route table");
+                    None
+                }
+            }
+        })
+        .collect();
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
     for b in backends {
         let concurrency = b.size.effective_web_concurrency(b.web_concurrency.as_deref());
@@ -114,12 +144,12 @@ pub async fn table(db: &PgPool) -> Result<RouteTable, sqlx::Error> {
                 routes: super::process_routes::table_routes(a.id, a.routes.0, &routed),
                 request_timeout_secs: u32::try_from(a.request_timeout_secs).ok(),
                 cache_purges: purges.remove(&a.id).unwrap_or_default(),
-                https_redirect: false,
-                hsts: false,
+                https_redirect: a.https_redirect,
+                hsts: a.hsts,
             }
         })
         .collect();
-    Ok(RouteTable { version, apps, certificates: vec![], acme_challenges: vec![] })
+    Ok(RouteTable { version, apps, certificates, acme_challenges })
 }
 
 /// A blob that some build uses as its static bundle (never a source tarball).

@@ -29,6 +29,8 @@ pub fn view(row: AppRow, settings: &Settings) -> App {
         hostname: row.hostname,
         current_release: row.current_release,
         request_timeout_secs: u32::try_from(row.request_timeout_secs).unwrap_or_default(),
+        https_redirect: row.https_redirect,
+        hsts: row.hsts,
         created_at: row.created_at,
     }
 }
@@ -88,10 +90,12 @@ pub async fn create_app(
 
 /// Changes an app's settings (any member of its tenant); answers the app as it is now.
 pub async fn update_app(db: &PgPool, user: &AuthUser, app: &AppRow, req: &UpdateAppRequest) -> ApiResult<AppRow> {
-    let Some(secs) = req.request_timeout_secs else {
-        return Err(ApiError::validation("name a setting to change, e.g. {\"request_timeout_secs\": 60}"));
-    };
-    if !REQUEST_TIMEOUT_SECS.contains(&secs) {
+    if req.request_timeout_secs.is_none() && req.https_redirect.is_none() && req.hsts.is_none() {
+        return Err(ApiError::validation(
+            "name a setting to change, e.g. {\"request_timeout_secs\": 60} or {\"https_redirect\": false}",
+        ));
+    }
+    if let Some(secs) = req.request_timeout_secs.filter(|s| !REQUEST_TIMEOUT_SECS.contains(s)) {
         return Err(ApiError::validation(format!(
             "request_timeout_secs must be between {} and {} seconds (got {secs})",
             REQUEST_TIMEOUT_SECS.start(),
@@ -99,7 +103,8 @@ pub async fn update_app(db: &PgPool, user: &AuthUser, app: &AppRow, req: &Update
         )));
     }
     let mut tx = db.begin().await?;
-    db::apps::set_request_timeout(&mut *tx, app.id, secs as i32).await?;
+    let secs = req.request_timeout_secs.map(|s| s as i32);
+    db::apps::update_settings(&mut *tx, app.id, secs, req.https_redirect, req.hsts).await?;
     let event = db::events::NewEvent {
         tenant_id: app.tenant_id,
         app: Some((app.id, &app.name)),

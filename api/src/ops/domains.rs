@@ -1,6 +1,8 @@
 //! Custom domains. A hostname belongs to at most one app, and never shadows
 //! another app's default hostname.
 
+use chrono::Utc;
+use paas_types::{CertificateState, Domain, DomainCertificate};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -31,10 +33,54 @@ pub async fn add_domain(
         return Err(ApiError::Conflict("this hostname is already in use by an app".into()));
     }
     let mut tx = db.begin().await?;
-    let row = db::apps::add_domain(&mut *tx, app.id, &hostname).await?;
+    let id = db::apps::add_domain(&mut *tx, app.id, &hostname).await?;
     record(&mut tx, user, app, "domain.add", &hostname).await?;
+    let row = db::apps::domain(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The domain as users see it: its URL (https once it has a certificate)
+/// and its certificate's state.
+pub fn view(row: DomainRow, settings: &Settings) -> Domain {
+    let now = Utc::now();
+    let expired = row.not_after.is_some_and(|t| t <= now);
+    let state = match row.cert_state.as_str() {
+        "issued" if expired => CertificateState::Failed,
+        "issued" => CertificateState::Issued,
+        "failed" => CertificateState::Failed,
+        _ if !settings.acme_enabled => CertificateState::Disabled,
+        _ => CertificateState::Pending,
+    };
+    let error = match state {
+        CertificateState::Disabled => settings.acme_off_reason.clone(),
+        CertificateState::Failed if expired && row.last_error.is_none() => {
+            Some("the certificate expired and was not renewed".into())
+        }
+        _ => row.last_error,
+    };
+    // An issued certificate's next order is its renewal; a pending one runs now.
+    let next_attempt_at = match state {
+        CertificateState::Failed => Some(row.next_attempt_at),
+        CertificateState::Issued => {
+            let renew = row.not_after.map(|t| t - settings.acme_renew_before);
+            Some(if row.attempts > 0 { row.next_attempt_at } else { renew.unwrap_or(row.next_attempt_at) })
+        }
+        CertificateState::Pending | CertificateState::Disabled => None,
+    };
+    let secure = state == CertificateState::Issued;
+    Domain {
+        id: row.id,
+        url: settings.domain_url(&row.hostname, secure),
+        hostname: row.hostname,
+        certificate: DomainCertificate {
+            state,
+            expires_at: row.not_after.filter(|_| row.cert_state == "issued"),
+            error,
+            next_attempt_at: if settings.acme_enabled { next_attempt_at } else { None },
+        },
+        created_at: row.created_at,
+    }
 }
 
 /// Removes a custom domain; 404 when the app has no such domain.

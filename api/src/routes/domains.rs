@@ -23,7 +23,7 @@ pub async fn list_domains(
 ) -> ApiResult<ApiJson<Vec<Domain>>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let rows = db::apps::domains(&state.db, app.id).await?;
-    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+    Ok(ApiJson(rows.into_iter().map(|r| ops::domains::view(r, &state.settings)).collect()))
 }
 
 /// Adds a custom domain; the router sends its traffic to the app.
@@ -39,7 +39,7 @@ pub async fn add_domain(
 ) -> ApiResult<(StatusCode, ApiJson<Domain>)> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let row = ops::domains::add_domain(&state.db, &state.settings, &user, &app, &req.hostname).await?;
-    Ok((StatusCode::CREATED, ApiJson(row.into())))
+    Ok((StatusCode::CREATED, ApiJson(ops::domains::view(row, &state.settings))))
 }
 
 /// Removes a custom domain.

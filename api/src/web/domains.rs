@@ -3,6 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use paas_types::{CertificateState, DomainCertificate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
@@ -43,12 +44,55 @@ async fn render_domains(
     let domains: Vec<_> = db::apps::domains(&state.db, row.id)
         .await?
         .into_iter()
-        .map(|d| json!({ "hostname": d.hostname, "created_at": when(d.created_at) }))
+        .map(|d| {
+            let created_at = when(d.created_at);
+            let d = ops::domains::view(d, &state.settings);
+            let (word, class) = certificate_badge(&d.certificate);
+            json!({
+                "hostname": d.hostname,
+                "url": d.url,
+                "created_at": created_at,
+                "cert_word": word,
+                "cert_class": class,
+                "cert_detail": certificate_detail(&d.certificate),
+            })
+        })
         .collect();
     context.insert("domains", &domains);
     context.insert("form", form);
     context.insert("error", &error);
     state.web.render(status, "app/domains.html", &context)
+}
+
+/// The certificate's state as a badge: word and style.
+fn certificate_badge(cert: &DomainCertificate) -> (String, &'static str) {
+    match cert.state {
+        CertificateState::Issued => match &cert.expires_at {
+            Some(t) => (format!("issued, expires {}", t.format("%Y-%m-%d")), "ok"),
+            None => ("issued".into(), "ok"),
+        },
+        CertificateState::Pending => ("pending".into(), "warn"),
+        CertificateState::Failed => ("failed".into(), "bad"),
+        CertificateState::Disabled => ("off".into(), "idle"),
+    }
+}
+
+/// What to say under the badge: the reason of a failure and when the next try is.
+fn certificate_detail(cert: &DomainCertificate) -> Option<String> {
+    let next = cert.next_attempt_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    match (cert.state, &cert.error, next) {
+        (CertificateState::Pending, _, _) => Some(
+            "Ordering a certificate; the CA checks this hostname over HTTP, so its DNS must point at the routers."
+                .into(),
+        ),
+        (CertificateState::Failed, Some(error), Some(next)) => Some(format!("{error}. Next attempt {next}.")),
+        (CertificateState::Issued, Some(error), Some(next)) => {
+            Some(format!("Renewal failed: {error}. Next attempt {next}."))
+        }
+        (_, Some(error), _) => Some(error.clone()),
+        (CertificateState::Issued, None, Some(next)) => Some(format!("Renews {next}.")),
+        _ => None,
+    }
 }
 
 pub(crate) async fn add_domain(

@@ -248,3 +248,44 @@ async fn rejected_forms_keep_what_was_typed_and_say_why() {
     assert!(page.contains("config var name &quot;9BAD&quot; is invalid"), "{page}");
     assert!(page.contains("line one\n&lt;b&gt;two&lt;&#x2F;b&gt;"), "the value is kept, escaped: {page}");
 }
+
+#[tokio::test]
+async fn domains_show_their_certificate_state_and_https_links() {
+    let api = TestApi::start().await;
+    let jwt = api.signup("certs@example.org").await;
+    api.create_app(&jwt, "certs").await;
+    for hostname in ["ok.certs.example", "bad.certs.example", "new.certs.example"] {
+        let (status, _) = api.post("/v1/apps/certs/domains", &jwt, json!({ "hostname": hostname })).await;
+        assert_eq!(status, 201);
+    }
+    // What the ACME worker stores (it needs a CA; tests/it/acme.rs runs it against Pebble).
+    let set = |sql: &'static str, hostname: &'static str| {
+        let db = api.db.clone();
+        async move {
+            sqlx::query(sql).bind(hostname).execute(&db).await.unwrap();
+        }
+    };
+    set(
+        "UPDATE certificates SET state = 'issued', chain_pem = 'x', key_sealed = '\\x00', not_after = '2031-05-17T00:00:00Z'
+         WHERE domain_id = (SELECT id FROM domains WHERE hostname = $1)",
+        "ok.certs.example",
+    )
+    .await;
+    set(
+        "UPDATE certificates SET state = 'failed', attempts = 1, last_error = 'connection refused at http://bad.certs.example/.well-known/acme-challenge/t',
+                next_attempt_at = '2030-01-02T03:04:00Z'
+         WHERE domain_id = (SELECT id FROM domains WHERE hostname = $1)",
+        "bad.certs.example",
+    )
+    .await;
+    let page = WebSession::new(&api, &jwt).get("/apps/certs/domains").await.text().await.unwrap();
+    let page = page.replace("&#x2F;", "/");
+    assert!(page.contains("issued, expires 2031-05-17"), "{page}");
+    assert!(page.contains(r#"href="https://ok.certs.example/""#), "{page}");
+    assert!(page.contains("connection refused at http://bad.certs.example/.well-known/acme-challenge/t"), "{page}");
+    // No ACME worker runs here, so no next attempt is promised.
+    assert!(!page.contains("Next attempt"), "{page}");
+    assert!(page.contains(r#"href="http://bad.certs.example/""#), "{page}");
+    // The test API runs with ACME off: a new domain says so instead of "pending".
+    assert!(page.contains("PAAS_ACME_DIRECTORY=off"), "{page}");
+}

@@ -108,7 +108,10 @@ async fn the_request_timeout_is_set_within_bounds() {
         (json!({ "request_timeout_secs": 0 }), format!("{range} (got 0)")),
         (json!({ "request_timeout_secs": 3601 }), format!("{range} (got 3601)")),
         (json!({ "request_timeout_secs": -5 }), format!("{range} (got -5)")),
-        (json!({}), "name a setting to change, e.g. {\"request_timeout_secs\": 60}".to_owned()),
+        (
+            json!({}),
+            "name a setting to change, e.g. {\"request_timeout_secs\": 60} or {\"https_redirect\": false}".to_owned(),
+        ),
     ];
     for (body, message) in cases {
         let (status, answer) = api.patch("/v1/apps/timed", &token, body.clone()).await;
@@ -117,13 +120,32 @@ async fn the_request_timeout_is_set_within_bounds() {
         assert_eq!((error.code.as_str(), error.message.as_str()), ("validation_failed", message.as_str()), "{body}");
     }
     // Wrong types and unknown settings are refused in the same envelope.
-    for body in [json!({ "request_timeout_secs": "60" }), json!({ "timeout": 60 })] {
+    for body in [
+        json!({ "request_timeout_secs": "60" }),
+        json!({ "timeout": 60 }),
+        json!({ "hsts": true, "request_timeout_secs": null }),
+        json!({ "https_redirect": null }),
+        json!({ "hsts": "on" }),
+    ] {
         let (status, answer) = api.patch("/v1/apps/timed", &token, body.clone()).await;
         assert_eq!(status, 422, "{body} -> {answer}");
         assert_eq!(decode::<ErrorBody>(&answer).error.code, "validation_failed", "{body}");
     }
     // Nothing refused changed it; the change is in the audit log.
-    assert_eq!(decode::<App>(&api.get("/v1/apps/timed", &token).await.1).request_timeout_secs, 3600);
+    let now: App = decode(&api.get("/v1/apps/timed", &token).await.1);
+    assert_eq!(
+        (now.request_timeout_secs, now.https_redirect, now.hsts),
+        (3600, true, false),
+        "defaults: redirect, no HSTS"
+    );
+    // The HTTPS switches change alone, leaving the rest; each moves the route table.
+    let before: i64 = sqlx::query_scalar("SELECT version FROM route_state").fetch_one(&api.db).await.unwrap();
+    let (status, body) = api.patch("/v1/apps/timed", &token, json!({ "https_redirect": false, "hsts": true })).await;
+    assert_eq!(status, 200, "{body}");
+    let app: App = decode(&body);
+    assert_eq!((app.request_timeout_secs, app.https_redirect, app.hsts), (3600, false, true));
+    let after: i64 = sqlx::query_scalar("SELECT version FROM route_state").fetch_one(&api.db).await.unwrap();
+    assert!(after > before, "routers learn of the change");
     let (_, events) = api.get("/v1/apps/timed/events", &token).await;
     let events: Vec<Event> = decode(&events);
     assert_eq!(events[0].action, "app.update", "{events:?}");

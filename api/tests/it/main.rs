@@ -1,6 +1,7 @@
 //! Integration tests of the API: the real server on loopback HTTP, on its own
 //! database in a throwaway Postgres cluster.
 
+mod acme;
 mod addons;
 mod apps;
 mod auth;

@@ -240,9 +240,24 @@ pub struct UpdateAppRequest {
     /// Seconds the router waits for the app's response head before answering
     /// 504, 1-3600 (new apps: 30). Time waiting in the router's queue for a
     /// free worker does not count.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600, nullable = false))]
     pub request_timeout_secs: Option<i64>,
+    /// Redirect plain-HTTP requests to HTTPS (308) for hostnames that have a
+    /// certificate; ACME challenges are always answered over HTTP (new apps: on).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub https_redirect: Option<bool>,
+    /// Send `Strict-Transport-Security` (one year) on HTTPS responses (new apps: off).
+    /// Browsers then refuse plain HTTP for the hostname for that year.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub hsts: Option<bool>,
+}
+
+/// A field that may be absent but, when present, is never `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,6 +273,10 @@ pub struct App {
     pub current_release: Option<i32>,
     /// Seconds the router waits for a response head before answering 504.
     pub request_timeout_secs: u32,
+    /// Plain-HTTP requests to a hostname with a certificate are redirected to HTTPS.
+    pub https_redirect: bool,
+    /// HTTPS responses carry `Strict-Transport-Security`.
+    pub hsts: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -300,7 +319,52 @@ pub struct AddDomainRequest {
 pub struct Domain {
     pub id: Uuid,
     pub hostname: String,
+    /// The URL users open: `https://` once the domain has a certificate.
+    pub url: String,
+    /// The domain's TLS certificate, obtained by the platform over ACME.
+    pub certificate: DomainCertificate,
     pub created_at: DateTime<Utc>,
+}
+
+/// Where a custom domain's certificate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateState {
+    /// No certificate yet; the platform is ordering one (the domain's DNS must
+    /// point at the routers for the CA's HTTP check).
+    Pending,
+    /// A certificate is served; it is renewed before it expires.
+    Issued,
+    /// The last order failed (see `error`); it is retried at `next_attempt_at`.
+    Failed,
+    /// The platform does not obtain certificates (ACME is off); the domain is served over HTTP.
+    Disabled,
+}
+
+impl CertificateState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateState::Pending => "pending",
+            CertificateState::Issued => "issued",
+            CertificateState::Failed => "failed",
+            CertificateState::Disabled => "disabled",
+        }
+    }
+}
+
+/// A custom domain's certificate as users see it (never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DomainCertificate {
+    pub state: CertificateState,
+    /// When the served certificate expires (`issued`).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// What went wrong with the last order, for people: the CA's words. Set
+    /// when `failed`, and when `issued` but the last renewal failed.
+    pub error: Option<String>,
+    /// When the platform next orders (a retry after a failure, or the renewal).
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 // === Front-end cache ===

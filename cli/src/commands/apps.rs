@@ -1,7 +1,10 @@
 //! Apps, releases, rollback, domains, open.
 
 use paas_types::client::rest::AppsQuery;
-use paas_types::{AddDomainRequest, App, AppList, CreateAppRequest, Domain, Release, UpdateAppRequest};
+use paas_types::{
+    AddDomainRequest, App, AppList, CertificateState, CreateAppRequest, Domain, DomainCertificate, Release,
+    UpdateAppRequest,
+};
 
 use crate::args::{AppsCommand, DomainsCommand};
 use crate::context::Context;
@@ -54,16 +57,26 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
                 print_info(&app);
             }
         }
-        AppsCommand::Set { request_timeout } => {
-            if request_timeout.is_none() {
+        AppsCommand::Set { request_timeout, https_redirect, hsts } => {
+            if request_timeout.is_none() && https_redirect.is_none() && hsts.is_none() {
                 return Err(CliError::Usage("name a setting to change, e.g. --request-timeout 60".into()));
             }
-            let request = UpdateAppRequest { request_timeout_secs: request_timeout };
+            let request = UpdateAppRequest { request_timeout_secs: request_timeout, https_redirect, hsts };
             let app: App = client.update_app(&ctx.app()?, &request).await?;
             if ctx.json {
                 output::json(&app);
             } else {
-                println!("Set {}: request timeout {} s", app.name, app.request_timeout_secs);
+                let mut changed = Vec::new();
+                if request_timeout.is_some() {
+                    changed.push(format!("request timeout {} s", app.request_timeout_secs));
+                }
+                if https_redirect.is_some() {
+                    changed.push(format!("HTTPS redirect {}", on_off(app.https_redirect)));
+                }
+                if hsts.is_some() {
+                    changed.push(format!("HSTS {}", on_off(app.hsts)));
+                }
+                println!("Set {}: {}", app.name, changed.join(", "));
             }
         }
         AppsCommand::Destroy { confirm } => {
@@ -86,14 +99,59 @@ pub async fn run(ctx: &Context, command: AppsCommand) -> Result<(), CliError> {
 
 fn print_info(app: &App) {
     println!(
-        "name:     {}\ntenant:   {}\nurl:      {}\nrelease:  {}\ntimeout:  {} s (request)\ncreated:  {}",
+        "name:     {}\ntenant:   {}\nurl:      {}\nrelease:  {}\ntimeout:  {} s (request)\nhttps:    redirect {}, HSTS {}\ncreated:  {}",
         app.name,
         app.tenant,
         app.web_url,
         release(app.current_release),
         app.request_timeout_secs,
+        on_off(app.https_redirect),
+        on_off(app.hsts),
         app.created_at
     );
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// A domain's certificate in a few words: `pending`, `issued 2026-05-17`,
+/// `failed: <the CA's reason> (next attempt ...)`.
+pub fn certificate_text(cert: &DomainCertificate) -> String {
+    let day = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let minute = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    match cert.state {
+        CertificateState::Pending => "pending".into(),
+        CertificateState::Issued => {
+            let mut text = match &cert.expires_at {
+                Some(t) => format!("issued {}", day(t)),
+                None => "issued".into(),
+            };
+            if let Some(error) = &cert.error {
+                text.push_str(&format!(" (renewal failed: {error}"));
+                if let Some(t) = &cert.next_attempt_at {
+                    text.push_str(&format!("; next attempt {}", minute(t)));
+                }
+                text.push(')');
+            }
+            text
+        }
+        CertificateState::Failed => {
+            let mut text = format!("failed: {}", cert.error.as_deref().unwrap_or("no reason given"));
+            if let Some(t) = &cert.next_attempt_at {
+                text.push_str(&format!(" (next attempt {})", minute(t)));
+            }
+            text
+        }
+        CertificateState::Disabled => match &cert.error {
+            Some(reason) => format!("off: {reason}"),
+            None => "off".into(),
+        },
+    }
 }
 
 fn release(version: Option<i32>) -> String {
@@ -152,7 +210,11 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
             if ctx.json {
                 output::json(&domains);
             } else {
-                output::table(&["hostname"], &domains.iter().map(|d| vec![d.hostname.clone()]).collect::<Vec<_>>());
+                let rows = domains
+                    .iter()
+                    .map(|d| vec![d.hostname.clone(), certificate_text(&d.certificate), d.url.clone()])
+                    .collect::<Vec<_>>();
+                output::table(&["hostname", "certificate", "url"], &rows);
             }
         }
         DomainsCommand::Add { hostname } => {
@@ -160,7 +222,12 @@ pub async fn domains(ctx: &Context, command: DomainsCommand) -> Result<(), CliEr
             if ctx.json {
                 output::json(&domain);
             } else {
-                println!("Added {} to {app}; point its DNS at your router", domain.hostname);
+                println!("Added {} to {app}; point its DNS at your routers", domain.hostname);
+                if domain.certificate.state == CertificateState::Pending {
+                    println!(
+                        "A certificate is being ordered; `paas domains` shows when it is issued (the CA checks the domain over HTTP, so DNS must point at the routers)"
+                    );
+                }
             }
         }
         DomainsCommand::Remove { hostname } => {
@@ -181,4 +248,35 @@ pub async fn open(ctx: &Context) -> Result<(), CliError> {
         .spawn();
     println!("{}", app.web_url);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn cert(state: CertificateState, error: Option<&str>, next: bool) -> DomainCertificate {
+        let at = |d| chrono::Utc.with_ymd_and_hms(2026, 5, d, 12, 30, 0).unwrap();
+        DomainCertificate {
+            state,
+            expires_at: (state == CertificateState::Issued).then(|| at(17)),
+            error: error.map(str::to_string),
+            next_attempt_at: next.then(|| at(2)),
+        }
+    }
+
+    #[test]
+    fn certificate_states_read_as_words() {
+        assert_eq!(certificate_text(&cert(CertificateState::Pending, None, false)), "pending");
+        assert_eq!(certificate_text(&cert(CertificateState::Issued, None, true)), "issued 2026-05-17");
+        assert_eq!(
+            certificate_text(&cert(CertificateState::Failed, Some("connection refused"), true)),
+            "failed: connection refused (next attempt 2026-05-02 12:30 UTC)"
+        );
+        assert_eq!(
+            certificate_text(&cert(CertificateState::Issued, Some("timeout"), true)),
+            "issued 2026-05-17 (renewal failed: timeout; next attempt 2026-05-02 12:30 UTC)"
+        );
+        assert_eq!(certificate_text(&cert(CertificateState::Disabled, Some("ACME is off"), false)), "off: ACME is off");
+    }
 }

@@ -47,7 +47,19 @@ async fn login_saves_a_private_token_and_commands_work() {
     let out = paas.run(root, &["-a", "cli-app", "domains", "add", "www.cli.example"]).await;
     assert!(out.status.success());
     let out = paas.run(root, &["-a", "cli-app", "domains", "list"]).await;
-    assert!(text(&out.stdout).contains("www.cli.example"));
+    let listing = text(&out.stdout);
+    assert!(listing.contains("www.cli.example"), "{listing}");
+    // The test API runs without ACME, and says so on each domain.
+    assert!(listing.contains("off: the platform does not obtain certificates"), "{listing}");
+    assert!(listing.contains("http://www.cli.example/"), "{listing}");
+
+    let out = paas.run(root, &["-a", "cli-app", "apps", "set", "--https-redirect", "off", "--hsts", "on"]).await;
+    assert_eq!(text(&out.stdout), "Set cli-app: HTTPS redirect off, HSTS on\n", "{}", text(&out.stderr));
+    let out = paas.run(root, &["-a", "cli-app", "apps", "info"]).await;
+    assert!(text(&out.stdout).contains("https:    redirect off, HSTS on"), "{}", text(&out.stdout));
+    let out = paas.run(root, &["-a", "cli-app", "apps", "set", "--hsts", "maybe"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("neither on nor off"), "{}", text(&out.stderr));
 
     let out = paas.run(root, &["-a", "cli-app", "cache", "purge", "/pricing"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -9,6 +9,7 @@
 //! delayed. Earlier phases steer the relay through `RequestCtx::relay`
 //! (streaming routes, idle timeout, capturing the body for a cache).
 
+pub mod acme_challenge;
 pub mod cached;
 pub mod https;
 pub mod request_start;
@@ -116,6 +117,9 @@ impl Proxy {
         conn: &ConnInfo,
     ) -> Result<Reply, ProxyError> {
         let peer = conn.peer;
+        if let Some(reply) = acme_challenge::answer(&self.state.table.load(), head) {
+            return Ok(reply);
+        }
         let app = self.route(head)?;
         ctx.app = Some(app.clone());
         if let Some(redirect) = https::redirect(&self.state, &app, head, conn) {

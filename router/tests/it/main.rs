@@ -1,6 +1,7 @@
 //! Router integration tests: real HTTP over loopback to real backend servers,
 //! with an in-test stand-in for the API's route-table endpoint.
 
+mod acme_challenge;
 mod api_down;
 mod cache;
 mod h2;
