@@ -361,9 +361,15 @@ pub struct TestRouter {
 
 impl TestRouter {
     pub async fn start(api: &TestApi) -> TestRouter {
+        TestRouter::start_with(api, |_| {}).await
+    }
+
+    /// A router whose configuration `tune` adjusts (an HTTPS listener, say) before it starts.
+    pub async fn start_with(api: &TestApi, tune: impl FnOnce(&mut paas_router::config::Config)) -> TestRouter {
         let state_dir = tempfile::tempdir().unwrap();
         let mut config = paas_router::config::Config::for_tests(&api.url, state_dir.path().to_path_buf());
         config.api.router_token = Some(crate::ROUTER_TOKEN.into());
+        tune(&mut config);
         let running = paas_router::start(config).await.expect("router starts");
         TestRouter { running, _state_dir: state_dir }
     }

@@ -195,6 +195,19 @@ async fn via_router(router: &TestRouter, host: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Plain-HTTP `GET /` with `Host: host`, redirects not followed: (status, `Location`).
+async fn redirect_of(router: &TestRouter, host: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let response = client.get(router.url("/")).header("host", host).send().await.unwrap();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (response.status().as_u16(), location)
+}
+
 async fn domain(api: &TestApi, token: &str, hostname: &str) -> Domain {
     let (status, domains) = api.get("/v1/apps/shop/domains", token).await;
     assert_eq!(status, 200, "{domains}");
@@ -302,7 +315,7 @@ async fn custom_domains_get_certificates_renewals_and_readable_failures() {
         c.node_timeout_secs = 600;
     })
     .await;
-    let router = TestRouter::start(&api).await;
+    let router = TestRouter::start_with(&api, |c| c.tls.tls_listen = Some("127.0.0.1:0".parse().unwrap())).await;
     pebble.start(router.running.addr.port()).await;
 
     // An app with one running instance (a stand-in server) behind the router.
@@ -357,6 +370,27 @@ async fn custom_domains_get_certificates_renewals_and_readable_failures() {
     assert!(!sealed.windows(11).any(|w| w == b"PRIVATE KEY"), "the key is stored encrypted");
     let shop = table.apps.iter().find(|a| a.name == "shop").unwrap();
     assert!(shop.https_redirect && !shop.hsts, "new apps redirect to HTTPS, no HSTS");
+    // The router serves it by SNI (curl trusts only Pebble's root), and plain HTTP redirects there.
+    std::fs::write(check.path().join("pebble-root.pem"), &root).unwrap();
+    let body = wait_for("the issued certificate served over HTTPS", Duration::from_secs(30), || {
+        let root = check.path().join("pebble-root.pem");
+        let port = router.running.tls_addr.expect("HTTPS listener").port();
+        async move {
+            let out = tokio::process::Command::new("curl")
+                .args(["-sS", "--max-time", "5", "--cacert"])
+                .arg(&root)
+                .args(["--resolve", &format!("www.shop.example:{port}:127.0.0.1")])
+                .arg(format!("https://www.shop.example:{port}/"))
+                .output()
+                .await
+                .ok()?;
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+    })
+    .await;
+    assert_eq!(body, "hello from shop");
+    let (status, location) = redirect_of(&router, "www.shop.example").await;
+    assert_eq!((status, location.as_str()), (308, "https://www.shop.example/"));
 
     // 2. Renewal: an expiry forced within the 30-day window brings a new certificate.
     let first_serial = serial_of(&api, "www.shop.example").await.expect("a serial");
@@ -385,9 +419,10 @@ async fn custom_domains_get_certificates_renewals_and_readable_failures() {
     assert!(retry > chrono::Utc::now() + chrono::Duration::minutes(50), "{retry}");
     assert_eq!(failed.url, "http://broken.shop.example/");
     // Meanwhile HTTP keeps serving, on both domains and the default hostname.
-    for host in ["broken.shop.example", "www.shop.example", "shop.paas.test"] {
+    for host in ["broken.shop.example", "shop.paas.test"] {
         assert_eq!(via_router(&router, host).await, (200, "hello from shop".to_string()), "{host}");
     }
+    assert_eq!(redirect_of(&router, "www.shop.example").await.0, 308, "the certified domain goes to HTTPS");
     let table = route_table(&api).await;
     assert!(table.certificates.iter().all(|c| c.hostnames != ["broken.shop.example"]));
     assert!(table.acme_challenges.is_empty(), "{:?}", table.acme_challenges);
