@@ -50,6 +50,10 @@ for secret in jwt-secret router-token; do
         (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$state/$secret")
     fi
 done
+# The operator secret that seals certificate keys at rest (32 bytes, hex).
+if [ ! -s "$state/secret-key" ]; then
+    (umask 077 && openssl rand -hex 32 >"$state/secret-key")
+fi
 
 # --- Local HTTPS: a CA and a wildcard certificate for the base domain ------------
 # Made once with the openssl CLI; keys 0600. Trust tls/ca.pem (curl --cacert, or a
@@ -96,12 +100,14 @@ wait_http() { # url, what
 }
 
 # --- API ------------------------------------------------------------------------
+# ACME is off locally (no CA can reach this machine); set PAAS_ACME_DIRECTORY to use one.
 if running api && curl -sf -o /dev/null "$api_url/healthz"; then
     say "API already running at $api_url"
 else
     DATABASE_URL="$DATABASE_URL" PAAS_JWT_SECRET_FILE="$state/jwt-secret" PAAS_LISTEN=127.0.0.1:8080 \
         PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain \
-        PAAS_APP_SCHEME=https PAAS_APP_PORT=$https_port \
+        PAAS_APP_SCHEME=https PAAS_APP_PORT=$https_port PAAS_APP_HTTPS_PORT=$https_port \
+        PAAS_SECRET_KEY_FILE="$state/secret-key" PAAS_ACME_DIRECTORY="${PAAS_ACME_DIRECTORY:-off}" \
         PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
     wait_http "$api_url/healthz" api
     say "API started at $api_url (log: $state/api.log)"
