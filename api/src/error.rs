@@ -27,6 +27,12 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The token's scope is too low for the route (`token_scope`).
+    #[error("{0}")]
+    TokenScope(String),
+    /// The token is limited to another app, or to one app and the route is not about it (`token_app`).
+    #[error("{0}")]
+    TokenApp(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -52,6 +58,8 @@ impl ApiError {
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TokenScope(_) => (StatusCode::FORBIDDEN, "token_scope"),
+            ApiError::TokenApp(_) => (StatusCode::FORBIDDEN, "token_app"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -148,6 +156,12 @@ impl From<QueryRejection> for ApiError {
 /// can add the request id without re-parsing the body.
 #[derive(Debug, Clone)]
 pub struct ErrorMarker(pub ErrorDetail);
+
+/// Marks an error answered in plain text on purpose, which the envelope
+/// middleware leaves alone: git shows a `text/plain` error body to the
+/// person pushing (as `remote: ...`), and nothing of a JSON one.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainTextError;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

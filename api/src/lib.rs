@@ -179,6 +179,15 @@ pub async fn create_admin(config: &ServeConfig, email: &str, password: String) -
     db::migrate(&db).await?;
     let user = ops::users::create_admin(&db, email, password).await?;
     let (secret, prefix) = auth::token::generate();
-    db::tokens::insert(&db, user.id, "admin (create-admin)", &auth::token::hash(&secret), &prefix, None).await?;
+    let token = db::tokens::NewToken {
+        user_id: user.id,
+        name: "admin (create-admin)",
+        token_hash: &auth::token::hash(&secret),
+        prefix: &prefix,
+        scope: paas_types::TokenScope::Admin,
+        app_id: None,
+        expires_at: None,
+    };
+    db::tokens::insert(&db, token).await?;
     Ok(secret)
 }

@@ -10,7 +10,7 @@ use paas_types::ErrorDetail;
 use tower_http::request_id::RequestId;
 use tracing::Span;
 
-use crate::error::{error_response, ErrorMarker};
+use crate::error::{error_response, ErrorMarker, PlainTextError};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,7 +32,8 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     let status = response.status();
     // The dashboard renders its own HTML error pages.
     let is_html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if !(status.is_client_error() || status.is_server_error()) || is_html {
+    let plain = response.extensions().get::<PlainTextError>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_html || plain {
         return response;
     }
     let detail = match response.extensions().get::<ErrorMarker>() {

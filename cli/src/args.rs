@@ -106,9 +106,11 @@ pub enum Command {
     /// Git integration.
     #[command(subcommand)]
     Git(GitCommand),
-    /// Manage your API tokens.
-    #[command(subcommand)]
-    Tokens(TokensCommand),
+    /// Manage your API tokens (`paas tokens` lists them).
+    Tokens {
+        #[command(subcommand)]
+        command: Option<TokensCommand>,
+    },
     /// Manage the members of a tenant.
     #[command(subcommand)]
     Members(MembersCommand),
@@ -238,11 +240,17 @@ pub enum GitCommand {
 pub enum TokensCommand {
     /// List your API tokens.
     List,
-    /// Create an API token (shown once).
+    /// Create an API token (shown once): `paas tokens create ci --scope deploy --app shop --expires 30d`.
+    /// With `-a/--app NAME` it works for that one app only.
     Create {
         name: String,
-        #[arg(long)]
-        expires_in_days: Option<u32>,
+        /// read (look only), deploy (push, builds, releases, scale, config,
+        /// domains, run) or admin (everything you can do).
+        #[arg(long, default_value = "admin")]
+        scope: String,
+        /// Lifetime: `12h`, `30d`, `90d`, or `never`.
+        #[arg(long, default_value = "never")]
+        expires: String,
     },
     /// Revoke an API token.
     Revoke { id: uuid::Uuid },

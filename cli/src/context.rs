@@ -50,6 +50,12 @@ impl Context {
         self.app.clone().or_else(|| remote::app_from_remote("paas"))
     }
 
+    /// `-a/--app` (or `PAAS_APP`) only, never the git remote's app: for
+    /// choices that must be explicit, like limiting a new token to an app.
+    pub(crate) fn app_flag(&self) -> Option<String> {
+        self.app.clone()
+    }
+
     /// `-a/--app`, else the app of the `paas` git remote.
     pub(crate) fn app(&self) -> Result<String, CliError> {
         if let Some(app) = &self.app {

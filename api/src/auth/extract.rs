@@ -1,10 +1,12 @@
-//! The `AuthUser` extractor: `Authorization: Bearer <jwt | api token>`.
+//! The `AuthUser` extractor: `Authorization: Bearer <jwt | api token>`,
+//! checked against the route's entry in `scope::RULES` on every request.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
+use super::scope::{Access, AppLimit};
 use super::token;
 use crate::db;
 use crate::error::ApiError;
@@ -16,37 +18,57 @@ pub struct AuthUser {
     pub id: Uuid,
     pub email: String,
     pub is_admin: bool,
+    /// What the credential may do (a session may do everything).
+    pub access: Access,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        AuthUser::from_credential(state, bearer(parts)?).await
+        let user = AuthUser::from_credential(state, bearer(parts)?).await?;
+        // The route template, not the raw path: `scope::RULES` is keyed by it.
+        let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned());
+        let params = RawPathParams::from_request_parts(parts, state).await.ok();
+        let app = params.as_ref().and_then(|p| p.iter().find(|(key, _)| *key == "app").map(|(_, value)| value));
+        user.access.authorize(&parts.method, route.as_deref(), app)?;
+        Ok(user)
     }
 }
 
 impl AuthUser {
-    /// The user an API token (`paas_...`) or a session JWT belongs to.
+    /// The user an API token (`paas_...`) or a session JWT belongs to, with
+    /// the rights of that credential (routes are not checked here).
     pub async fn from_credential(state: &AppState, credential: &str) -> Result<AuthUser, ApiError> {
-        let user_id = if credential.starts_with(token::PREFIX) {
-            db::tokens::authenticate(&state.db, &token::hash(credential))
+        let (user_id, access) = if credential.starts_with(token::PREFIX) {
+            let grant = db::tokens::authenticate(&state.db, &token::hash(credential))
                 .await?
-                .ok_or_else(|| ApiError::Unauthorized("the API token is invalid, expired or revoked".into()))?
+                .ok_or_else(|| ApiError::Unauthorized("the API token is invalid, expired or revoked".into()))?;
+            let app = match (grant.app_id, grant.app_name) {
+                (None, _) => None,
+                (Some(id), Some(name)) => Some(AppLimit { id, name }),
+                // Never unrestricted by accident: a limit whose app is gone refuses.
+                (Some(_), None) => {
+                    return Err(ApiError::Unauthorized("the app of this API token no longer exists".into()))
+                }
+            };
+            (grant.user_id, Access { scope: grant.scope, app, expires_at: grant.expires_at })
         } else {
-            state
-                .jwt
-                .verify(credential)
-                .map_err(|e| {
-                    tracing::debug!(error = %e, "JWT rejected");
-                    ApiError::Unauthorized("the session token is invalid or expired; log in again".into())
-                })?
-                .sub
+            let claims = state.jwt.verify(credential).map_err(|e| {
+                tracing::debug!(error = %e, "JWT rejected");
+                ApiError::Unauthorized("the session token is invalid or expired; log in again".into())
+            })?;
+            (claims.sub, Access::session())
         };
         let user = db::users::find(&state.db, user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-        Ok(AuthUser { id: user.id, email: user.email, is_admin: user.is_admin })
+        Ok(AuthUser { id: user.id, email: user.email, is_admin: user.is_admin, access })
+    }
+
+    /// A signed-in dashboard user (a session: every right).
+    pub fn session(id: Uuid, email: String, is_admin: bool) -> AuthUser {
+        AuthUser { id, email, is_admin, access: Access::session() }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Authentication: passwords (argon2), session JWTs (HS256, pinned), API
 //! tokens (random secrets stored as SHA-256), and the `AuthUser` extractor
-//! that accepts either kind of bearer credential.
+//! that accepts either kind of bearer credential and checks it against the
+//! route table of `scope`.
 
 mod extract;
 pub mod jwt;
 pub mod password;
+pub mod scope;
 pub mod token;
 
 pub use extract::{AgentNode, AuthUser, JoinCredential, RouterClient};

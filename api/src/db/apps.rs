@@ -57,23 +57,27 @@ pub async fn find_for_user(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -
     sqlx::query_as(&format!("{SELECT_FOR_USER} WHERE a.name = $2")).bind(user_id).bind(name).fetch_optional(db).await
 }
 
-/// One page of the user's apps ordered by name, optionally of one tenant.
+/// One page of the user's apps ordered by name, optionally of one tenant
+/// or only the app `only`.
 pub async fn list_for_user(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     tenant: Option<&str>,
     after: Option<&str>,
+    only: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<AppRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT_FOR_USER}
          WHERE ($2::text IS NULL OR t.name = $2) AND ($3::text IS NULL OR a.name > $3)
+           AND ($5::uuid IS NULL OR a.id = $5)
          ORDER BY a.name LIMIT $4"
     ))
     .bind(user_id)
     .bind(tenant)
     .bind(after)
     .bind(limit)
+    .bind(only)
     .fetch_all(db)
     .await
 }

@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::repo::RepoError;
-use crate::error::ApiError;
+use crate::error::{ApiError, PlainTextError};
 
 /// Failures of the git endpoints, answered in plain text (git shows it).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,14 @@ pub enum GitError {
 
 impl IntoResponse for GitError {
     fn into_response(self) -> Response {
+        let mut response = self.plain_response();
+        response.extensions_mut().insert(PlainTextError);
+        response
+    }
+}
+
+impl GitError {
+    fn plain_response(self) -> Response {
         let status = match &self {
             GitError::Unauthorized => StatusCode::UNAUTHORIZED,
             GitError::NotFound => StatusCode::NOT_FOUND,

@@ -33,10 +33,14 @@ async fn git_user(state: &GitState, headers: &HeaderMap) -> Result<AuthUser, Git
     AuthUser::from_credential(&state.core, password).await.map_err(|_| GitError::Unauthorized)
 }
 
-/// The app of `<name>.git`, if the user may see it.
-async fn git_app(state: &GitState, user: &AuthUser, repo: &str) -> Result<db::apps::AppRow, GitError> {
+/// The app of `<name>.git`, if the user may see it and the credential may
+/// fetch from it, or push to it when `push` (the scope table's git rule).
+async fn git_app(state: &GitState, user: &AuthUser, repo: &str, push: bool) -> Result<db::apps::AppRow, GitError> {
     let name = repo.strip_suffix(".git").unwrap_or(repo);
-    db::apps::find_for_user(&state.db, user.id, name).await.map_err(ApiError::from)?.ok_or(GitError::NotFound)
+    let app =
+        db::apps::find_for_user(&state.db, user.id, name).await.map_err(ApiError::from)?.ok_or(GitError::NotFound)?;
+    user.access.authorize_git(push, &app.name)?;
+    Ok(app)
 }
 
 fn service_name(service: &str) -> Result<&'static str, GitError> {
@@ -55,9 +59,10 @@ pub async fn info_refs(
     headers: HeaderMap,
 ) -> Result<Response, GitError> {
     let user = git_user(&state, &headers).await?;
-    let app = git_app(&state, &user, &repo).await?;
     let service = query.service.as_deref().ok_or(GitError::BadService)?;
     let command = service_name(service)?;
+    // Refusing a push here, at the ref advertisement, shows git users the reason.
+    let app = git_app(&state, &user, &repo, command == "receive-pack").await?;
     let dir = state.repos.checkout(&state.db, app.id).await?;
     let output = Command::new("git").args([command, "--stateless-rpc", "--advertise-refs"]).arg(&dir).output().await?;
     if !output.status.success() {
@@ -84,7 +89,7 @@ pub async fn upload_pack(
     body: Bytes,
 ) -> Result<Response, GitError> {
     let user = git_user(&state, &headers).await?;
-    let app = git_app(&state, &user, &repo).await?;
+    let app = git_app(&state, &user, &repo, false).await?;
     let dir = state.repos.checkout(&state.db, app.id).await?;
     let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
     let (mut child, stdout) = spawn_service("upload-pack", &dir, &[], input)?;
@@ -103,7 +108,7 @@ pub async fn receive_pack(
     body: Bytes,
 ) -> Result<Response, GitError> {
     let user = git_user(&state, &headers).await?;
-    let app = git_app(&state, &user, &repo).await?;
+    let app = git_app(&state, &user, &repo, true).await?;
     let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
     let body = super::push::start(state, user, app, input).await?;
     Ok(result_response("git-receive-pack", body))

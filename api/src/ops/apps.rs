@@ -44,8 +44,10 @@ pub async fn list_apps(
     after: Option<&str>,
     limit: i64,
 ) -> ApiResult<(Vec<AppRow>, Option<String>)> {
-    // One extra row tells whether another page follows.
-    let mut rows = db::apps::list_for_user(db, user.id, tenant, after, limit + 1).await?;
+    // One extra row tells whether another page follows. A token limited to
+    // one app lists that app only.
+    let only = user.access.app.as_ref().map(|a| a.id);
+    let mut rows = db::apps::list_for_user(db, user.id, tenant, after, only, limit + 1).await?;
     let next_after = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.name.clone())

@@ -14,6 +14,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::scheduler;
 use crate::validate;
 
+/// What a read-only token sees instead of each config value.
+pub const HIDDEN_VALUE: &str = "(hidden from read-only tokens)";
+
+/// Config vars as the caller may see them: read tokens get the keys with
+/// every value replaced by `HIDDEN_VALUE` (values are secrets: passwords,
+/// keys), like Heroku's read-only tokens.
+pub fn for_caller(user: &AuthUser, mut vars: ConfigVars) -> ConfigVars {
+    if !user.access.sees_secrets() {
+        vars.values_mut().for_each(|value| *value = HIDDEN_VALUE.to_string());
+    }
+    vars
+}
+
 /// Most vars one app may have.
 pub const MAX_VARS: usize = 500;
 /// Largest value of one var.

@@ -66,7 +66,8 @@ pub async fn show_addon(
     ApiPath(addon): ApiPath<String>,
 ) -> ApiResult<ApiJson<Addon>> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
-    Ok(ApiJson(ops::addons::view(&state.db, addon, true).await?))
+    // The URL carries the password: not for read-only tokens.
+    Ok(ApiJson(ops::addons::view(&state.db, addon, user.access.sees_secrets()).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

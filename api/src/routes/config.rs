@@ -21,7 +21,7 @@ pub async fn show_config(
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<ConfigVars>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok(ApiJson(db::apps::config(&state.db, app.id).await?))
+    Ok(ApiJson(ops::config::for_caller(&user, db::apps::config(&state.db, app.id).await?)))
 }
 
 /// Sets (string value) and unsets (`null`) config vars; answers the new config.

@@ -5,7 +5,10 @@
 //! the rules the schema derives cannot express (map keys, conditional
 //! fields). `api/tests/contract` checks the result with schemathesis.
 
+use axum::http::Method;
 use serde_json::{json, Map, Value};
+
+use crate::auth::scope::{self, Binding, Need};
 
 /// The served document: `doc` with the shared answers and extra rules.
 /// `base_domain` is reserved for the apps' own hostnames.
@@ -15,7 +18,8 @@ pub fn finish(doc: utoipa::openapi::OpenApi, base_domain: &str) -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
-            for (_, operation) in item.iter_mut().filter(|(method, _)| is_method(method)) {
+            for (method, operation) in item.iter_mut().filter(|(method, _)| is_method(method)) {
+                add_token_scope(method, path, operation);
                 add_shared_answers(path, operation);
                 constrain_app_names(operation);
                 if path.starts_with("/v1/apps/{app}") && !path.ends_with("/stream") {
@@ -82,6 +86,27 @@ fn add_shared_answers(path: &str, operation: &mut Value) {
     for (status, description) in shared {
         responses.entry(status).or_insert_with(|| error_answer(description));
     }
+}
+
+/// The token scope a user operation needs, from the one table in
+/// `auth::scope` (`x-token-scope`, `x-token-app`), and its refusal (403).
+fn add_token_scope(method: &str, path: &str, operation: &mut Value) {
+    let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else { return };
+    let Need::User { scope, binding } = scope::need(&method, Some(path)) else { return };
+    let operation = operation.as_object_mut().expect("an operation is an object");
+    operation.insert("x-token-scope".into(), json!(scope.as_str()));
+    let app = match binding {
+        Binding::App => "the app in the path",
+        Binding::Narrowed => "narrowed to the token's app",
+        Binding::Identity => "any",
+        Binding::Account => "refused to app-limited tokens",
+    };
+    operation.insert("x-token-app".into(), json!(app));
+    let responses = operation.entry("responses").or_insert_with(|| json!({}));
+    let description =
+        format!("The token's scope is below `{scope}` (`token_scope`), or it is limited to another app (`token_app`).");
+    let responses = responses.as_object_mut().expect("responses is an object");
+    responses.entry("403").or_insert_with(|| error_answer(&description));
 }
 
 fn error_answer(description: &str) -> Value {

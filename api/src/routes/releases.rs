@@ -49,7 +49,7 @@ pub async fn show_release(
     let row = db::releases::find(&state.db, app.id, version)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("release v{version}")))?;
-    let config = row.config.0.clone();
+    let config = ops::config::for_caller(&user, row.config.0.clone());
     Ok(ApiJson(ReleaseDetail { release: row.into(), config }))
 }
 

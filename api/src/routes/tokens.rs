@@ -21,14 +21,16 @@ pub async fn list_tokens(State(state): State<AppState>, user: AuthUser) -> ApiRe
 }
 
 /// Creates an API token; the response is the only time the secret is shown.
+/// A token never gets a right the credential creating it lacks (403 `token_scope`/`token_app`).
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 422, body = paas_types::ErrorBody)))]
+    responses((status = 201, body = CreatedToken), (status = 403, body = paas_types::ErrorBody),
+              (status = 404, body = paas_types::ErrorBody), (status = 422, body = paas_types::ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<CreatedToken>)> {
-    let created = ops::tokens::create_token(&state.db, &user, &req.name, req.expires_in_days).await?;
+    let created = ops::tokens::create_token(&state.db, &user, &req).await?;
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 

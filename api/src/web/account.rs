@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use paas_types::Role;
+use paas_types::{CreateTokenRequest, Role, TokenScope};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tera::Context;
@@ -28,6 +28,32 @@ pub(crate) struct TokenForm {
     name: String,
     #[serde(default)]
     expires_in_days: String,
+    /// `read`, `deploy` or `admin` (empty: admin).
+    #[serde(default)]
+    scope: String,
+    /// The one app the token is limited to (empty: every app).
+    #[serde(default)]
+    app: String,
+}
+
+impl TokenForm {
+    /// The API request this form asks for, or what is wrong with it.
+    fn request(&self) -> Result<CreateTokenRequest, ApiError> {
+        let expiry = self.expires_in_days.trim();
+        let expires_in_days = match expiry.parse::<u32>() {
+            _ if expiry.is_empty() => None,
+            Ok(days) => Some(days),
+            Err(_) => return Err(ApiError::validation("expiry must be a whole number of days, or empty for none")),
+        };
+        let scope = match self.scope.trim() {
+            "" => None,
+            word => {
+                Some(word.parse::<TokenScope>().map_err(|_| ApiError::validation("scope is read, deploy or admin"))?)
+            }
+        };
+        let app = Some(self.app.trim().to_string()).filter(|a| !a.is_empty());
+        Ok(CreateTokenRequest { name: self.name.clone(), expires_in_days, scope, app, ..Default::default() })
+    }
 }
 
 pub(crate) async fn list_tokens(
@@ -53,7 +79,8 @@ async fn render_tokens(
         .into_iter()
         .map(|t| {
             json!({
-                "id": t.id, "name": t.name, "prefix": t.prefix, "created_at": when(t.created_at),
+                "id": t.id, "name": t.name, "prefix": t.prefix, "scope": t.scope, "app": t.app,
+                "created_at": when(t.created_at),
                 "expires_at": t.expires_at.map(when), "last_used_at": t.last_used_at.map(when),
             })
         })
@@ -70,14 +97,8 @@ pub(crate) async fn create_token(
     user: WebUser,
     WebForm(form): WebForm<TokenForm>,
 ) -> Result<Response, WebError> {
-    let expiry = form.expires_in_days.trim();
-    let result = match expiry.parse::<u32>() {
-        _ if expiry.is_empty() => Ok(None),
-        Ok(days) => Ok(Some(days)),
-        Err(_) => Err(ApiError::validation("expiry must be a whole number of days, or empty for none")),
-    };
-    let result = match result {
-        Ok(expires_in_days) => ops::tokens::create_token(&state.db, &user.user, &form.name, expires_in_days).await,
+    let result = match form.request() {
+        Ok(request) => ops::tokens::create_token(&state.db, &user.user, &request).await,
         Err(err) => Err(err),
     };
     let mut context = user_context(&user, "tokens");

@@ -88,7 +88,7 @@ async fn render_apps(
     form: &CreateAppForm,
     error: Option<&str>,
 ) -> Result<Response, WebError> {
-    let rows = db::apps::list_for_user(&state.db, user.user.id, None, None, 500).await?;
+    let rows = db::apps::list_for_user(&state.db, user.user.id, None, None, None, 500).await?;
     let mut apps = Vec::with_capacity(rows.len());
     for row in rows {
         let instances = db::instances::list_for_app(&state.db, row.id).await?;

@@ -106,7 +106,7 @@ impl FromRequestParts<WebState> for WebUser {
         let jwt = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
         let claims = state.jwt.verify(jwt).map_err(|_| login())?;
         let row = db::users::find(&state.db, claims.sub).await.map_err(ApiError::from)?.ok_or_else(login)?;
-        let user = AuthUser { id: row.id, email: row.email, is_admin: row.is_admin };
+        let user = AuthUser::session(row.id, row.email, row.is_admin);
         Ok(WebUser { user, csrf: state.web.csrf_token(jwt) })
     }
 }

@@ -289,3 +289,27 @@ async fn domains_show_their_certificate_state_and_https_links() {
     // The test API runs with ACME off: a new domain says so instead of "pending".
     assert!(page.contains("PAAS_ACME_DIRECTORY=off"), "{page}");
 }
+
+#[tokio::test]
+async fn the_tokens_page_makes_scoped_app_limited_expiring_tokens() {
+    let api = TestApi::start().await;
+    let jwt = api.signup("alice@example.org").await;
+    api.create_app(&jwt, APP).await;
+    let session = WebSession::new(&api, &jwt);
+    let csrf = session.csrf().await;
+    let fields =
+        [("csrf", csrf.as_str()), ("name", "grafana"), ("scope", "read"), ("app", APP), ("expires_in_days", "7")];
+    let response = session.post("/tokens", &fields).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<td>read</td>") && page.contains(&format!("<td>{APP}</td>")), "{page}");
+    let (_, list) = api.get("/v1/tokens", &jwt).await;
+    assert_eq!((&list[0]["scope"], &list[0]["app"]), (&json!("read"), &json!(APP)), "{list}");
+    assert!(list[0]["expires_at"].is_string(), "{list}");
+
+    // A scope that does not exist keeps what was typed and says what is valid.
+    let response = session.post("/tokens", &[("csrf", csrf.as_str()), ("name", "x"), ("scope", "root")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("scope is read, deploy or admin") && page.contains("value=\"x\""), "{page}");
+}

@@ -28,7 +28,7 @@ fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str) -> 
 }
 
 /// A valid body for the routes that take one.
-fn body_for(method: &Method, template: &str) -> Value {
+pub(crate) fn body_for(method: &Method, template: &str) -> Value {
     match (method.as_str(), template) {
         ("POST", "/v1/apps/{app}/domains") => json!({ "hostname": "intruder.example.com" }),
         ("PATCH", "/v1/apps/{app}") => json!({ "request_timeout_secs": 60 }),
@@ -45,7 +45,13 @@ fn body_for(method: &Method, template: &str) -> Value {
 
 /// Calls a route the way its clients do: tarball uploads, SSE streams
 /// (status only: the stream never ends), JSON otherwise.
-async fn call_route(api: &TestApi, method: &Method, template: &str, path: &str, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn call_route(
+    api: &TestApi,
+    method: &Method,
+    template: &str,
+    path: &str,
+    token: &str,
+) -> (StatusCode, Value) {
     if template.ends_with("/builds") && method == Method::POST {
         let app = path.trim_start_matches("/v1/apps/").trim_end_matches("/builds");
         return api.upload_build(token, app, test_support::tarball(&[("wsgi.py", "application = None\n")])).await;

@@ -1,7 +1,7 @@
 //! The lifecycle states of `paas-types` and the database's `CHECK`
 //! constraints name the same set of words, so neither can drift.
 
-use paas_types::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, Size};
+use paas_types::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, Size, TokenScope};
 use test_support::TestApi;
 
 /// The words a `CHECK (column IN ('a', 'b'))` constraint allows, sorted.
@@ -35,6 +35,7 @@ async fn database_allows_exactly_the_typed_states() {
         ("releases_status", sorted(ReleaseStatus::ALL.iter().map(|s| s.as_str()))),
         ("formation_size", sorted(Size::ALL.iter().map(|s| s.as_str()))),
         ("instances_size", sorted(Size::ALL.iter().map(|s| s.as_str()))),
+        ("api_tokens_scope", sorted(TokenScope::ALL.iter().map(|s| s.as_str()))),
     ];
     for (constraint, typed) in cases {
         assert_eq!(allowed_words(&api.db, constraint).await, typed, "{constraint}");

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use size::Size;
-pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, UnknownState};
+pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, TokenScope, UnknownState};
 pub use volumes::{CreateVolumeRequest, Volume};
 
 #[cfg(feature = "openapi")]
@@ -179,17 +179,30 @@ pub struct AddMemberRequest {
 
 // === API tokens ===
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// 1-100 characters, not only spaces.
     #[cfg_attr(feature = "openapi", schema(max_length = 100, pattern = r"\S"))]
     pub name: String,
-    /// Lifetime in days, 1-3650; the token never expires when absent.
+    /// Lifetime in days, 1-3650. Without it and `expires_in_hours`, the token never expires.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub expires_in_days: Option<u32>,
+    /// Lifetime in hours, 1-87600 (instead of `expires_in_days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 87600))]
+    pub expires_in_hours: Option<u32>,
+    /// What the token may do; `admin` when absent. Never more than the
+    /// credential that creates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<TokenScope>,
+    /// Limits the token to this one app (routes about other apps, tenants,
+    /// members, tokens and nodes are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 30))]
+    pub app: Option<String>,
 }
 
 /// An API token's metadata. The secret itself is only ever shown once.
@@ -200,6 +213,11 @@ pub struct ApiToken {
     pub name: String,
     /// The first characters of the secret, to recognise it.
     pub prefix: String,
+    /// What it may do (`read`, `deploy` or `admin`).
+    pub scope: TokenScope,
+    /// The one app it is limited to, if any.
+    #[serde(default)]
+    pub app: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -159,6 +159,20 @@ state_enum! {
     }
 }
 
+state_enum! {
+    /// What an API token may do, in increasing order of rights: each scope
+    /// includes the ones before it.
+    TokenScope {
+        /// Look, never change (GET routes; config values and add-on URLs hidden).
+        Read => "read",
+        /// Ship and run code: push, builds, releases and rollback, scale,
+        /// config, domains, routes, cache purges, one-off processes.
+        Deploy => "deploy",
+        /// Everything the owner can do (session logins are admin).
+        Admin => "admin",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
     let session: Session = anonymous.login(&LoginRequest { email: email.clone(), password }).await?;
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "cli".into());
     let with_session = ctx.client.with_token(Some(session.token));
-    let request = CreateTokenRequest { name: format!("paas CLI on {host}"), expires_in_days: None };
+    let request = CreateTokenRequest { name: format!("paas CLI on {host}"), ..Default::default() };
     let created: CreatedToken = with_session.create_token(&request).await?;
     let path = settings::save(&settings::Credentials { api_url: base, email: email.clone(), token: created.token })
         .map_err(CliError::io("cannot save the token"))?;

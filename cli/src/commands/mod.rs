@@ -13,7 +13,7 @@ mod run;
 mod team;
 mod volumes;
 
-use crate::args::Command;
+use crate::args::{Command, TokensCommand};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -36,7 +36,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Deploy { dir } => deploy::run(ctx, &dir).await,
         Command::Open => apps::open(ctx).await,
         Command::Git(cmd) => git::run(ctx, cmd).await,
-        Command::Tokens(cmd) => team::tokens(ctx, cmd).await,
+        Command::Tokens { command } => team::tokens(ctx, command.unwrap_or(TokensCommand::List)).await,
         Command::Members(cmd) => team::members(ctx, cmd).await,
         Command::Addons(cmd) => addons::run(ctx, cmd).await,
         Command::Pg(cmd) => addons::pg(ctx, cmd).await,

@@ -1,6 +1,6 @@
 //! `tokens` and `members`.
 
-use paas_types::{AddMemberRequest, ApiToken, CreateTokenRequest, CreatedToken, Me, Member, Role};
+use paas_types::{AddMemberRequest, ApiToken, CreateTokenRequest, CreatedToken, Me, Member, Role, TokenScope};
 
 use crate::args::{MembersCommand, TokensCommand};
 use crate::context::Context;
@@ -15,28 +15,26 @@ pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliErro
             if ctx.json {
                 output::json(&tokens);
             } else {
-                let rows = tokens
-                    .iter()
-                    .map(|t| {
-                        vec![
-                            t.id.to_string(),
-                            t.name.clone(),
-                            format!("{}...", t.prefix),
-                            t.last_used_at
-                                .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-                                .unwrap_or_else(|| "never".into()),
-                        ]
-                    })
-                    .collect::<Vec<_>>();
-                output::table(&["id", "name", "prefix", "last used"], &rows);
+                let rows = tokens.iter().map(token_row).collect::<Vec<_>>();
+                output::table(&["id", "name", "prefix", "scope", "app", "expires", "last used"], &rows);
             }
         }
-        TokensCommand::Create { name, expires_in_days } => {
-            let created: CreatedToken = client.create_token(&CreateTokenRequest { name, expires_in_days }).await?;
+        TokensCommand::Create { name, scope, expires } => {
+            let scope = scope
+                .parse::<TokenScope>()
+                .map_err(|_| CliError::Usage(format!("--scope {scope:?}: use read, deploy or admin")))?;
+            let (expires_in_days, expires_in_hours) = parse_expiry(&expires)?;
+            let request =
+                CreateTokenRequest { name, scope: Some(scope), app: ctx.app_flag(), expires_in_days, expires_in_hours };
+            let created: CreatedToken = client.create_token(&request).await?;
             if ctx.json {
                 output::json(&created);
             } else {
                 println!("{}", created.token);
+                let info = &created.info;
+                let app = info.app.as_deref().map(|a| format!(", app {a} only")).unwrap_or_default();
+                let expires = info.expires_at.map(|d| format!("expires {}", when(d))).unwrap_or("never expires".into());
+                eprintln!("Scope {}{app}, {expires}.", info.scope);
                 eprintln!("This is the only time the token is shown; store it now.");
             }
         }
@@ -46,6 +44,41 @@ pub async fn tokens(ctx: &Context, command: TokensCommand) -> Result<(), CliErro
         }
     }
     Ok(())
+}
+
+fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn token_row(t: &ApiToken) -> Vec<String> {
+    vec![
+        t.id.to_string(),
+        t.name.clone(),
+        format!("{}...", t.prefix),
+        t.scope.to_string(),
+        t.app.clone().unwrap_or_else(|| "all".into()),
+        t.expires_at.map(when).unwrap_or_else(|| "never".into()),
+        t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+    ]
+}
+
+/// `--expires`: `12h`, `30d` or `never`, as (days, hours) for the API.
+fn parse_expiry(text: &str) -> Result<(Option<u32>, Option<u32>), CliError> {
+    let bad = || CliError::Usage(format!("--expires {text:?}: use hours or days like 12h, 30d, 90d, or never"));
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("never") {
+        return Ok((None, None));
+    }
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: u32 = number.parse().map_err(|_| bad())?;
+    if number == 0 {
+        return Err(bad());
+    }
+    match unit {
+        "d" | "D" => Ok((Some(number), None)),
+        "h" | "H" => Ok((None, Some(number))),
+        _ => Err(bad()),
+    }
 }
 
 /// The named tenant, or the caller's only one.
@@ -91,4 +124,19 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> Result<(), CliEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_expiry;
+
+    #[test]
+    fn expiry_words() {
+        assert_eq!(parse_expiry("30d").unwrap(), (Some(30), None));
+        assert_eq!(parse_expiry("12h").unwrap(), (None, Some(12)));
+        assert_eq!(parse_expiry("never").unwrap(), (None, None));
+        for bad in ["", "d", "0d", "30", "3w", "-1d", "1.5d"] {
+            assert!(parse_expiry(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -82,6 +82,29 @@ async fn login_saves_a_private_token_and_commands_work() {
     assert!(text(&out.stdout).trim().starts_with("paas_"));
     let out = paas.run(root, &["tokens", "list"]).await;
     assert!(text(&out.stdout).contains("ci"));
+    let out = paas
+        .run(root, &["-a", "cli-app", "tokens", "create", "deployer", "--scope", "deploy", "--expires", "12h"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let deployer = text(&out.stdout).trim().to_string();
+    assert!(text(&out.stderr).contains("Scope deploy, app cli-app only, expires "), "{}", text(&out.stderr));
+    let out = paas.run(root, &["tokens"]).await;
+    let listing = text(&out.stdout);
+    let row = listing.lines().find(|l| l.contains("deployer")).unwrap_or_else(|| panic!("{listing}"));
+    assert!(row.contains("deploy") && row.contains("cli-app"), "{listing}");
+    let out = paas.run(root, &["--json", "tokens"]).await;
+    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let made = tokens.as_array().unwrap().iter().find(|t| t["name"] == "deployer").expect("listed");
+    assert!(made["expires_at"].is_string() && made["scope"] == "deploy", "{made}");
+    assert!(listing.lines().next().unwrap().to_lowercase().contains("last used"), "{listing}");
+    // The scoped token works for its app and is refused the rest, with the fix.
+    let out = paas.run(root, &["--token", &deployer, "-a", "cli-app", "config", "get", "B"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = paas.run(root, &["--token", &deployer, "tokens", "create", "root", "--scope", "admin"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("token_app"), "{}", text(&out.stderr));
+    let out = paas.run(root, &["tokens", "create", "x", "--expires", "3w"]).await;
+    assert!(!out.status.success() && text(&out.stderr).contains("12h, 30d"), "{}", text(&out.stderr));
 
     // Destroy needs the name typed back.
     let out = paas.run(root, &["-a", "cli-app", "apps", "destroy", "--confirm", "wrong"]).await;
