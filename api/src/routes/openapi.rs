@@ -207,6 +207,16 @@ fn extra_rules(base_domain: &str) -> Vec<(&'static str, Map<String, Value>)> {
             // The platform's own hostnames are reserved for apps.
             rules(json!({ "not": { "pattern": domain_and_subdomains(base_domain) } })),
         ),
+        (
+            "/components/schemas/CreateTokenRequest",
+            // A lifetime in days or in hours, not both.
+            rules(json!({
+                "not": {
+                    "required": ["expires_in_days", "expires_in_hours"],
+                    "properties": { "expires_in_days": { "type": "integer" }, "expires_in_hours": { "type": "integer" } },
+                },
+            })),
+        ),
         // An update names at least one setting.
         ("/components/schemas/UpdateAppRequest", rules(json!({ "minProperties": 1 }))),
         ("/components/schemas/FormationChange/oneOf/0", rules(json!({ "minimum": 0, "maximum": 100 }))),
