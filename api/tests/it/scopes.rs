@@ -150,6 +150,18 @@ async fn the_scope_table_names_every_route_of_the_document() {
         .map(|rule| format!("{} {}", rule.method, rule.path))
         .collect();
     assert!(stale.is_empty(), "the scope table names routes the API does not have: {stale:?}");
+    // The document tells clients what each operation needs, and that it may refuse.
+    let (_, doc) = api.call(Method::GET, "/v1/openapi.json", None, None).await;
+    for (method, path) in &routes {
+        let operation = &doc["paths"][path][method.as_str().to_lowercase()];
+        match scope::rule(method, path).unwrap().need {
+            Need::User { scope, .. } => {
+                assert_eq!(operation["x-token-scope"], scope.as_str(), "{method} {path}");
+                assert!(operation["responses"]["403"].is_object(), "{method} {path} documents no 403");
+            }
+            _ => assert!(operation.get("x-token-scope").is_none(), "{method} {path}"),
+        }
+    }
     // Whatever the table grows into: read never changes anything, and what
     // deploy may not do includes removing apps and managing people.
     for (method, path) in &routes {
@@ -389,6 +401,9 @@ async fn git_push_needs_a_deploy_token_for_that_app() {
     let (status, text) = advertise(limited.clone(), "git-receive-pack").await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("limited to app \"other\""), "{text}");
+    let other = format!("{}/git/other.git/info/refs?service=git-receive-pack", api.url);
+    let response = api.http.get(other).basic_auth("git", Some(&limited)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "a token of other may push to other");
     let (status, text) = advertise(read.clone(), "git-upload-pack").await;
     assert_eq!(status, 200, "read tokens may fetch: {text}");
     let (status, text) = advertise(deploy.clone(), "git-receive-pack").await;
