@@ -74,14 +74,16 @@ fn assert_profile(report: &Value, kind: &str, size: Size) {
     // No Docker socket; the app directory is the container's own volume; no host directories.
     expect("docker_socket", json!(false));
     expect("volumes", json!(["/app"]));
-    let host_mounts = if kind == "one-off" {
+    let host_mounts = report["host_mounts"].as_array().expect("a list");
+    if kind == "one-off" {
         // `paas run` has an init process for signals: the engine's own
-        // docker-init binary, bind-mounted read-only (no host directory).
-        json!([{ "target": "/sbin/docker-init", "ro": true }])
+        // docker-init binary (`/sbin` or `/usr/sbin`), bind-mounted read-only.
+        let [init] = &host_mounts[..] else { panic!("{kind}: host mounts {host_mounts:?}") };
+        assert!(init["target"].as_str().is_some_and(|t| t.ends_with("bin/docker-init")), "{kind}: {init}");
+        assert_eq!(init["ro"], json!(true), "{kind}: {init}");
     } else {
-        json!([])
-    };
-    expect("host_mounts", host_mounts);
+        assert!(host_mounts.is_empty(), "{kind}: host mounts {host_mounts:?}");
+    }
     expect("runtime", json!("runc"));
     // The virtualenv is outside the app directory, read-only, compiled at install time.
     let venv = &report["venv"];
