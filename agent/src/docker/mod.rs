@@ -3,6 +3,7 @@
 //! Every container is confined by [`policy::confine`].
 
 pub mod addons;
+pub mod label;
 mod mounts;
 mod oneoff;
 pub mod policy;
@@ -23,18 +24,6 @@ use bollard::Docker;
 use futures::StreamExt;
 use paas_types::agent::{DesiredInstance, ShippedLine};
 use uuid::Uuid;
-
-/// Label keys on every container the agent creates.
-pub mod label {
-    pub const MANAGED: &str = "paas.managed";
-    pub const NODE: &str = "paas.node";
-    pub const APP: &str = "paas.app";
-    pub const RELEASE: &str = "paas.release";
-    pub const PROCESS_TYPE: &str = "paas.process_type";
-    pub const INSTANCE: &str = "paas.instance";
-    /// The `paas run` a session container belongs to.
-    pub const RUN: &str = "paas.run";
-}
 
 /// `paas.managed` of `paas run` containers.
 pub const RUN_KIND: &str = "run";
