@@ -87,6 +87,13 @@ pub struct Config {
     #[arg(long, env = "PAAS_BUILDS", default_value_t = true, action = clap::ArgAction::Set)]
     pub builds: bool,
 
+    /// OCI runtime of app containers (web and other processes, release
+    /// commands, `paas run`), e.g. `runsc` for gVisor; it must be registered
+    /// in /etc/docker/daemon.json. Unset: Docker's default (runc). Builds
+    /// and add-on servers always use the default.
+    #[arg(long, env = "PAAS_AGENT_RUNTIME")]
+    pub runtime: Option<String>,
+
     /// Log format: `json` or `pretty`.
     #[arg(long, env = "PAAS_LOG_FORMAT", default_value = "json")]
     pub log_format: String,
@@ -99,5 +106,23 @@ impl Config {
 
     pub fn reconcile_every(&self) -> Duration {
         Duration::from_secs(self.reconcile_secs.max(1))
+    }
+
+    /// How app containers are sandboxed on this node.
+    pub fn sandbox(&self) -> crate::docker::policy::Sandbox {
+        crate::docker::policy::Sandbox { runtime: self.runtime.clone().filter(|r| !r.trim().is_empty()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_flag_becomes_the_sandbox_runtime() {
+        let config = Config::try_parse_from(["paas-agent", "--runtime", "runsc"]).expect("valid flags");
+        assert_eq!(config.sandbox().runtime.as_deref(), Some("runsc"));
+        let config = Config::try_parse_from(["paas-agent", "--runtime", ""]).expect("valid flags");
+        assert_eq!(config.sandbox().runtime, None, "empty is the default runtime");
     }
 }

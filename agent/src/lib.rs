@@ -38,6 +38,10 @@ use crate::docker::Engine;
 /// Runs the agent until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = Engine::connect(&config.node_name, &config.node_address).await?;
+    let engine = engine.with_runtime(config.sandbox().runtime).await?;
+    if let Some(runtime) = &config.runtime {
+        tracing::info!(runtime = %runtime, "app containers run under a non-default runtime");
+    }
     let api = Arc::new(client::connect(&config.api_url)?);
     register_with_retry(&api, &config, false).await?;
     match engine.remove_leftover_jobs().await {

@@ -92,6 +92,7 @@ fn spawn_agent(api: &TestApi, node: &str, state_dir: PathBuf, join_token: Option
         drain_secs: 1,
         stop_grace_secs: 5,
         builds: true,
+        runtime: None,
         log_format: "pretty".into(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

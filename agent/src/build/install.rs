@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::deps::{DependencyPlan, APP_DIR, GEN_DIR};
 use super::error::{BuildError, BuildSettings};
-use super::installer::{Installer, VENV};
+use super::installer::{Installer, VENV, VENV_DIR};
 
 /// Where the node's cache directory is mounted in install containers.
 pub(super) const CACHE_MOUNT: &str = "/var/cache/paas-python";
@@ -20,7 +20,8 @@ pub(super) const CACHE_MOUNT: &str = "/var/cache/paas-python";
 /// a `paas-run: ` line so the output can name the one that failed.
 pub(super) fn script(plan: &DependencyPlan, installer: Installer, add_gunicorn: bool) -> String {
     let mut s = String::from("run() { echo \"paas-run: $*\"; \"$@\"; }\n");
-    s.push_str(&format!("python3 -m venv --without-pip {VENV}\ncd {APP_DIR}\n"));
+    // `venv` refuses to create through a symlink: it is made where it lives.
+    s.push_str(&format!("python3 -m venv --without-pip {VENV_DIR}\ncd {APP_DIR}\n"));
     if plan.uv_export {
         s.push_str(&format!(
             "run uv export --frozen --no-dev --no-emit-project --no-header --quiet -o {GEN_DIR}/locked.txt\n"
@@ -69,6 +70,8 @@ pub(super) fn env(settings: &BuildSettings) -> Vec<String> {
         // The cache is another filesystem: hard links cannot cross it.
         "UV_LINK_MODE=copy".into(),
         "UV_NO_PROGRESS=1".into(),
+        // App containers cannot write into the venv: compile its bytecode now.
+        "UV_COMPILE_BYTECODE=1".into(),
         "NO_COLOR=1".into(),
         "HOME=/tmp".into(),
     ];
@@ -86,7 +89,8 @@ pub(super) fn env(settings: &BuildSettings) -> Vec<String> {
 }
 
 /// The files of the install container: the dependency inputs under
-/// [`APP_DIR`], generated lists under [`GEN_DIR`], the CA bundle.
+/// [`APP_DIR`], generated lists under [`GEN_DIR`], the CA bundle, and the
+/// empty [`VENV_DIR`] (the app user's) with its link [`VENV`].
 pub(super) fn files(plan: &DependencyPlan, settings: &BuildSettings) -> Result<Vec<u8>, BuildError> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut dirs = std::collections::BTreeSet::new();
@@ -110,6 +114,7 @@ pub(super) fn files(plan: &DependencyPlan, settings: &BuildSettings) -> Result<V
         let mut header = header(bytes.len() as u64, 0o644);
         tar.append_data(&mut header, path, bytes)?;
     }
+    venv_entries(&mut tar)?;
     if let Some(ca) = &settings.ca_bundle {
         let mut header = header(ca.len() as u64, 0o644);
         header.set_uid(0);
@@ -117,6 +122,23 @@ pub(super) fn files(plan: &DependencyPlan, settings: &BuildSettings) -> Result<V
         tar.append_data(&mut header, "etc/ssl/certs/ca-certificates.crt", ca.as_slice())?;
     }
     Ok(tar.into_inner()?)
+}
+
+/// [`VENV_DIR`]'s parent (root's), the directory (the app user's) and the
+/// link to it at [`VENV`].
+fn venv_entries(tar: &mut tar::Builder<Vec<u8>>) -> std::io::Result<()> {
+    let parent = std::path::Path::new(&VENV_DIR[1..]).parent().expect("VENV_DIR has a parent");
+    for (dir, owner) in [(parent.to_string_lossy().to_string(), 0), (VENV_DIR[1..].to_string(), 10000)] {
+        let mut header = header(0, 0o755);
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_uid(owner);
+        header.set_gid(owner);
+        header.set_cksum();
+        tar.append_data(&mut header, dir, std::io::empty())?;
+    }
+    let mut link = header(0, 0o777);
+    link.set_entry_type(tar::EntryType::Symlink);
+    tar.append_link(&mut link, &VENV[1..], VENV_DIR)
 }
 
 fn header(size: u64, mode: u32) -> tar::Header {
@@ -170,6 +192,32 @@ mod tests {
         assert!(!pip.contains("gunicorn"));
         let project = project_command(&plan(), Installer::Uv, Some("3.12")).unwrap();
         assert_eq!(project, "uv pip install --python /app/.venv/bin/python --no-deps --python-version 3.12 /app");
+    }
+
+    #[test]
+    fn the_venv_lives_outside_the_app_directory_behind_a_link() {
+        assert!(script(&plan(), Installer::Uv, false).starts_with(&format!(
+            "run() {{ echo \"paas-run: $*\"; \"$@\"; }}\npython3 -m venv --without-pip {VENV_DIR}\n"
+        )));
+        let tar = files(&plan(), &BuildSettings::default()).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let entries: Vec<(String, tar::EntryType, u64, Option<String>)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let link = e.link_name().unwrap().map(|l| l.to_string_lossy().to_string());
+                (
+                    e.path().unwrap().to_string_lossy().to_string(),
+                    e.header().entry_type(),
+                    e.header().uid().unwrap(),
+                    link,
+                )
+            })
+            .collect();
+        assert!(entries.contains(&("opt/paas/venv".into(), tar::EntryType::Directory, 10000, None)), "{entries:?}");
+        let link = ("app/.venv".to_string(), tar::EntryType::Symlink, 10000, Some("/opt/paas/venv".to_string()));
+        assert!(entries.contains(&link), "{entries:?}");
     }
 
     #[test]

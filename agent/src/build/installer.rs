@@ -1,8 +1,13 @@
 //! Which program installs the app's Python packages, and how each one is
 //! called to install into the app's virtualenv.
 
-/// The app's virtualenv in every image.
+/// The app's virtualenv in every image, as every command names it: a
+/// symlink to [`VENV_DIR`].
 pub(super) const VENV: &str = "/app/.venv";
+/// Where the virtualenv really is: outside the app directory, which app
+/// containers get as a copy of the image's made at every start (so the copy
+/// holds the code only), on the read-only root filesystem.
+pub(super) const VENV_DIR: &str = "/opt/paas/venv";
 
 /// Which program installs Python packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

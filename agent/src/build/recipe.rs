@@ -94,7 +94,7 @@ fn dockerfile(settings: &BuildSettings, recipe: &Recipe<'_>) -> String {
         // hands them on as whole lines. `paas-run:` names the command.
         d.push_str(&format!(
             "RUN echo 'paas-run: {command}' && {ca}UV_CACHE_DIR=/tmp/uv-cache PIP_NO_CACHE_DIR=1 NO_COLOR=1 \
-             UV_NO_PROGRESS=1 {command} 2>&1 | sed -u '' && rm -rf /tmp/uv-cache\n"
+             UV_COMPILE_BYTECODE=1 UV_NO_PROGRESS=1 {command} 2>&1 | sed -u '' && rm -rf /tmp/uv-cache\n"
         ));
     }
     // Step 4, what a container runs.

@@ -3,6 +3,7 @@
 //! Every container is confined by [`policy::confine`].
 
 pub mod addons;
+pub mod label;
 mod mounts;
 mod oneoff;
 pub mod policy;
@@ -23,18 +24,6 @@ use bollard::Docker;
 use futures::StreamExt;
 use paas_types::agent::{DesiredInstance, ShippedLine};
 use uuid::Uuid;
-
-/// Label keys on every container the agent creates.
-pub mod label {
-    pub const MANAGED: &str = "paas.managed";
-    pub const NODE: &str = "paas.node";
-    pub const APP: &str = "paas.app";
-    pub const RELEASE: &str = "paas.release";
-    pub const PROCESS_TYPE: &str = "paas.process_type";
-    pub const INSTANCE: &str = "paas.instance";
-    /// The `paas run` a session container belongs to.
-    pub const RUN: &str = "paas.run";
-}
 
 /// `paas.managed` of `paas run` containers.
 pub const RUN_KIND: &str = "run";
@@ -64,6 +53,11 @@ pub enum EngineError {
     },
     #[error("image build failed: {0}")]
     Build(String),
+    #[error(
+        "the container runtime {runtime:?} is not registered with Docker (it knows: {known}); \
+         register it under \"runtimes\" in /etc/docker/daemon.json and restart Docker, or unset PAAS_AGENT_RUNTIME"
+    )]
+    UnknownRuntime { runtime: String, known: String },
 }
 
 fn docker_err(op: &'static str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
@@ -89,6 +83,8 @@ pub struct Engine {
     /// `paas run` containers start concurrently, and Docker allows two
     /// networks of one name (which then cannot be joined by name).
     network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// How app containers are sandboxed on this node.
+    sandbox: policy::Sandbox,
 }
 
 impl Engine {
@@ -97,7 +93,28 @@ impl Engine {
     pub async fn connect(node: &str, address: &str) -> Result<Engine, EngineError> {
         let docker = Docker::connect_with_local_defaults().map_err(docker_err("connect"))?;
         let docker = docker.negotiate_version().await.map_err(docker_err("version negotiation"))?;
-        Ok(Engine { docker, node: node.to_string(), address: address.to_string(), network_lock: Default::default() })
+        Ok(Engine {
+            docker,
+            node: node.to_string(),
+            address: address.to_string(),
+            network_lock: Default::default(),
+            sandbox: policy::Sandbox::default(),
+        })
+    }
+
+    /// Runs app containers under the OCI runtime `runtime` (`runsc`), which
+    /// must be registered with the engine (`/etc/docker/daemon.json`);
+    /// `None` keeps the engine's default.
+    pub async fn with_runtime(mut self, runtime: Option<String>) -> Result<Engine, EngineError> {
+        if let Some(name) = &runtime {
+            let info = self.docker.info().await.map_err(docker_err("info"))?;
+            let known: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+            if !known.contains(name) {
+                return Err(EngineError::UnknownRuntime { runtime: name.clone(), known: known.join(", ") });
+            }
+        }
+        self.sandbox.runtime = runtime;
+        Ok(self)
     }
 
     /// Containers labelled as this node's, running or not.
@@ -130,7 +147,7 @@ impl Engine {
     /// running the process type, confined by the policy, on the app's network.
     pub async fn run(&self, instance: &DesiredInstance) -> Result<String, EngineError> {
         let network = self.app_network(&instance.app).await?;
-        let config = instance_container(&self.node, &self.address, network, instance);
+        let config = instance_container(&self.sandbox, &self.node, &self.address, network, instance);
         let name = format!(
             "paas-{}-{}-{}-{}",
             self.node,
@@ -187,7 +204,8 @@ impl Engine {
 
     /// Removes this node's build, release-phase and `paas run` containers: an
     /// agent that died mid-job leaves them behind (created, running or exited), and no job
-    /// of this agent runs before its loops start. Returns how many it removed.
+    /// of this agent runs before its loops start; then the app directories no
+    /// container uses. Returns how many containers it removed.
     pub async fn remove_leftover_jobs(&self) -> Result<usize, EngineError> {
         let filters = HashMap::from([("label".to_string(), vec![format!("{}={}", label::NODE, self.node)])]);
         let options = ListContainersOptions { all: true, filters, ..Default::default() };
@@ -198,14 +216,29 @@ impl Engine {
             let (Some("build" | "release-phase" | "volume-init" | RUN_KIND), Some(id)) = (kind, container.id) else {
                 continue;
             };
-            let remove = RemoveContainerOptions { force: true, ..Default::default() };
+            let remove = RemoveContainerOptions { force: true, v: true, ..Default::default() };
             self.docker
                 .remove_container(&id, Some(remove))
                 .await
                 .map_err(docker_err("remove a leftover job container"))?;
             removed += 1;
         }
+        self.prune_app_dirs().await?;
         Ok(removed)
+    }
+
+    /// Removes this node's app-directory volumes that no container uses
+    /// (their containers were removed without `v`, by hand or by a lost node).
+    async fn prune_app_dirs(&self) -> Result<(), EngineError> {
+        let labels =
+            vec![format!("{}={}", label::NODE, self.node), format!("{}={}", label::MANAGED, policy::APP_DIR_VOLUME)];
+        let options = bollard::volume::PruneVolumesOptions { filters: HashMap::from([("label".to_string(), labels)]) };
+        let pruned = self.docker.prune_volumes(Some(options)).await.map_err(docker_err("prune app directories"))?;
+        let count = pruned.volumes_deleted.map_or(0, |v| v.len());
+        if count > 0 {
+            tracing::info!(count, "removed app directories no container uses");
+        }
+        Ok(())
     }
 
     /// SIGTERM, then SIGKILL after `grace`; then the container is removed.
@@ -214,7 +247,8 @@ impl Engine {
         if let Err(error) = self.docker.stop_container(id, Some(stop)).await {
             tracing::debug!(container.id = id, error = %error, "stop failed (removing anyway)");
         }
-        let remove = RemoveContainerOptions { force: true, ..Default::default() };
+        // `v`: with its anonymous app-directory volume (named volumes stay).
+        let remove = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         self.docker.remove_container(id, Some(remove)).await.map_err(docker_err("remove container"))
     }
 
@@ -343,6 +377,7 @@ impl Engine {
 /// type's supervisord config, the port of a process that serves HTTP
 /// (web, routed types) published on the node address.
 fn instance_container(
+    sandbox: &policy::Sandbox,
     node: &str,
     address: &str,
     network: String,
@@ -383,11 +418,12 @@ fn instance_container(
         host_config: Some(host_config),
         ..Default::default()
     };
-    policy::confine(instance.size, config)
+    policy::confine(sandbox, instance.size, config)
 }
 
 /// The throwaway container of a release-phase command (`bash -c`, as Procfile commands run).
 fn release_container(
+    sandbox: &policy::Sandbox,
     node: &str,
     image: &str,
     command: &str,
@@ -405,7 +441,7 @@ fn release_container(
         host_config: Some(HostConfig { mounts: mounts::docker_mounts(mounts), ..Default::default() }),
         ..Default::default()
     };
-    policy::confine(RELEASE_SIZE, config)
+    policy::confine(sandbox, RELEASE_SIZE, config)
 }
 
 #[cfg(test)]
@@ -428,25 +464,40 @@ mod tests {
         }
     }
 
-    /// Every kind of container the agent starts, with the size it runs at.
-    fn every_kind() -> Vec<(&'static str, paas_types::Size, ContainerConfig<String>)> {
+    /// Every kind of app container the agent starts on a node sandboxed by
+    /// `sandbox`, with the size it runs at.
+    fn every_kind(sandbox: &policy::Sandbox) -> Vec<(&'static str, paas_types::Size, ContainerConfig<String>)> {
         use paas_types::Size::*;
-        let process = |kind, size| instance_container("n1", "127.0.0.1", "paas-n1-shop".into(), &instance(kind, size));
+        let process =
+            |kind, size| instance_container(sandbox, "n1", "127.0.0.1", "paas-n1-shop".into(), &instance(kind, size));
+        let env = std::collections::BTreeMap::new();
+        let run = super::session::RunSpec {
+            run_id: Uuid::new_v4(),
+            app: "shop",
+            image: "paas-app/shop:abc",
+            command: "python3 manage.py shell",
+            env: &env,
+            size: Small,
+            tty: true,
+            stdin: true,
+            mounts: &[],
+        };
         vec![
+            ("one-off run", Small, super::session::run_container(sandbox, "n1", "paas-n1-shop".into(), &run)),
             ("web", Standard, process("web", Standard)),
             ("web (large)", Large, process("web", Large)),
             ("worker", Small, process("worker", Small)),
             (
                 "release phase",
                 RELEASE_SIZE,
-                release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &[]),
+                release_container(sandbox, "n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &[]),
             ),
         ]
     }
 
     #[test]
     fn every_container_kind_gets_the_same_policy() {
-        for (kind, size, config) in every_kind() {
+        for (kind, size, config) in every_kind(&policy::Sandbox::default()) {
             assert_eq!(config.user.as_deref(), Some(APP_USER), "{kind}: not root");
             let host = config.host_config.expect("a host config");
             assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]), "{kind}: capabilities");
@@ -459,6 +510,24 @@ mod tests {
             assert_eq!(host.nano_cpus, Some(i64::from(size.cpu_millis()) * 1_000_000), "{kind}: CPU");
             let logs = host.log_config.expect("bounded logs");
             assert_eq!(logs.config.unwrap()["max-size"], "10m", "{kind}");
+            assert_eq!(host.readonly_rootfs, Some(true), "{kind}: read-only root");
+            assert!(host.tmpfs.expect("a /tmp").contains_key("/tmp"), "{kind}");
+            let app_dir = host.mounts.expect("mounts").into_iter().find(|m| m.target.as_deref() == Some("/app"));
+            assert!(app_dir.is_some_and(|m| m.source.is_none()), "{kind}: a writable app directory");
+            let limits: Vec<_> = host.ulimits.expect("ulimits").into_iter().filter_map(|u| u.name).collect();
+            assert_eq!(limits, ["nofile", "nproc"], "{kind}");
+            assert_eq!(host.runtime, None, "{kind}: the engine's default runtime");
+            assert!(host.binds.is_none(), "{kind}: no host directories");
+        }
+    }
+
+    #[test]
+    fn the_node_runtime_reaches_every_app_container() {
+        let sandbox = policy::Sandbox { runtime: Some("runsc".into()) };
+        for (kind, _, config) in every_kind(&sandbox) {
+            let host = config.host_config.unwrap();
+            assert_eq!(host.runtime.as_deref(), Some("runsc"), "{kind}");
+            assert_eq!(host.readonly_rootfs, Some(true), "{kind}: and the rest of the policy");
         }
     }
 
@@ -467,37 +536,64 @@ mod tests {
         let mounts =
             vec![paas_types::agent::VolumeMount { volume: "paas-n1-shop-data-1".into(), target: "/data".into() }];
         let web = instance_container(
+            &policy::Sandbox::default(),
             "n1",
             "127.0.0.1",
             "net".into(),
             &DesiredInstance { mounts: mounts.clone(), ..instance("web", paas_types::Size::Standard) },
         );
-        let release = release_container("n1", "paas-app/shop:abc", "python3 migrate.py", &[].into(), &mounts);
+        let release = release_container(
+            &policy::Sandbox::default(),
+            "n1",
+            "paas-app/shop:abc",
+            "python3 migrate.py",
+            &[].into(),
+            &mounts,
+        );
         for (kind, config) in [("web", web), ("release phase", release)] {
             assert_eq!(config.user.as_deref(), Some(APP_USER), "{kind}");
             let host = config.host_config.unwrap();
             assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]), "{kind}");
-            let mount = &host.mounts.expect("mounts")[0];
+            let mount = &host.mounts.expect("mounts")[1];
             assert_eq!(
                 (mount.source.as_deref(), mount.target.as_deref()),
                 (Some("paas-n1-shop-data-1"), Some("/data"))
             );
         }
-        let plain = instance_container("n1", "127.0.0.1", "net".into(), &instance("web", paas_types::Size::Standard));
-        assert!(plain.host_config.unwrap().mounts.is_none());
+        let plain = instance_container(
+            &policy::Sandbox::default(),
+            "n1",
+            "127.0.0.1",
+            "net".into(),
+            &instance("web", paas_types::Size::Standard),
+        );
+        let mounts = plain.host_config.unwrap().mounts.unwrap();
+        assert_eq!(mounts.len(), 1, "only the app directory: {mounts:?}");
     }
 
     #[test]
     fn only_processes_serving_http_publish_their_port_on_the_node_address() {
-        let web = instance_container("n1", "10.0.0.5", "net".into(), &instance("web", paas_types::Size::Standard));
+        let web = instance_container(
+            &policy::Sandbox::default(),
+            "n1",
+            "10.0.0.5",
+            "net".into(),
+            &instance("web", paas_types::Size::Standard),
+        );
         let bindings = web.host_config.unwrap().port_bindings.expect("web publishes");
         let binding = &bindings["5000/tcp"].as_ref().unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("10.0.0.5"));
-        let worker = instance_container("n1", "10.0.0.5", "net".into(), &instance("worker", paas_types::Size::Small));
+        let worker = instance_container(
+            &policy::Sandbox::default(),
+            "n1",
+            "10.0.0.5",
+            "net".into(),
+            &instance("worker", paas_types::Size::Small),
+        );
         assert!(worker.host_config.unwrap().port_bindings.is_none());
         assert!(worker.exposed_ports.is_none());
         let routed = DesiredInstance { serves_http: true, ..instance("async", paas_types::Size::Small) };
-        let routed = instance_container("n1", "10.0.0.5", "net".into(), &routed);
+        let routed = instance_container(&policy::Sandbox::default(), "n1", "10.0.0.5", "net".into(), &routed);
         let bindings = routed.host_config.unwrap().port_bindings.expect("a routed process type publishes");
         assert_eq!(bindings["5000/tcp"].as_ref().unwrap()[0].host_ip.as_deref(), Some("10.0.0.5"));
     }

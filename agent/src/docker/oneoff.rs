@@ -27,7 +27,7 @@ impl Engine {
         limit: Duration,
         mut on_line: impl FnMut(String),
     ) -> Result<(String, Result<i64, EngineError>), EngineError> {
-        let config = release_container(&self.node, image, command, env, mounts);
+        let config = release_container(&self.sandbox, &self.node, image, command, env, mounts);
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions<String>>, config)
@@ -75,7 +75,7 @@ impl Engine {
 
     /// Removes a container, logging (not failing) when that does not work.
     pub async fn remove_quietly(&self, id: &str) {
-        let remove = RemoveContainerOptions { force: true, ..Default::default() };
+        let remove = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         if let Err(error) = self.docker.remove_container(id, Some(remove)).await {
             tracing::warn!(container.id = id, error = %error, "removing a one-off container failed");
         }

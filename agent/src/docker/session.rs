@@ -61,7 +61,7 @@ impl Engine {
     /// on the app's network, with an init process that forwards signals.
     pub async fn start_run(&self, spec: &RunSpec<'_>) -> Result<(SessionProcess, SessionIo), EngineError> {
         let network = self.app_network(spec.app).await?;
-        let config = run_container(&self.node, network, spec);
+        let config = run_container(&self.sandbox, &self.node, network, spec);
         let name = format!("paas-{}-{}-run-{}", self.node, spec.app, &spec.run_id.simple().to_string()[..8]);
         let created = self
             .docker
@@ -206,7 +206,12 @@ impl Engine {
 
 /// The container of a run: `bash -c` the command, with a TTY when asked,
 /// stdin kept open for the session, labelled as this node's run.
-fn run_container(node: &str, network: String, spec: &RunSpec<'_>) -> ContainerConfig<String> {
+pub(super) fn run_container(
+    sandbox: &policy::Sandbox,
+    node: &str,
+    network: String,
+    spec: &RunSpec<'_>,
+) -> ContainerConfig<String> {
     let labels = HashMap::from([
         (label::MANAGED.to_string(), RUN_KIND.to_string()),
         (label::NODE.to_string(), node.to_string()),
@@ -232,7 +237,7 @@ fn run_container(node: &str, network: String, spec: &RunSpec<'_>) -> ContainerCo
         }),
         ..Default::default()
     };
-    policy::confine(spec.size, config)
+    policy::confine(sandbox, spec.size, config)
 }
 
 #[cfg(test)]
@@ -253,7 +258,7 @@ mod tests {
             stdin: true,
             mounts: &[],
         };
-        let config = run_container("n1", "paas-n1-shop".into(), &spec);
+        let config = run_container(&policy::Sandbox::default(), "n1", "paas-n1-shop".into(), &spec);
         assert_eq!(config.user.as_deref(), Some(policy::APP_USER));
         assert_eq!((config.tty, config.open_stdin, config.stdin_once), (Some(true), Some(true), Some(true)));
         let host = config.host_config.unwrap();

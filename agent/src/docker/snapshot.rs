@@ -76,7 +76,7 @@ impl Engine {
         };
         // Installs run setup.py and build backends: the app's code, so the
         // same confinement as its processes (at the largest size).
-        let config = policy::confine(paas_types::Size::Large, config);
+        let config = policy::confine_build(paas_types::Size::Large, config);
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions<String>>, config)

@@ -119,7 +119,7 @@ impl Engine {
 /// The one-shot container that gives a new, empty volume to the app user.
 /// Not [`super::policy::confine`]d: it must run as root to `chown`, so it
 /// runs the platform's own fixed command with every capability but CHOWN
-/// dropped, no privilege escalation and no network.
+/// dropped, no privilege escalation, no network and a read-only root.
 fn volume_init_container(node: &str, volume: &str, image: &str) -> ContainerConfig<String> {
     let mount = VolumeMount { volume: volume.to_string(), target: INIT_TARGET.to_string() };
     ContainerConfig {
@@ -139,6 +139,9 @@ fn volume_init_container(node: &str, volume: &str, image: &str) -> ContainerConf
             network_mode: Some("none".into()),
             memory: Some(64 << 20),
             pids_limit: Some(16),
+            // It writes only the volume's root (an ownership change).
+            readonly_rootfs: Some(true),
+            ulimits: Some(super::policy::ulimits(64, 64)),
             ..Default::default()
         }),
         ..Default::default()
@@ -158,6 +161,7 @@ mod tests {
         assert_eq!(host.cap_add, Some(vec!["CHOWN".to_string()]));
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.privileged, None);
+        assert_eq!(host.readonly_rootfs, Some(true));
         let mounts = host.mounts.unwrap();
         assert_eq!(mounts[0].source.as_deref(), Some("paas-n1-shop-data-1234"));
     }

@@ -11,5 +11,6 @@ mod process_routes;
 mod process_state;
 mod python_apps;
 mod rollout;
+mod sandbox;
 mod statics;
 mod volumes;

@@ -95,8 +95,10 @@ async fn the_release_command_writes_into_a_volume_the_web_processes_read_on_its_
     let (status, body) = http_get(&first, HOST, "/").await.expect("web answers");
     assert_eq!((status, body.as_str()), (200, "notes=1\nwritten by the release command\n"));
     let container = containers(&home, "web").pop().unwrap();
-    let mounts = inspect(&container, "{{range .Mounts}}{{.Name}} {{.Destination}} {{.RW}}{{end}}");
-    assert_eq!(mounts, format!("{name} /app/instance true"));
+    let mounts = inspect(&container, "{{range .Mounts}}{{.Name}} {{.Destination}} {{.RW}};{{end}}");
+    assert!(mounts.contains(&format!("{name} /app/instance true;")), "{mounts}");
+    assert!(mounts.contains(" /app true;"), "and the container's own app directory: {mounts}");
+    assert_eq!(mounts.matches(';').count(), 2, "{mounts}");
     assert_eq!(inspect(&container, "{{.Config.User}}"), "10000:10000", "still the app user");
     // What one instance writes, the other reads.
     let (status, body) = post(&first, "/notes").await;
