@@ -13,5 +13,6 @@ mod openapi;
 mod process_routes;
 mod protocol;
 mod resources;
+mod secrets;
 mod states;
 mod volumes;
