@@ -109,6 +109,8 @@ impl TestApi {
         });
         let url = format!("http://{addr}");
         let connection = connect(&url);
+        // The database the API runs on (a caller may have pointed it at an existing one).
+        let database_url = config.database_url.clone();
         TestApi { addr, url, db, database_url, http: connection.http().clone(), connection, shutdown: Some(tx) }
     }
 

@@ -97,9 +97,9 @@ pub struct NewRun<'a> {
 /// Records a run, its environment sealed under `keys`.
 pub async fn insert(db: impl PgExecutor<'_>, keys: &Keyring, run: &NewRun<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env_sealed, author_id,
-                           addon_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env, env_sealed,
+                           author_id, addon_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::jsonb, $12, $13, $14)",
     )
     .bind(run.id)
     .bind(run.app_id)
