@@ -204,7 +204,9 @@ impl Keyring {
     /// Whether `sealed` is in the current format under the current key (what
     /// rotation leaves alone).
     pub fn is_current(&self, sealed: &[u8]) -> bool {
-        sealed.len() >= HEADER_LEN + NONCE_LEN + TAG_LEN && sealed[0] == VERSION && sealed[1..HEADER_LEN] == self.current.id
+        sealed.len() >= HEADER_LEN + NONCE_LEN + TAG_LEN
+            && sealed[0] == VERSION
+            && sealed[1..HEADER_LEN] == self.current.id
     }
 
     /// Opens `sealed` and seals it again under the current key, for the same purpose.

@@ -74,7 +74,8 @@ impl PgCluster {
     /// `pg_dump` of a database of this cluster (plain SQL), as an operator's
     /// backup would hold it.
     pub fn dump(&self, database_url: &str) -> String {
-        let out = self.pg_command("pg_dump").args(["--no-owner", "--dbname", database_url]).output().expect("run pg_dump");
+        let out =
+            self.pg_command("pg_dump").args(["--no-owner", "--dbname", database_url]).output().expect("run pg_dump");
         assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("a plain dump is UTF-8")
     }

@@ -302,13 +302,24 @@ pub async fn insert_credential(
     .map(|_| ())
 }
 
+/// A login as stored: password and URL sealed.
+#[derive(sqlx::FromRow)]
+struct SealedCredentialRow {
+    id: Uuid,
+    generation: i32,
+    username: String,
+    password_sealed: Vec<u8>,
+    url_sealed: Vec<u8>,
+    state: String,
+}
+
 /// The add-on's logins that are not dropped, newest first, opened.
 pub async fn credentials(
     db: impl PgExecutor<'_>,
     keys: &Keyring,
     addon_id: Uuid,
 ) -> Result<Vec<CredentialRow>, sqlx::Error> {
-    let rows: Vec<(Uuid, i32, String, Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+    let rows: Vec<SealedCredentialRow> = sqlx::query_as(
         "SELECT id, generation, username, password_sealed, url_sealed, state FROM addon_credentials
          WHERE addon_id = $1 AND state <> 'dropped' ORDER BY generation DESC",
     )
@@ -316,14 +327,18 @@ pub async fn credentials(
     .fetch_all(db)
     .await?;
     rows.into_iter()
-        .map(|(id, generation, username, password, url, state)| {
+        .map(|row| {
             Ok(CredentialRow {
-                id,
-                generation,
-                username,
-                password: secrets::open_text(keys, &secrets::credential_password_purpose(id), &password)?,
-                url: secrets::open_text(keys, &secrets::credential_url_purpose(id), &url)?,
-                state,
+                password: secrets::open_text(
+                    keys,
+                    &secrets::credential_password_purpose(row.id),
+                    &row.password_sealed,
+                )?,
+                url: secrets::open_text(keys, &secrets::credential_url_purpose(row.id), &row.url_sealed)?,
+                id: row.id,
+                generation: row.generation,
+                username: row.username,
+                state: row.state,
             })
         })
         .collect()
@@ -349,11 +364,8 @@ pub async fn drop_unused_retiring(db: &PgPool, keys: &Keyring, addon_id: Uuid) -
         return Ok(0);
     }
     let live = live_config_values(db, keys).await?;
-    let unused: Vec<Uuid> = retiring
-        .iter()
-        .filter(|c| !live.iter().any(|(_, values)| values.contains(&c.url)))
-        .map(|c| c.id)
-        .collect();
+    let unused: Vec<Uuid> =
+        retiring.iter().filter(|c| !live.iter().any(|(_, values)| values.contains(&c.url))).map(|c| c.id).collect();
     let done = sqlx::query("UPDATE addon_credentials SET state = 'dropped' WHERE id = ANY($1) AND state = 'retiring'")
         .bind(&unused)
         .execute(db)

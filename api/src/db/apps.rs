@@ -120,8 +120,10 @@ pub async fn config(
     keys: &Keyring,
     app_id: Uuid,
 ) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT key, value_sealed FROM config_vars WHERE app_id = $1").bind(app_id).fetch_all(db).await?;
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT key, value_sealed FROM config_vars WHERE app_id = $1")
+        .bind(app_id)
+        .fetch_all(db)
+        .await?;
     rows.into_iter()
         .map(|(key, sealed)| {
             let value = secrets::open_text(keys, &secrets::config_var_purpose(app_id, &key), &sealed)?;

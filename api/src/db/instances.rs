@@ -1,5 +1,6 @@
 //! Instances: the scheduler's decisions (desired) and the agents' reports (actual).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -121,11 +122,13 @@ pub async fn desired_for_node(
     .await?;
     let mut opened: HashMap<Uuid, BTreeMap<String, String>> = HashMap::new();
     for row in &mut rows {
-        if !opened.contains_key(&row.release_id) {
-            let purpose = secrets::release_config_purpose(row.release_id);
-            opened.insert(row.release_id, secrets::open_map(keys, &purpose, &row.config_sealed)?);
-        }
-        row.config = opened[&row.release_id].clone();
+        row.config = match opened.entry(row.release_id) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(new) => {
+                let purpose = secrets::release_config_purpose(row.release_id);
+                new.insert(secrets::open_map(keys, &purpose, &row.config_sealed)?).clone()
+            }
+        };
     }
     Ok(rows)
 }

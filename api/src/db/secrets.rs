@@ -97,7 +97,12 @@ const SEALED: &[SealedColumn] = &[
         ids: "id::text",
         purpose: |ids| release_config_purpose(uuid_of(&ids[0])),
     },
-    SealedColumn { table: "runs", column: "env_sealed", ids: "id::text", purpose: |ids| run_env_purpose(uuid_of(&ids[0])) },
+    SealedColumn {
+        table: "runs",
+        column: "env_sealed",
+        ids: "id::text",
+        purpose: |ids| run_env_purpose(uuid_of(&ids[0])),
+    },
     SealedColumn {
         table: "addons",
         column: "admin_password_sealed",

@@ -140,7 +140,8 @@ pub async fn create(
     let login = login_for(req.kind, &name, 1);
     db::addons::insert_credential(&mut *tx, keys, id, 1, &login.username, &login.password, &login.url).await?;
     db::addons::attach(&mut *tx, id, app.id, &var).await?;
-    let version = set_var(&mut tx, keys, user, app.id, &var, Some(&login.url), &format!("Attach {name} as {var}")).await?;
+    let version =
+        set_var(&mut tx, keys, user, app.id, &var, Some(&login.url), &format!("Attach {name} as {var}")).await?;
     record(
         &mut tx,
         user,
@@ -187,7 +188,8 @@ pub async fn attach(
     ensure_var_free(&mut tx, app, &var).await?;
     let url = active_url_tx(&mut tx, keys, addon.id).await?;
     db::addons::attach(&mut *tx, addon.id, app.id, &var).await?;
-    let version = set_var(&mut tx, keys, user, app.id, &var, Some(&url), &format!("Attach {} as {var}", addon.name)).await?;
+    let version =
+        set_var(&mut tx, keys, user, app.id, &var, Some(&url), &format!("Attach {} as {var}", addon.name)).await?;
     record(
         &mut tx,
         user,
@@ -312,7 +314,8 @@ pub async fn rotate_credentials(db: &PgPool, keys: &Keyring, user: &AuthUser, ad
     let generation = next_generation(&mut tx, addon.id).await?;
     let login = login_for(kind_of(addon), &addon.name, generation);
     db::addons::retire_active(&mut *tx, addon.id).await?;
-    db::addons::insert_credential(&mut *tx, keys, addon.id, generation, &login.username, &login.password, &login.url).await?;
+    db::addons::insert_credential(&mut *tx, keys, addon.id, generation, &login.username, &login.password, &login.url)
+        .await?;
     let attached = db::addons::attachments(&mut *tx, &[addon.id]).await?;
     for attachment in &attached {
         db::apps::lock(&mut tx, attachment.app_id).await?;
