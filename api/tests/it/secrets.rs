@@ -297,3 +297,25 @@ async fn rotation_reseals_everything_and_the_old_key_can_go() {
     let (status, body) = api.get("/v1/apps/spin/config", &admin).await;
     assert_eq!(status, 500, "{body}");
 }
+
+#[tokio::test]
+async fn the_api_refuses_to_start_without_a_secret_key_and_says_how_to_make_one() {
+    for command in ["serve", "migrate"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_paas-api"))
+            .arg(command)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", PgCluster::shared().create_database().await)
+            .env("PAAS_JWT_SECRET", JWT_SECRET)
+            .env("PAAS_LISTEN", "127.0.0.1:0")
+            .output()
+            .expect("run paas-api");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command} without a key must fail");
+        assert!(
+            stderr.contains("PAAS_SECRET_KEY (or PAAS_SECRET_KEY_FILE) must be set")
+                && stderr.contains("openssl rand -hex 32 > /etc/paas/secret-key"),
+            "{command}: {stderr}"
+        );
+    }
+}
