@@ -28,6 +28,9 @@ pub enum Command {
     Migrate,
     /// Create a platform administrator (with its own tenant) and print an API token for it.
     CreateAdmin(CreateAdminArgs),
+    /// Re-encrypt every sealed value under PAAS_SECRET_KEY (values sealed under
+    /// PAAS_SECRET_KEY_PREVIOUS included) and print the counts; safe to run again.
+    RotateSecretKey,
 }
 
 #[derive(Debug, Args)]
@@ -137,14 +140,24 @@ pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 /// HTTPS: the operator's secret key, ACME for custom domains, how HTTPS URLs are shown.
 #[derive(Debug, Clone, Args)]
 pub struct TlsConfig {
-    /// 32-byte key that encrypts secrets at rest (certificate keys, ACME account keys),
-    /// as 64 hex digits or base64; e.g. `openssl rand -hex 32`. Required for ACME.
+    /// 32-byte key that encrypts secrets at rest (config var values, add-on logins,
+    /// release and one-off environments, certificate and ACME account keys), as 64 hex
+    /// digits or base64; e.g. `openssl rand -hex 32`. Required (or PAAS_SECRET_KEY_FILE).
     #[arg(long, env = "PAAS_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
 
     /// File holding the secret key (instead of PAAS_SECRET_KEY).
     #[arg(long, env = "PAAS_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+
+    /// Keys values may still be sealed under (during a key rotation): read, never
+    /// used to seal. Several may be given, separated by commas or spaces.
+    #[arg(long, env = "PAAS_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+    pub secret_key_previous: Option<String>,
+
+    /// File holding the previous key(s) (instead of PAAS_SECRET_KEY_PREVIOUS).
+    #[arg(long, env = "PAAS_SECRET_KEY_PREVIOUS_FILE")]
+    pub secret_key_previous_file: Option<PathBuf>,
 
     /// ACME directory URL certificates for custom domains are ordered from
     /// (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory);
@@ -193,6 +206,8 @@ impl TlsConfig {
         TlsConfig {
             secret_key: None,
             secret_key_file: None,
+            secret_key_previous: None,
+            secret_key_previous_file: None,
             acme_directory: "off".into(),
             acme_email: None,
             acme_ca_bundle: None,
@@ -210,21 +225,34 @@ impl TlsConfig {
         !self.acme_directory.trim().eq_ignore_ascii_case("off")
     }
 
-    /// The operator's secret key, if one is configured.
-    pub fn secret_key(&self) -> Result<Option<crate::crypto::SecretKey>, ConfigError> {
-        let text = match (&self.secret_key, &self.secret_key_file) {
+    /// The operator's keys: the current one (required) and previous ones.
+    pub fn keyring(&self) -> Result<crate::crypto::Keyring, ConfigError> {
+        let current = match (&self.secret_key, &self.secret_key_file) {
             (Some(s), _) => s.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::SecretKeyFile { path: path.clone(), source })?,
-            (None, None) => return Ok(None),
+            (None, None) => return Err(ConfigError::NoSecretKey),
         };
-        crate::crypto::SecretKey::parse(&text).map(Some).map_err(ConfigError::SecretKey)
+        let current = crate::crypto::SecretKey::parse(&current).map_err(ConfigError::SecretKey)?;
+        let previous = match (&self.secret_key_previous, &self.secret_key_previous_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::SecretKeyFile { path: path.clone(), source })?,
+            (None, None) => String::new(),
+        };
+        let previous = previous
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|k| !k.is_empty())
+            .map(crate::crypto::SecretKey::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ConfigError::PreviousSecretKey)?;
+        Ok(crate::crypto::Keyring::new(current, previous))
     }
 
-    /// Checks the TLS settings: a usable secret key if one is given, an
-    /// http(s) directory URL, sane retry bounds.
+    /// Checks the TLS settings: usable secret keys, an http(s) directory URL,
+    /// sane retry bounds.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.secret_key()?;
+        self.keyring()?;
         if !self.acme_enabled() {
             return Ok(());
         }
@@ -238,16 +266,14 @@ impl TlsConfig {
         Ok(())
     }
 
-    /// Why no certificates are ordered, for people (`None`: ACME runs). Without a
-    /// secret key the API serves, but refuses to run ACME and says so in its log
-    /// and on every domain.
+    /// Why no certificates are ordered, for people (`None`: ACME runs).
     pub fn acme_off_reason(&self) -> Option<String> {
         if !self.acme_enabled() {
             return Some("the platform does not obtain certificates (PAAS_ACME_DIRECTORY=off)".into());
         }
-        match self.secret_key() {
-            Ok(Some(_)) => None,
-            _ => Some(ConfigError::AcmeWithoutSecretKey.to_string()),
+        match self.keyring() {
+            Ok(_) => None,
+            Err(error) => Some(error.to_string()),
         }
     }
 }
@@ -275,11 +301,15 @@ pub enum ConfigError {
     },
     #[error("PAAS_SECRET_KEY is not usable")]
     SecretKey(#[source] crate::crypto::CryptoError),
+    #[error("PAAS_SECRET_KEY_PREVIOUS is not usable")]
+    PreviousSecretKey(#[source] crate::crypto::CryptoError),
     #[error(
-        "ACME needs PAAS_SECRET_KEY (or PAAS_SECRET_KEY_FILE) to encrypt certificate keys at rest: \
-         set it to 32 random bytes (`openssl rand -hex 32`), or set PAAS_ACME_DIRECTORY=off to run without certificates"
+        "PAAS_SECRET_KEY (or PAAS_SECRET_KEY_FILE) must be set: it encrypts config vars, add-on logins and \
+         certificate keys in Postgres. Make one with `openssl rand -hex 32 > /etc/paas/secret-key; \
+         chmod 600 /etc/paas/secret-key` and start with PAAS_SECRET_KEY_FILE=/etc/paas/secret-key \
+         (keep a copy: without it the stored secrets cannot be read)"
     )]
-    AcmeWithoutSecretKey,
+    NoSecretKey,
     #[error("PAAS_ACME_DIRECTORY must be an http(s) URL or `off`, not {0:?}")]
     AcmeDirectory(String),
     #[error("PAAS_ACME_RETRY_MIN_SECS must be at least 1 and at most PAAS_ACME_RETRY_MAX_SECS")]
@@ -325,5 +355,34 @@ impl ServeConfig {
 
     pub fn db_acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.db_acquire_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn the_secret_key_is_required_and_the_error_says_how_to_make_one() {
+        let error = TlsConfig::acme_off().keyring().unwrap_err();
+        assert!(matches!(error, ConfigError::NoSecretKey));
+        let message = error.to_string();
+        assert!(message.contains("openssl rand -hex 32") && message.contains("PAAS_SECRET_KEY_FILE="), "{message}");
+    }
+
+    #[test]
+    fn previous_keys_are_a_list_and_are_checked() {
+        let other = crate::crypto::SecretKey::generate_hex();
+        let tls = TlsConfig {
+            secret_key: Some(KEY.into()),
+            secret_key_previous: Some(format!("{other}, {KEY}\n")),
+            ..TlsConfig::acme_off()
+        };
+        let keys = tls.keyring().unwrap();
+        assert_eq!(keys.previous_ids(), vec![crate::crypto::SecretKey::parse(&other).unwrap().id()]);
+        let bad = TlsConfig { secret_key_previous: Some("nope".into()), ..tls };
+        assert!(matches!(bad.keyring(), Err(ConfigError::PreviousSecretKey(_))));
     }
 }

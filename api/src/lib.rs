@@ -86,7 +86,7 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::C
         db,
         routes_changed,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret()?, config.jwt_ttl_secs)),
-        settings: Arc::new(settings(config)),
+        settings: Arc::new(settings(config)?),
         runs: Arc::default(),
     };
     Ok(Server {
@@ -96,8 +96,8 @@ pub fn start(config: &ServeConfig, db: sqlx::PgPool) -> Result<Server, config::C
     })
 }
 
-fn settings(config: &ServeConfig) -> Settings {
-    Settings {
+fn settings(config: &ServeConfig) -> Result<Settings, config::ConfigError> {
+    Ok(Settings {
         base_domain: config.base_domain.clone(),
         app_scheme: config.app_scheme.clone(),
         app_port: config.app_port,
@@ -111,8 +111,8 @@ fn settings(config: &ServeConfig) -> Settings {
         acme_off_reason: config.tls.acme_off_reason(),
         acme_renew_before: chrono::Duration::days(i64::from(config.tls.acme_renew_days)),
         app_https_port: config.tls.app_https_port,
-        secret_key: config.tls.secret_key().ok().flatten(),
-    }
+        keys: config.tls.keyring()?,
+    })
 }
 
 /// The whole HTTP application: the JSON API with its OpenAPI document, the
@@ -136,11 +136,12 @@ pub fn app(server: Server) -> axum::Router {
     )
 }
 
-/// Connects to Postgres, applies migrations and serves until shutdown.
+/// Connects to Postgres, applies migrations, seals what is still plain and
+/// serves until shutdown.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     config.validate()?;
     let db = db::connect(&config).await?;
-    db::migrate(&db).await?;
+    prepare_database(&config, &db).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "paas-api listening");
     serve_on(listener, start(&config, db)?, shutdown_signal()).await
@@ -171,6 +172,44 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// Applies pending migrations, then seals secrets a database from before
+/// sealing holds in plain text (and clears them), before anything reads them.
+/// Returns how many rows were sealed.
+pub async fn prepare_database(config: &ServeConfig, db: &sqlx::PgPool) -> anyhow::Result<u64> {
+    let keys = config.tls.keyring()?;
+    db::migrate(db).await?;
+    let sealed = db::secrets::seal_plaintext(db, &keys).await?;
+    if sealed > 0 {
+        tracing::info!(rows = sealed, key.id = %keys.current_id(), "secrets stored in plain text sealed under the secret key");
+    }
+    Ok(sealed)
+}
+
+/// `paas-api rotate-secret-key`: reseals every sealed value under the current
+/// key (values under a previous key, or in the format before key ids) and
+/// says, per column, how many it resealed and how many were already current.
+pub async fn rotate_secret_key(config: &ServeConfig) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let keys = config.tls.keyring()?;
+    let db = db::connect(config).await?;
+    prepare_database(config, &db).await?;
+    let counts = db::secrets::reseal_all(&db, &keys).await?;
+    let resealed: u64 = counts.iter().map(|c| c.resealed).sum();
+    let mut report = format!("current key {}; resealed {resealed} value(s)\n", keys.current_id());
+    for c in &counts {
+        let _ = writeln!(report, "  {:<40} resealed {:>6}  already current {:>6}", c.column, c.resealed, c.current);
+    }
+    let previous = keys.previous_ids();
+    if !previous.is_empty() {
+        let _ = writeln!(
+            report,
+            "nothing is sealed under {} any more: remove PAAS_SECRET_KEY_PREVIOUS and restart",
+            previous.join(", ")
+        );
+    }
+    Ok(report)
 }
 
 /// `paas-api create-admin`: a platform administrator with a fresh API token.

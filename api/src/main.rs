@@ -1,4 +1,4 @@
-//! `paas-api`: parse config, then serve, migrate or create an admin.
+//! `paas-api`: parse config, then serve, migrate, create an admin or rotate the secret key.
 
 use clap::Parser;
 
@@ -11,6 +11,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => api::serve(cli.serve).await,
         Command::Migrate => migrate(&cli.serve).await,
+        Command::RotateSecretKey => api::rotate_secret_key(&cli.serve).await.map(|report| print!("{report}")),
         Command::CreateAdmin(args) => api::create_admin(&cli.serve, &args.email, args.password).await.map(|token| {
             println!("{token}");
         }),
@@ -26,7 +27,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn migrate(config: &api::config::ServeConfig) -> anyhow::Result<()> {
     let pool = api::db::connect(config).await?;
-    api::db::migrate(&pool).await?;
-    eprintln!("migrations applied");
+    let sealed = api::prepare_database(config, &pool).await?;
+    eprintln!("migrations applied; {sealed} row(s) of plain-text secrets sealed");
     Ok(())
 }

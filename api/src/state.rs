@@ -34,8 +34,8 @@ pub struct Settings {
     pub acme_renew_before: chrono::Duration,
     /// Port users reach the routers' HTTPS on, when not 443.
     pub app_https_port: Option<u16>,
-    /// Decrypts certificate keys for the route table (`None`: none configured).
-    pub secret_key: Option<crate::crypto::SecretKey>,
+    /// Seals and opens secrets at rest (config vars, add-on logins, certificate keys).
+    pub keys: crate::crypto::Keyring,
 }
 
 impl Settings {

@@ -27,6 +27,13 @@ pub use pg::PgCluster;
 
 /// Secret the test API signs JWTs with (tests forge tokens with it and others).
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// The operator key the test API seals secrets at rest with (64 hex digits).
+pub const SECRET_KEY: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
+/// The keyring of [`SECRET_KEY`], for tests that seal or open rows themselves.
+pub fn keyring() -> api::crypto::Keyring {
+    api::crypto::Keyring::new(api::crypto::SecretKey::parse(SECRET_KEY).expect("a valid test key"), Vec::new())
+}
+
 /// Token routers present to the test API.
 pub const ROUTER_TOKEN: &str = "test-router-token";
 /// Base domain of apps in tests.
@@ -83,11 +90,11 @@ impl TestApi {
             db_acquire_timeout_secs: 5,
             log_format: "pretty".into(),
             cookie_secure: false,
-            tls: api::config::TlsConfig::acme_off(),
+            tls: api::config::TlsConfig { secret_key: Some(SECRET_KEY.into()), ..api::config::TlsConfig::acme_off() },
         };
         adjust(&mut config);
         let db = api::db::connect(&config).await.expect("connect to test database");
-        api::db::migrate(&db).await.expect("apply migrations");
+        api::prepare_database(&config, &db).await.expect("apply migrations and seal");
         let state = api::start(&config, db.clone()).expect("valid test config");
         let listener = TcpListener::bind(config.listen).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
@@ -102,6 +109,8 @@ impl TestApi {
         });
         let url = format!("http://{addr}");
         let connection = connect(&url);
+        // The database the API runs on (a caller may have pointed it at an existing one).
+        let database_url = config.database_url.clone();
         TestApi { addr, url, db, database_url, http: connection.http().clone(), connection, shutdown: Some(tx) }
     }
 

@@ -71,6 +71,15 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// `pg_dump` of a database of this cluster (plain SQL), as an operator's
+    /// backup would hold it.
+    pub fn dump(&self, database_url: &str) -> String {
+        let out =
+            self.pg_command("pg_dump").args(["--no-owner", "--dbname", database_url]).output().expect("run pg_dump");
+        assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("a plain dump is UTF-8")
+    }
+
     /// Restarts the server (fast shutdown: connections are cut), as in a
     /// database failover or upgrade.
     pub fn restart(&self) {

@@ -19,7 +19,7 @@ use instant_acme::{Account, AccountCredentials, NewAccount};
 use sqlx::PgPool;
 
 use crate::config::{ConfigError, TlsConfig};
-use crate::crypto::SecretKey;
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::certificates::DueCertificate;
 
@@ -31,7 +31,7 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(90);
 /// The background task and what it needs.
 pub struct Worker {
     db: PgPool,
-    key: SecretKey,
+    key: Keyring,
     directory_url: String,
     email: Option<String>,
     ca_bundle: Option<Vec<u8>>,
@@ -46,7 +46,7 @@ pub struct Worker {
 impl Worker {
     /// Checks the settings (the CA bundle is read now, so a bad path stops startup).
     pub fn new(config: &TlsConfig, db: PgPool) -> Result<Worker, ConfigError> {
-        let key = config.secret_key()?.ok_or(ConfigError::AcmeWithoutSecretKey)?;
+        let key = config.keyring()?;
         let ca_bundle = match &config.acme_ca_bundle {
             Some(path) => Some(std::fs::read(path).map_err(|e| ConfigError::AcmeCaBundle(Box::new(e)))?),
             None => None,

@@ -3,8 +3,11 @@
 //! simply not found.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
+
+use super::secrets;
+use crate::crypto::Keyring;
 
 /// An add-on as a user of its tenant (or its node) sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,13 +24,19 @@ pub struct AddonRow {
     pub node_state: Option<String>,
     pub state: String,
     pub state_message: Option<String>,
-    pub admin_password: String,
+    /// The agent's own login to the server, sealed; see [`admin_password`].
+    pub admin_password_sealed: Vec<u8>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The add-on's admin password, opened.
+pub fn admin_password(keys: &Keyring, row: &AddonRow) -> Result<String, sqlx::Error> {
+    secrets::open_text(keys, &secrets::addon_admin_purpose(row.id), &row.admin_password_sealed)
 }
 
 const SELECT: &str = "
     SELECT ad.id, ad.tenant_id, t.name AS tenant_name, ad.name, ad.kind, ad.plan, ad.node_id, n.name AS node,
-           n.state AS node_state, ad.state, ad.state_message, ad.admin_password, ad.created_at
+           n.state AS node_state, ad.state, ad.state_message, ad.admin_password_sealed, ad.created_at
     FROM addons ad
     JOIN tenants t ON t.id = ad.tenant_id
     LEFT JOIN nodes n ON n.id = ad.node_id";
@@ -42,9 +51,10 @@ pub struct NewAddon<'a> {
     pub admin_password: &'a str,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, new: NewAddon<'_>) -> Result<(), sqlx::Error> {
+/// Records an add-on, its admin password sealed under `keys`.
+pub async fn insert(db: impl PgExecutor<'_>, keys: &Keyring, new: NewAddon<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO addons (id, tenant_id, name, kind, plan, node_id, admin_password)
+        "INSERT INTO addons (id, tenant_id, name, kind, plan, node_id, admin_password_sealed)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(new.id)
@@ -53,7 +63,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: NewAddon<'_>) -> Result<(), sq
     .bind(new.kind)
     .bind(new.plan)
     .bind(new.node_id)
-    .bind(new.admin_password)
+    .bind(keys.seal(&secrets::addon_admin_purpose(new.id), new.admin_password.as_bytes()))
     .execute(db)
     .await
     .map(|_| ())
@@ -222,17 +232,36 @@ pub async fn detach(db: impl PgExecutor<'_>, addon_id: Uuid, app_id: Uuid) -> Re
 
 /// Apps that still run instances configured with one of the add-on's
 /// not-yet-dropped URLs (old releases draining after a detach or rotation).
-pub async fn apps_using(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT a.name FROM instances i
+/// The configs are sealed, so the comparison happens here, not in SQL.
+pub async fn apps_using(db: &PgPool, keys: &Keyring, addon_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    let urls: Vec<String> = credentials(db, keys, addon_id).await?.into_iter().map(|c| c.url).collect();
+    let mut apps: Vec<String> = live_config_values(db, keys)
+        .await?
+        .into_iter()
+        .filter(|(_, values)| values.iter().any(|v| urls.contains(v)))
+        .map(|(app, _)| app)
+        .collect();
+    apps.sort();
+    apps.dedup();
+    Ok(apps)
+}
+
+/// The config values of every release an instance still runs with (not
+/// stopped or lost), with its app's name.
+async fn live_config_values(db: &PgPool, keys: &Keyring) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let rows: Vec<(String, Uuid, Vec<u8>)> = sqlx::query_as(
+        "SELECT DISTINCT a.name, r.id, r.config_sealed FROM instances i
          JOIN releases r ON r.id = i.release_id JOIN apps a ON a.id = i.app_id
-         WHERE i.actual_state NOT IN ('stopped', 'lost')
-           AND EXISTS (SELECT 1 FROM jsonb_each_text(r.config) e JOIN addon_credentials c ON c.url = e.value
-                       WHERE c.addon_id = $1 AND c.state <> 'dropped')",
+         WHERE i.actual_state NOT IN ('stopped', 'lost')",
     )
-    .bind(addon_id)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|(app, release_id, sealed)| {
+            let config = secrets::open_map(keys, &secrets::release_config_purpose(release_id), &sealed)?;
+            Ok((app, config.into_values().collect()))
+        })
+        .collect()
 }
 
 // === Logins ===
@@ -247,37 +276,72 @@ pub struct CredentialRow {
     pub state: String,
 }
 
+/// Records a login, its password and URL sealed under `keys`.
 pub async fn insert_credential(
     db: impl PgExecutor<'_>,
+    keys: &Keyring,
     addon_id: Uuid,
     generation: i32,
     username: &str,
     password: &str,
     url: &str,
 ) -> Result<(), sqlx::Error> {
+    let id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO addon_credentials (id, addon_id, generation, username, password, url) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO addon_credentials (id, addon_id, generation, username, password_sealed, url_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(Uuid::new_v4())
+    .bind(id)
     .bind(addon_id)
     .bind(generation)
     .bind(username)
-    .bind(password)
-    .bind(url)
+    .bind(keys.seal(&secrets::credential_password_purpose(id), password.as_bytes()))
+    .bind(keys.seal(&secrets::credential_url_purpose(id), url.as_bytes()))
     .execute(db)
     .await
     .map(|_| ())
 }
 
-/// The add-on's logins that are not dropped, newest first.
-pub async fn credentials(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<Vec<CredentialRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, generation, username, password, url, state FROM addon_credentials
+/// A login as stored: password and URL sealed.
+#[derive(sqlx::FromRow)]
+struct SealedCredentialRow {
+    id: Uuid,
+    generation: i32,
+    username: String,
+    password_sealed: Vec<u8>,
+    url_sealed: Vec<u8>,
+    state: String,
+}
+
+/// The add-on's logins that are not dropped, newest first, opened.
+pub async fn credentials(
+    db: impl PgExecutor<'_>,
+    keys: &Keyring,
+    addon_id: Uuid,
+) -> Result<Vec<CredentialRow>, sqlx::Error> {
+    let rows: Vec<SealedCredentialRow> = sqlx::query_as(
+        "SELECT id, generation, username, password_sealed, url_sealed, state FROM addon_credentials
          WHERE addon_id = $1 AND state <> 'dropped' ORDER BY generation DESC",
     )
     .bind(addon_id)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(CredentialRow {
+                password: secrets::open_text(
+                    keys,
+                    &secrets::credential_password_purpose(row.id),
+                    &row.password_sealed,
+                )?,
+                url: secrets::open_text(keys, &secrets::credential_url_purpose(row.id), &row.url_sealed)?,
+                id: row.id,
+                generation: row.generation,
+                username: row.username,
+                state: row.state,
+            })
+        })
+        .collect()
 }
 
 /// Marks the active login retiring (rotation).
@@ -293,16 +357,19 @@ pub async fn retire_active(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<()
 
 /// Drops retiring logins no running instance is configured with any more
 /// (the rollout that replaced them is over).
-pub async fn drop_unused_retiring(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE addon_credentials c SET state = 'dropped' WHERE c.addon_id = $1 AND c.state = 'retiring'
-         AND NOT EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id
-                         WHERE i.actual_state NOT IN ('stopped', 'lost')
-                           AND EXISTS (SELECT 1 FROM jsonb_each_text(r.config) e WHERE e.value = c.url))",
-    )
-    .bind(addon_id)
-    .execute(db)
-    .await?;
+pub async fn drop_unused_retiring(db: &PgPool, keys: &Keyring, addon_id: Uuid) -> Result<u64, sqlx::Error> {
+    let retiring: Vec<CredentialRow> =
+        credentials(db, keys, addon_id).await?.into_iter().filter(|c| c.state == "retiring").collect();
+    if retiring.is_empty() {
+        return Ok(0);
+    }
+    let live = live_config_values(db, keys).await?;
+    let unused: Vec<Uuid> =
+        retiring.iter().filter(|c| !live.iter().any(|(_, values)| values.contains(&c.url))).map(|c| c.id).collect();
+    let done = sqlx::query("UPDATE addon_credentials SET state = 'dropped' WHERE id = ANY($1) AND state = 'retiring'")
+        .bind(&unused)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected())
 }
 

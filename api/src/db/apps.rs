@@ -10,6 +10,9 @@ use paas_types::{Role, Size};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::secrets;
+use crate::crypto::Keyring;
+
 /// An app as seen by a user of its tenant.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRow {
@@ -115,15 +118,33 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, app_id: Uuid) -> Result<()
 
 // === Config vars ===
 
-pub async fn config(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, value FROM config_vars WHERE app_id = $1").bind(app_id).fetch_all(db).await?;
-    Ok(rows.into_iter().collect())
+/// The app's config vars, values opened (sealed under `keys` at rest).
+pub async fn config(
+    db: impl PgExecutor<'_>,
+    keys: &Keyring,
+    app_id: Uuid,
+) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT key, value_sealed FROM config_vars WHERE app_id = $1")
+        .bind(app_id)
+        .fetch_all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(key, sealed)| {
+            let value = secrets::open_text(keys, &secrets::config_var_purpose(app_id, &key), &sealed)?;
+            Ok((key, value))
+        })
+        .collect()
 }
 
-/// Applies sets (`Some`) and unsets (`None`) of config vars.
+/// The names of the app's config vars (nothing is opened).
+pub async fn config_keys(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT key FROM config_vars WHERE app_id = $1 ORDER BY key").bind(app_id).fetch_all(db).await
+}
+
+/// Applies sets (`Some`, sealed under `keys`) and unsets (`None`) of config vars.
 pub async fn patch_config(
     tx: &mut Transaction<'_, Postgres>,
+    keys: &Keyring,
     app_id: Uuid,
     patch: &BTreeMap<String, Option<String>>,
 ) -> Result<(), sqlx::Error> {
@@ -131,12 +152,12 @@ pub async fn patch_config(
         match value {
             Some(value) => {
                 sqlx::query(
-                    "INSERT INTO config_vars (app_id, key, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (app_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                    "INSERT INTO config_vars (app_id, key, value_sealed) VALUES ($1, $2, $3)
+                     ON CONFLICT (app_id, key) DO UPDATE SET value_sealed = EXCLUDED.value_sealed, updated_at = now()",
                 )
                 .bind(app_id)
                 .bind(key)
-                .bind(value)
+                .bind(keys.seal(&secrets::config_var_purpose(app_id, key), value.as_bytes()))
                 .execute(&mut **tx)
                 .await?;
             }

@@ -1,11 +1,16 @@
 //! Instances: the scheduler's decisions (desired) and the agents' reports (actual).
 
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Utc};
 use paas_types::{ActualState, InstanceGoal, Size};
 use sqlx::types::Json;
 use sqlx::PgExecutor;
-use std::collections::BTreeMap;
 use uuid::Uuid;
+
+use super::secrets;
+use crate::crypto::Keyring;
 
 /// An instance as the app's users see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,16 +89,25 @@ pub struct DesiredRow {
     pub process_type: String,
     pub image: String,
     pub build_id: Uuid,
-    pub config: Json<BTreeMap<String, String>>,
+    /// The release's config snapshot, opened.
+    #[sqlx(skip)]
+    pub config: BTreeMap<String, String>,
+    release_id: Uuid,
+    config_sealed: Vec<u8>,
     pub size: Size,
     /// `web`, or a process type a route in force for its release points at.
     pub serves_http: bool,
 }
 
-pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<DesiredRow>, sqlx::Error> {
-    sqlx::query_as(
+/// What the node should run, each with its release's config (opened once per release).
+pub async fn desired_for_node(
+    db: impl PgExecutor<'_>,
+    keys: &Keyring,
+    node_id: Uuid,
+) -> Result<Vec<DesiredRow>, sqlx::Error> {
+    let mut rows: Vec<DesiredRow> = sqlx::query_as(
         "SELECT i.id, a.name AS app, a.hostname, r.version AS release, i.process_type, b.image_ref AS image,
-                b.id AS build_id, r.config, i.size,
+                b.id AS build_id, r.id AS release_id, r.config_sealed, i.size,
                 (i.process_type = 'web' OR EXISTS (SELECT 1 FROM effective_routes(i.app_id, b.routes) e
                                                     WHERE e.process_type = i.process_type)) AS serves_http
          FROM instances i
@@ -105,7 +119,18 @@ pub async fn desired_for_node(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<
     )
     .bind(node_id)
     .fetch_all(db)
-    .await
+    .await?;
+    let mut opened: HashMap<Uuid, BTreeMap<String, String>> = HashMap::new();
+    for row in &mut rows {
+        row.config = match opened.entry(row.release_id) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(new) => {
+                let purpose = secrets::release_config_purpose(row.release_id);
+                new.insert(secrets::open_map(keys, &purpose, &row.config_sealed)?).clone()
+            }
+        };
+    }
+    Ok(rows)
 }
 
 /// Applies one agent report line to an instance of that node; returns the

@@ -18,6 +18,7 @@ pub mod process_routes;
 pub mod releases;
 pub mod routing;
 pub mod runs;
+pub mod secrets;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -8,6 +8,9 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::secrets;
+use crate::crypto::Keyring;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleaseRow {
     pub id: Uuid,
@@ -16,7 +19,6 @@ pub struct ReleaseRow {
     pub description: String,
     pub author: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub config: Json<BTreeMap<String, String>>,
     pub current: bool,
     pub status: ReleaseStatus,
     pub failure: Option<String>,
@@ -39,7 +41,7 @@ impl From<ReleaseRow> for paas_types::Release {
 }
 
 const SELECT: &str = "
-    SELECT r.id, r.version, r.build_id, r.description, u.email AS author, r.created_at, r.config,
+    SELECT r.id, r.version, r.build_id, r.description, u.email AS author, r.created_at,
            r.version = (SELECT max(version) FROM releases WHERE app_id = r.app_id) AS current,
            r.status, r.failure
     FROM releases r LEFT JOIN users u ON u.id = r.author_id";
@@ -48,25 +50,38 @@ const SELECT: &str = "
 /// (`apps::lock`), which makes the version numbers gapless and unique.
 pub async fn create(
     tx: &mut Transaction<'_, Postgres>,
+    keys: &Keyring,
     app_id: Uuid,
     build_id: Option<Uuid>,
     config: &BTreeMap<String, String>,
     description: &str,
     author_id: Option<Uuid>,
 ) -> Result<i32, sqlx::Error> {
+    let id = Uuid::new_v4();
     sqlx::query_scalar(
-        "INSERT INTO releases (id, app_id, version, build_id, config, description, author_id)
+        "INSERT INTO releases (id, app_id, version, build_id, config_sealed, description, author_id)
          SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6 FROM releases WHERE app_id = $2
          RETURNING version",
     )
-    .bind(Uuid::new_v4())
+    .bind(id)
     .bind(app_id)
     .bind(build_id)
-    .bind(Json(config))
+    .bind(secrets::seal_map(keys, &secrets::release_config_purpose(id), config))
     .bind(description)
     .bind(author_id)
     .fetch_one(&mut **tx)
     .await
+}
+
+/// The config snapshot of a release, opened.
+pub async fn config(
+    db: impl PgExecutor<'_>,
+    keys: &Keyring,
+    release_id: Uuid,
+) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT config_sealed FROM releases WHERE id = $1").bind(release_id).fetch_one(db).await?;
+    secrets::open_map(keys, &secrets::release_config_purpose(release_id), &sealed)
 }
 
 /// The app's latest release, if any.

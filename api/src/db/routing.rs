@@ -10,6 +10,8 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::crypto::Keyring;
+
 pub async fn version(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM route_state").fetch_one(db).await
 }
@@ -37,15 +39,17 @@ struct BackendRow {
     app_id: Uuid,
     id: Uuid,
     address: String,
-    /// The `WEB_CONCURRENCY` config var of the instance's release, if set.
-    web_concurrency: Option<String>,
+    /// The instance's release; its sealed config may set `WEB_CONCURRENCY`.
+    release_id: Uuid,
+    config_sealed: Vec<u8>,
     size: Size,
 }
 
 /// A consistent snapshot of every app's routes and the version it is at.
-/// Certificate keys are decrypted with `key`; one that does not decrypt (the
-/// operator changed the key) is left out, so HTTP routing never depends on it.
-pub async fn table(db: &PgPool, key: Option<&crate::crypto::SecretKey>) -> Result<RouteTable, sqlx::Error> {
+/// Certificate keys (and release configs, for `WEB_CONCURRENCY`) are opened
+/// with `keys`; a key that does not open (the operator lost the key) is left
+/// out, so HTTP routing never depends on it.
+pub async fn table(db: &PgPool, keys: &Keyring) -> Result<RouteTable, sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     let version = version(&mut *tx).await?;
@@ -78,7 +82,7 @@ pub async fn table(db: &PgPool, key: Option<&crate::crypto::SecretKey>) -> Resul
     // The worker count comes from the same inputs as the instance's
     // environment (its release's config, its size), so the two cannot drift.
     let backends: Vec<BackendRow> = sqlx::query_as(
-        "SELECT i.app_id, i.id, i.address, r.config->>'WEB_CONCURRENCY' AS web_concurrency, i.size
+        "SELECT i.app_id, i.id, i.address, r.id AS release_id, r.config_sealed, i.size
          FROM instances i JOIN nodes n ON n.id = i.node_id JOIN releases r ON r.id = i.release_id
          WHERE i.process_type = 'web' AND i.desired_state = 'running' AND i.actual_state = 'running'
            AND i.address IS NOT NULL AND n.state = 'up'
@@ -101,7 +105,7 @@ pub async fn table(db: &PgPool, key: Option<&crate::crypto::SecretKey>) -> Resul
     let certificates = sealed
         .into_iter()
         .filter_map(|c| {
-            let opened = key?.open_string(&super::certificates::key_purpose(c.domain_id), &c.key_sealed);
+            let opened = keys.open_string(&super::certificates::key_purpose(c.domain_id), &c.key_sealed);
             match opened {
                 Ok(key_pem) => Some(RouteCertificate {
                     hostnames: vec![c.hostname],
@@ -117,8 +121,19 @@ pub async fn table(db: &PgPool, key: Option<&crate::crypto::SecretKey>) -> Resul
         })
         .collect();
     let mut by_app: HashMap<Uuid, Vec<Backend>> = HashMap::new();
+    let mut web_concurrency: HashMap<Uuid, Option<String>> = HashMap::new();
     for b in backends {
-        let concurrency = b.size.effective_web_concurrency(b.web_concurrency.as_deref());
+        let configured = web_concurrency.entry(b.release_id).or_insert_with(|| {
+            let purpose = super::secrets::release_config_purpose(b.release_id);
+            match super::secrets::open_map(keys, &purpose, &b.config_sealed) {
+                Ok(mut config) => config.remove("WEB_CONCURRENCY"),
+                Err(error) => {
+                    tracing::error!(release.id = %b.release_id, %error, "release config does not open; default worker count");
+                    None
+                }
+            }
+        });
+        let concurrency = b.size.effective_web_concurrency(configured.as_deref());
         by_app.entry(b.app_id).or_default().push(Backend { instance_id: b.id, address: b.address, concurrency });
     }
     let apps = apps

@@ -8,6 +8,9 @@ use sqlx::types::Json;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use super::secrets;
+use crate::crypto::Keyring;
+
 /// What a new run of an app starts from: its current release.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunSourceRow {
@@ -15,20 +18,32 @@ pub struct RunSourceRow {
     pub version: i32,
     pub build_id: Uuid,
     pub image: String,
-    pub config: Json<BTreeMap<String, String>>,
+    /// The release's config snapshot, opened.
+    #[sqlx(skip)]
+    pub config: BTreeMap<String, String>,
+    config_sealed: Vec<u8>,
 }
 
 /// The release the app's processes run (the newest deployable one).
-pub async fn source(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<Option<RunSourceRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT r.id AS release_id, r.version, b.id AS build_id, b.image_ref AS image, r.config
+pub async fn source(
+    db: impl PgExecutor<'_>,
+    keys: &Keyring,
+    app_id: Uuid,
+) -> Result<Option<RunSourceRow>, sqlx::Error> {
+    let row: Option<RunSourceRow> = sqlx::query_as(
+        "SELECT r.id AS release_id, r.version, b.id AS build_id, b.image_ref AS image, r.config_sealed
          FROM releases r JOIN builds b ON b.id = r.build_id
          WHERE r.app_id = $1 AND b.status = 'succeeded' AND b.image_ref IS NOT NULL AND r.status <> 'failed'
          ORDER BY r.version DESC LIMIT 1",
     )
     .bind(app_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    row.map(|mut row| {
+        row.config = secrets::open_map(keys, &secrets::release_config_purpose(row.release_id), &row.config_sealed)?;
+        Ok(row)
+    })
+    .transpose()
 }
 
 /// Live nodes with what they are asked to run (instances and runs), in MiB,
@@ -79,11 +94,12 @@ pub struct NewRun<'a> {
     pub addon_id: Option<Uuid>,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> Result<(), sqlx::Error> {
+/// Records a run, its environment sealed under `keys`.
+pub async fn insert(db: impl PgExecutor<'_>, keys: &Keyring, run: &NewRun<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env, author_id,
-                           addon_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO runs (id, app_id, release_id, node_id, command, size, detach, tty, cols, rows, max_secs, env, env_sealed,
+                           author_id, addon_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::jsonb, $12, $13, $14)",
     )
     .bind(run.id)
     .bind(run.app_id)
@@ -96,7 +112,7 @@ pub async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> Result<(), sql
     .bind(run.cols.map(i32::from))
     .bind(run.rows.map(i32::from))
     .bind(run.max_secs)
-    .bind(Json(run.env))
+    .bind(secrets::seal_map(keys, &secrets::run_env_purpose(run.id), run.env))
     .bind(run.author_id)
     .bind(run.addon_id)
     .execute(db)
@@ -181,7 +197,10 @@ pub struct ClaimedRow {
     pub build_id: Option<Uuid>,
     pub addon_id: Option<Uuid>,
     pub command: Json<Vec<String>>,
-    pub env: Json<BTreeMap<String, String>>,
+    /// The run's environment, opened.
+    #[sqlx(skip)]
+    pub env: BTreeMap<String, String>,
+    env_sealed: Vec<u8>,
     pub size: Size,
     pub tty: bool,
     pub detach: bool,
@@ -191,20 +210,26 @@ pub struct ClaimedRow {
 }
 
 /// Marks the node's pending runs as running and returns them.
-pub async fn claim(db: impl PgExecutor<'_>, node_id: Uuid) -> Result<Vec<ClaimedRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn claim(db: impl PgExecutor<'_>, keys: &Keyring, node_id: Uuid) -> Result<Vec<ClaimedRow>, sqlx::Error> {
+    let rows: Vec<ClaimedRow> = sqlx::query_as(
         "WITH claimed AS (
              UPDATE runs SET state = 'running', claimed_at = now()
              WHERE node_id = $1 AND state = 'pending' RETURNING *)
          SELECT c.id, c.app_id, a.name AS app, r.version AS release, b.image_ref AS image, b.id AS build_id, c.addon_id,
-                c.command, c.env, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
+                c.command, c.env_sealed, c.size, c.tty, c.detach, c.cols, c.rows, c.max_secs
          FROM claimed c JOIN apps a ON a.id = c.app_id JOIN releases r ON r.id = c.release_id
               LEFT JOIN builds b ON b.id = r.build_id
          ORDER BY c.created_at",
     )
     .bind(node_id)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|mut row| {
+            row.env = secrets::open_map(keys, &secrets::run_env_purpose(row.id), &row.env_sealed)?;
+            Ok(row)
+        })
+        .collect()
 }
 
 /// Records the end of a run, once; returns whether this call ended it.

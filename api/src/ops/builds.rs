@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::{AgentNode, AuthUser};
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::apps::AppRow;
 use crate::error::{ApiError, ApiResult};
@@ -60,7 +61,7 @@ pub async fn claim_build(db: &PgPool, settings: &Settings, node: &AgentNode) -> 
     };
     tracing::info!(build.id = %build_id, node.name = %node.name, "build claimed");
     let app_id = db::builds::app_of(db, build_id).await?;
-    let env = db::apps::config(db, app_id).await?;
+    let env = db::apps::config(db, &settings.keys, app_id).await?;
     // The claim only hands an app with volumes to their node: mount them.
     let volumes = db::volumes::mounts_of_app(db, app_id).await?;
     let mounts = volumes.into_iter().map(|v| VolumeMount { volume: v.docker_name, target: v.mount_path }).collect();
@@ -101,7 +102,13 @@ pub async fn store_static_bundle(db: &PgPool, node: &AgentNode, id: Uuid, bundle
 
 /// Ends a build the node holds. Success adds the build's new process types
 /// to the formation and makes a release with the app's current config.
-pub async fn finish_build(db: &PgPool, node: &AgentNode, id: Uuid, result: &BuildResult) -> ApiResult<()> {
+pub async fn finish_build(
+    db: &PgPool,
+    keys: &Keyring,
+    node: &AgentNode,
+    id: Uuid,
+    result: &BuildResult,
+) -> ApiResult<()> {
     if result.success && result.image.is_none() {
         return Err(ApiError::validation("a successful build needs an image"));
     }
@@ -114,10 +121,10 @@ pub async fn finish_build(db: &PgPool, node: &AgentNode, id: Uuid, result: &Buil
     if result.success {
         db::apps::lock(&mut tx, app_id).await?;
         db::apps::add_process_types(&mut tx, app_id, result.process_types.keys().map(String::as_str)).await?;
-        let config = db::apps::config(&mut *tx, app_id).await?;
+        let config = db::apps::config(&mut *tx, keys, app_id).await?;
         let author = db::builds::author(&mut *tx, id).await?;
         let description = format!("Deploy build {}", &id.simple().to_string()[..8]);
-        let version = db::releases::create(&mut tx, app_id, Some(id), &config, &description, author).await?;
+        let version = db::releases::create(&mut tx, keys, app_id, Some(id), &config, &description, author).await?;
         let (tenant_id, name) = db::apps::owner_and_name(&mut *tx, app_id).await?;
         let event = db::events::NewEvent {
             tenant_id,

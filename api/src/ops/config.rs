@@ -8,6 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::AuthUser;
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::apps::AppRow;
 use crate::error::{ApiError, ApiResult};
@@ -32,9 +33,20 @@ pub const MAX_VARS: usize = 500;
 /// Largest value of one var.
 pub const MAX_VALUE_BYTES: usize = 32 * 1024;
 
+/// The app's config vars, values opened (they are sealed at rest).
+pub async fn show_config(db: &PgPool, keys: &Keyring, app: &AppRow) -> ApiResult<ConfigVars> {
+    Ok(db::apps::config(db, keys, app.id).await?)
+}
+
 /// Validates and applies a patch (a value sets a var, `None` unsets it),
 /// records a release and an event in one transaction; answers the new config.
-pub async fn change_config(db: &PgPool, user: &AuthUser, app: &AppRow, patch: ConfigPatch) -> ApiResult<ConfigVars> {
+pub async fn change_config(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    app: &AppRow,
+    patch: ConfigPatch,
+) -> ApiResult<ConfigVars> {
     if patch.is_empty() {
         return Err(ApiError::validation("send at least one config var to set or unset"));
     }
@@ -48,12 +60,12 @@ pub async fn change_config(db: &PgPool, user: &AuthUser, app: &AppRow, patch: Co
     }
     let mut tx = db.begin().await?;
     db::apps::lock(&mut tx, app.id).await?;
-    db::apps::patch_config(&mut tx, app.id, &patch).await?;
-    let config = db::apps::config(&mut *tx, app.id).await?;
+    db::apps::patch_config(&mut tx, keys, app.id, &patch).await?;
+    let config = db::apps::config(&mut *tx, keys, app.id).await?;
     if config.len() > MAX_VARS {
         return Err(ApiError::validation(format!("an app can have at most {MAX_VARS} config vars")));
     }
-    let version = release_config(&mut tx, app.id, &config, &describe(&patch), Some(user.id)).await?;
+    let version = release_config(&mut tx, keys, app.id, &config, &describe(&patch), Some(user.id)).await?;
     let (set, unset) = split_keys(&patch);
     let event = db::events::NewEvent {
         tenant_id: app.tenant_id,
@@ -75,30 +87,38 @@ pub async fn change_config(db: &PgPool, user: &AuthUser, app: &AppRow, patch: Co
 /// Add-on attachments and credential changes release through here too.
 pub async fn release_config(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &Keyring,
     app_id: uuid::Uuid,
     config: &ConfigVars,
     description: &str,
     author_id: Option<uuid::Uuid>,
 ) -> ApiResult<i32> {
     let build_id = db::releases::current(&mut **tx, app_id).await?.and_then(|r| r.build_id);
-    Ok(db::releases::create(tx, app_id, build_id, config, description, author_id).await?)
+    Ok(db::releases::create(tx, keys, app_id, build_id, config, description, author_id).await?)
 }
 
 /// Sets one var.
-pub async fn set_var(db: &PgPool, user: &AuthUser, app: &AppRow, key: &str, value: &str) -> ApiResult<ConfigVars> {
+pub async fn set_var(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    app: &AppRow,
+    key: &str,
+    value: &str,
+) -> ApiResult<ConfigVars> {
     let key = key.trim();
     if key.is_empty() {
         return Err(ApiError::validation("give the config var a name, e.g. DATABASE_URL"));
     }
-    change_config(db, user, app, BTreeMap::from([(key.to_string(), Some(value.to_string()))])).await
+    change_config(db, keys, user, app, BTreeMap::from([(key.to_string(), Some(value.to_string()))])).await
 }
 
 /// Unsets one var; 404 when the app has no such var.
-pub async fn unset_var(db: &PgPool, user: &AuthUser, app: &AppRow, key: &str) -> ApiResult<ConfigVars> {
-    if !db::apps::config(db, app.id).await?.contains_key(key) {
+pub async fn unset_var(db: &PgPool, keys: &Keyring, user: &AuthUser, app: &AppRow, key: &str) -> ApiResult<ConfigVars> {
+    if !db::apps::config_keys(db, app.id).await?.iter().any(|k| k == key) {
         return Err(ApiError::not_found(format!("config var {key:?}")));
     }
-    change_config(db, user, app, BTreeMap::from([(key.to_string(), None)])).await
+    change_config(db, keys, user, app, BTreeMap::from([(key.to_string(), None)])).await
 }
 
 /// "Set A, B; unset C".

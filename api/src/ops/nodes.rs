@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::{token, AgentNode, AuthUser};
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::instances::DesiredRow;
 use crate::error::{ApiError, ApiResult};
@@ -60,8 +61,8 @@ pub async fn heartbeat(db: &PgPool, node: &AgentNode) -> ApiResult<()> {
 }
 
 /// Everything the node should run, with the environment of each instance.
-pub async fn desired_state(db: &PgPool, node: &AgentNode) -> ApiResult<DesiredState> {
-    let rows = db::instances::desired_for_node(db, node.id).await?;
+pub async fn desired_state(db: &PgPool, keys: &Keyring, node: &AgentNode) -> ApiResult<DesiredState> {
+    let rows = db::instances::desired_for_node(db, keys, node.id).await?;
     // The volumes on this node; an app's instances mount those of its app.
     let volumes = db::volumes::for_node(db, node.id).await?;
     let mounts = |app: &str| -> Vec<VolumeMount> {
@@ -79,13 +80,13 @@ pub async fn desired_state(db: &PgPool, node: &AgentNode) -> ApiResult<DesiredSt
         .iter()
         .map(|v| DesiredVolume { name: v.docker_name.clone(), app: v.app.clone(), volume: v.name.clone() })
         .collect();
-    let addons = crate::ops::addons::node::desired_addons(db, node).await?;
+    let addons = crate::ops::addons::node::desired_addons(db, keys, node).await?;
     Ok(DesiredState { instances, addons, volumes })
 }
 
 /// An instance's run spec: config vars plus the platform's own variables.
 fn desired_instance(row: DesiredRow) -> DesiredInstance {
-    let mut env = row.config.0;
+    let mut env = row.config;
     env.entry("WEB_CONCURRENCY".into()).or_insert_with(|| row.size.web_concurrency().to_string());
     if row.serves_http {
         env.insert("PORT".into(), WEB_PORT.into());

@@ -19,7 +19,7 @@ pub async fn wait_for_table(state: &AppState, after: Option<i64>, wait: Duration
     loop {
         let version = db::routing::version(&state.db).await?;
         if after != Some(version) || tokio::time::Instant::now() >= deadline {
-            return Ok(db::routing::table(&state.db, state.settings.secret_key.as_ref()).await?);
+            return Ok(db::routing::table(&state.db, &state.settings.keys).await?);
         }
         // Woken by a notification, or re-check each second in case one was missed.
         let nap = Duration::from_secs(1).min(deadline - tokio::time::Instant::now());

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::{AgentNode, AuthUser};
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::addons::AddonRow;
 use crate::db::apps::AppRow;
@@ -41,7 +42,7 @@ pub async fn create<S: Send + 'static>(
 ) -> ApiResult<Run> {
     let command = validate(request)?;
     let size = request.size.unwrap_or(Size::Standard);
-    let source = db::runs::source(db, app.id)
+    let source = db::runs::source(db, &settings.keys, app.id)
         .await?
         .ok_or_else(|| ApiError::Conflict(format!("{} has no release to run yet; deploy it first", app.name)))?;
     let rooms: Vec<RunRoom> = db::runs::node_loads(db, source.build_id)
@@ -66,7 +67,7 @@ pub async fn create<S: Send + 'static>(
         ))
     })?;
     let id = Uuid::new_v4();
-    let env = run_env(source.config.0.clone(), app, source.version, id, size, request);
+    let env = run_env(source.config.clone(), app, source.version, id, size, request);
     let new = db::runs::NewRun {
         id,
         app_id: app.id,
@@ -87,7 +88,7 @@ pub async fn create<S: Send + 'static>(
         "run": id, "command": command, "size": size.as_str(), "detach": request.detach,
         "release": source.version, "max_secs": settings.run_max_secs,
     });
-    record(db, hub, app, &new, audit).await
+    record(db, &settings.keys, hub, app, &new, audit).await
 }
 
 /// Records a run on the node holding the add-on whose interactive client
@@ -152,19 +153,20 @@ pub async fn console<S: Send + 'static>(
         addon_id: Some(addon.id),
     };
     let audit = json!({ "run": id, "command": client, "addon": addon.name, "max_secs": settings.run_max_secs });
-    record(db, hub, &app, &new, audit).await
+    record(db, &settings.keys, hub, &app, &new, audit).await
 }
 
 /// Inserts the run with its `run.create` event and wakes its node.
 async fn record<S: Send + 'static>(
     db: &PgPool,
+    keys: &Keyring,
     hub: &RunHub<S>,
     app: &AppRow,
     new: &db::runs::NewRun<'_>,
     audit: serde_json::Value,
 ) -> ApiResult<Run> {
     let mut tx = db.begin().await?;
-    db::runs::insert(&mut *tx, new).await?;
+    db::runs::insert(&mut *tx, keys, new).await?;
     let event = db::events::NewEvent {
         tenant_id: app.tenant_id,
         app: Some((app.id, &app.name)),
@@ -244,6 +246,7 @@ pub async fn find(db: &PgPool, app: &AppRow, id: Uuid) -> ApiResult<RunRow> {
 /// The runs placed on the node, claimed now; waits up to `wait` for one.
 pub async fn claim<S: Send + 'static>(
     db: &PgPool,
+    keys: &Keyring,
     hub: &RunHub<S>,
     node: &AgentNode,
     wait: Duration,
@@ -251,7 +254,7 @@ pub async fn claim<S: Send + 'static>(
     let wakeup = hub.wakeup(node.id);
     let deadline = tokio::time::Instant::now() + wait.min(MAX_CLAIM_WAIT);
     loop {
-        let claimed = db::runs::claim(db, node.id).await?;
+        let claimed = db::runs::claim(db, keys, node.id).await?;
         if !claimed.is_empty() || tokio::time::Instant::now() >= deadline {
             for run in &claimed {
                 tracing::info!(run.id = %run.id, node.name = %node.name, "one-off process claimed");
@@ -281,7 +284,7 @@ fn job(row: db::runs::ClaimedRow, mounts: Vec<VolumeMount>) -> Option<RunJob> {
             build_id,
             release: row.release,
             command: paas_types::session::shell_line(&row.command.0),
-            env: row.env.0,
+            env: row.env,
             size: row.size,
             mounts,
         },

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::apps::AppRow;
 use crate::db::volumes::{NewVolume, VolumeRow};
@@ -66,7 +67,13 @@ pub async fn list(db: &PgPool, app: &AppRow) -> ApiResult<Vec<Volume>> {
 }
 
 /// Checks the request and creates the volume on its node; answers it.
-pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateVolumeRequest) -> ApiResult<Volume> {
+pub async fn create(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    app: &AppRow,
+    req: &CreateVolumeRequest,
+) -> ApiResult<Volume> {
     if !validate::is_app_name(&req.name) {
         return Err(ApiError::validation(format!(
             "volume name {:?} is invalid: 2-30 characters of a-z, 0-9 and single hyphens, starting with a letter",
@@ -117,7 +124,7 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateVolu
         docker_name: &docker_name,
     };
     db::volumes::insert(&mut *tx, &new).await?;
-    let release = roll(&mut tx, user, app, &format!("Add volume {} at {}", req.name, req.mount)).await?;
+    let release = roll(&mut tx, keys, user, app, &format!("Add volume {} at {}", req.name, req.mount)).await?;
     record(
         &mut tx,
         user,
@@ -138,7 +145,14 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateVolu
 /// Destroys a volume: refused while instances of the app run unless
 /// `confirm` names it. The node removes the Docker volume (and its data)
 /// once the instances that mount it have stopped.
-pub async fn destroy(db: &PgPool, user: &AuthUser, app: &AppRow, name: &str, confirm: Option<&str>) -> ApiResult<()> {
+pub async fn destroy(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    app: &AppRow,
+    name: &str,
+    confirm: Option<&str>,
+) -> ApiResult<()> {
     let Some(volume) = db::volumes::find(db, app.id, name).await? else {
         return Err(ApiError::not_found(format!("volume {name:?}")));
     };
@@ -156,7 +170,7 @@ pub async fn destroy(db: &PgPool, user: &AuthUser, app: &AppRow, name: &str, con
     let mut tx = db.begin().await?;
     db::apps::lock(&mut tx, app.id).await?;
     db::volumes::delete(&mut *tx, volume.id).await?;
-    let release = roll(&mut tx, user, app, &format!("Remove volume {name}")).await?;
+    let release = roll(&mut tx, keys, user, app, &format!("Remove volume {name}")).await?;
     record(&mut tx, user, app, "volume.destroy", json!({ "volume": name, "node": volume.node, "release": release }))
         .await?;
     tx.commit().await?;
@@ -175,6 +189,7 @@ fn overlaps(a: &str, b: &str) -> bool {
 /// with the app's volumes as they are now. `None` before the first deploy.
 async fn roll(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &Keyring,
     user: &AuthUser,
     app: &AppRow,
     description: &str,
@@ -182,8 +197,8 @@ async fn roll(
     let Some(build_id) = db::releases::current(&mut **tx, app.id).await?.and_then(|r| r.build_id) else {
         return Ok(None);
     };
-    let config = db::apps::config(&mut **tx, app.id).await?;
-    Ok(Some(db::releases::create(tx, app.id, Some(build_id), &config, description, Some(user.id)).await?))
+    let config = db::apps::config(&mut **tx, keys, app.id).await?;
+    Ok(Some(db::releases::create(tx, keys, app.id, Some(build_id), &config, description, Some(user.id)).await?))
 }
 
 async fn record(

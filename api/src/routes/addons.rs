@@ -23,7 +23,7 @@ use crate::state::AppState;
     responses((status = 200, body = Vec<Addon>), (status = 401, body = paas_types::ErrorBody)))]
 pub async fn list_addons(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<Vec<Addon>>> {
     let rows = db::addons::list_for_user(&state.db, user.id).await?;
-    Ok(ApiJson(ops::addons::views(&state.db, rows, false).await?))
+    Ok(ApiJson(ops::addons::views(&state.db, &state.settings.keys, rows, false).await?))
 }
 
 /// Add-ons attached to the app (URLs are not listed).
@@ -37,7 +37,7 @@ pub async fn list_app_addons(
 ) -> ApiResult<ApiJson<Vec<Addon>>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
     let rows = db::addons::list_for_app(&state.db, app.id).await?;
-    Ok(ApiJson(ops::addons::views(&state.db, rows, false).await?))
+    Ok(ApiJson(ops::addons::views(&state.db, &state.settings.keys, rows, false).await?))
 }
 
 /// Creates an add-on of the app's tenant and attaches it to the app: a new
@@ -53,7 +53,7 @@ pub async fn create_addon(
     ApiJson(req): ApiJson<CreateAddonRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Addon>)> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok((StatusCode::CREATED, ApiJson(ops::addons::create(&state.db, &user, &app, &req).await?)))
+    Ok((StatusCode::CREATED, ApiJson(ops::addons::create(&state.db, &state.settings.keys, &user, &app, &req).await?)))
 }
 
 /// One add-on with its URL (password included).
@@ -67,7 +67,7 @@ pub async fn show_addon(
 ) -> ApiResult<ApiJson<Addon>> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
     // The URL carries the password: not for read-only tokens.
-    Ok(ApiJson(ops::addons::view(&state.db, addon, user.access.sees_secrets()).await?))
+    Ok(ApiJson(ops::addons::view(&state.db, &state.settings.keys, addon, user.access.sees_secrets()).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -91,7 +91,7 @@ pub async fn destroy_addon(
     ApiQuery(query): ApiQuery<DestroyQuery>,
 ) -> ApiResult<(StatusCode, ApiJson<Addon>)> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
-    let gone = ops::addons::destroy(&state.db, &user, &addon, query.confirm.as_deref()).await?;
+    let gone = ops::addons::destroy(&state.db, &state.settings.keys, &user, &addon, query.confirm.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(gone)))
 }
 
@@ -108,7 +108,7 @@ pub async fn attach_addon(
 ) -> ApiResult<ApiJson<Addon>> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
     let app = ops::apps::app_for_user(&state.db, user.id, &req.app).await?;
-    Ok(ApiJson(ops::addons::attach(&state.db, &user, &addon, &app, req.alias.as_deref()).await?))
+    Ok(ApiJson(ops::addons::attach(&state.db, &state.settings.keys, &user, &addon, &app, req.alias.as_deref()).await?))
 }
 
 /// Detaches the add-on from an app (a new release unsets its var).
@@ -122,7 +122,7 @@ pub async fn detach_addon(
 ) -> ApiResult<ApiJson<Addon>> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok(ApiJson(ops::addons::detach(&state.db, &user, &addon, &app).await?))
+    Ok(ApiJson(ops::addons::detach(&state.db, &state.settings.keys, &user, &addon, &app).await?))
 }
 
 /// A new login for the add-on; every attached app gets a release with the
@@ -137,7 +137,7 @@ pub async fn rotate_credentials(
     ApiPath(addon): ApiPath<String>,
 ) -> ApiResult<ApiJson<Addon>> {
     let addon = ops::addons::addon_for_user(&state.db, user.id, &addon).await?;
-    Ok(ApiJson(ops::addons::rotate_credentials(&state.db, &user, &addon).await?))
+    Ok(ApiJson(ops::addons::rotate_credentials(&state.db, &state.settings.keys, &user, &addon).await?))
 }
 
 /// Backups of a Postgres add-on (kept after it is destroyed), newest first.

@@ -41,7 +41,7 @@ pub async fn heartbeat(State(state): State<AppState>, node: AgentNode) -> ApiRes
 #[utoipa::path(get, path = "/v1/agent/desired", tag = "agent", security(("bearer" = [])),
     responses((status = 200, body = DesiredState), (status = 401, body = paas_types::ErrorBody)))]
 pub async fn desired_state(State(state): State<AppState>, node: AgentNode) -> ApiResult<ApiJson<DesiredState>> {
-    Ok(ApiJson(ops::nodes::desired_state(&state.db, &node).await?))
+    Ok(ApiJson(ops::nodes::desired_state(&state.db, &state.settings.keys, &node).await?))
 }
 
 /// The node's view of its instances; the scheduler reacts to changes.
@@ -133,7 +133,7 @@ pub async fn finish_build(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(result): ApiJson<BuildResult>,
 ) -> ApiResult<StatusCode> {
-    ops::builds::finish_build(&state.db, &node, id, &result).await?;
+    ops::builds::finish_build(&state.db, &state.settings.keys, &node, id, &result).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,7 +6,6 @@ use paas_types::{ConfigPatch, ConfigVars};
 
 use super::extract::{ApiJson, ApiPath};
 use crate::auth::AuthUser;
-use crate::db;
 use crate::error::ApiResult;
 use crate::ops;
 use crate::state::AppState;
@@ -21,7 +20,7 @@ pub async fn show_config(
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<ApiJson<ConfigVars>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok(ApiJson(ops::config::for_caller(&user, db::apps::config(&state.db, app.id).await?)))
+    Ok(ApiJson(ops::config::for_caller(&user, ops::config::show_config(&state.db, &state.settings.keys, &app).await?)))
 }
 
 /// Sets (string value) and unsets (`null`) config vars; answers the new config.
@@ -37,7 +36,7 @@ pub async fn update_config(
     ApiJson(patch): ApiJson<ConfigPatch>,
 ) -> ApiResult<ApiJson<ConfigVars>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok(ApiJson(ops::config::change_config(&state.db, &user, &app, patch).await?))
+    Ok(ApiJson(ops::config::change_config(&state.db, &state.settings.keys, &user, &app, patch).await?))
 }
 
 /// Unsets one config var.
@@ -50,5 +49,5 @@ pub async fn unset_config_var(
     ApiPath((app, key)): ApiPath<(String, String)>,
 ) -> ApiResult<ApiJson<ConfigVars>> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    Ok(ApiJson(ops::config::unset_var(&state.db, &user, &app, &key).await?))
+    Ok(ApiJson(ops::config::unset_var(&state.db, &state.settings.keys, &user, &app, &key).await?))
 }

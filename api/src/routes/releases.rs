@@ -49,7 +49,7 @@ pub async fn show_release(
     let row = db::releases::find(&state.db, app.id, version)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("release v{version}")))?;
-    let config = ops::config::for_caller(&user, row.config.0.clone());
+    let config = ops::config::for_caller(&user, db::releases::config(&state.db, &state.settings.keys, row.id).await?);
     Ok(ApiJson(ReleaseDetail { release: row.into(), config }))
 }
 
@@ -64,6 +64,6 @@ pub async fn rollback_release(
     ApiPath((app, version)): ApiPath<(String, i32)>,
 ) -> ApiResult<(axum::http::StatusCode, ApiJson<Release>)> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    let row = ops::releases::rollback(&state.db, &user, &app, version).await?;
+    let row = ops::releases::rollback(&state.db, &state.settings.keys, &user, &app, version).await?;
     Ok((axum::http::StatusCode::CREATED, ApiJson(row.into())))
 }

@@ -127,7 +127,7 @@ pub async fn claim_runs(
         return Err(ApiError::validation("wait_secs is 0-30"));
     }
     let wait = Duration::from_secs(wait).min(state.settings.run_claim_wait);
-    Ok(ApiJson(ops::runs::claim(&state.db, &state.runs, &node, wait).await?))
+    Ok(ApiJson(ops::runs::claim(&state.db, &state.settings.keys, &state.runs, &node, wait).await?))
 }
 
 /// The agent's end of a run's session (same framing as the user's).

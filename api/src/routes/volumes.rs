@@ -46,7 +46,7 @@ pub async fn create_volume(
     ApiJson(req): ApiJson<CreateVolumeRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Volume>)> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    let volume = ops::volumes::create(&state.db, &user, &app, &req).await?;
+    let volume = ops::volumes::create(&state.db, &state.settings.keys, &user, &app, &req).await?;
     Ok((StatusCode::CREATED, ApiJson(volume)))
 }
 
@@ -64,6 +64,6 @@ pub async fn destroy_volume(
     ApiQuery(query): ApiQuery<DestroyVolumeQuery>,
 ) -> ApiResult<StatusCode> {
     let app = ops::apps::app_for_user(&state.db, user.id, &app).await?;
-    ops::volumes::destroy(&state.db, &user, &app, &volume, query.confirm.as_deref()).await?;
+    ops::volumes::destroy(&state.db, &state.settings.keys, &user, &app, &volume, query.confirm.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -40,7 +40,9 @@ async fn render_addons(
 ) -> Result<Response, WebError> {
     let rows = db::addons::list_for_app(&state.db, row.id).await?;
     let mut addons = Vec::new();
-    for (addon_row, view) in rows.clone().into_iter().zip(ops::addons::views(&state.db, rows, false).await?) {
+    for (addon_row, view) in
+        rows.clone().into_iter().zip(ops::addons::views(&state.db, &state.settings.keys, rows, false).await?)
+    {
         let backups = match view.kind {
             AddonKind::Postgres => ops::addons::backups::list(&state.db, &addon_row).await?,
             AddonKind::Redis => Vec::new(),

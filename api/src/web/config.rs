@@ -58,7 +58,7 @@ async fn render_config(
     form: &SetVarForm,
     error: Option<&str>,
 ) -> Result<Response, WebError> {
-    let vars: Vec<_> = db::apps::config(&state.db, row.id)
+    let vars: Vec<_> = db::apps::config(&state.db, &state.settings.keys, row.id)
         .await?
         .into_iter()
         .map(|(key, value)| {
@@ -80,7 +80,7 @@ pub(crate) async fn set_config_var(
     WebForm(form): WebForm<SetVarForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "config").await?;
-    match ops::config::set_var(&state.db, &user.user, &row, &form.key, &form.value).await {
+    match ops::config::set_var(&state.db, &state.settings.keys, &user.user, &row, &form.key, &form.value).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/config?done=config-set", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -96,7 +96,7 @@ pub(crate) async fn unset_config_var(
     WebForm(form): WebForm<UnsetVarForm>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "config").await?;
-    match ops::config::unset_var(&state.db, &user.user, &row, &form.key).await {
+    match ops::config::unset_var(&state.db, &state.settings.keys, &user.user, &row, &form.key).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/config?done=config-unset", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;

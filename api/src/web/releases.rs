@@ -59,7 +59,7 @@ pub(crate) async fn rollback_release(
     WebForm(_): WebForm<Empty>,
 ) -> Result<Response, WebError> {
     let (row, context) = app_page(&state, &user, &app, "releases").await?;
-    match ops::releases::rollback(&state.db, &user.user, &row, version).await {
+    match ops::releases::rollback(&state.db, &state.settings.keys, &user.user, &row, version).await {
         Ok(_) => Ok(see_other(&format!("/apps/{}/releases?done=rolled-back", row.name))),
         Err(err) => {
             let (status, message) = form_error(err)?;

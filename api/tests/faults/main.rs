@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use test_support::agent::*;
-use test_support::{scale, set_vars, PgCluster, TestApi, JWT_SECRET, ROUTER_TOKEN};
+use test_support::{scale, set_vars, PgCluster, TestApi, JWT_SECRET, ROUTER_TOKEN, SECRET_KEY};
 
 const HOST: &str = "steady.paas.test";
 
@@ -27,6 +27,7 @@ impl ApiProcess {
             .env("DATABASE_URL", database_url)
             .env("PAAS_LISTEN", format!("127.0.0.1:{port}"))
             .env("PAAS_JWT_SECRET", JWT_SECRET)
+            .env("PAAS_SECRET_KEY", SECRET_KEY)
             .env("PAAS_ROUTER_TOKEN", ROUTER_TOKEN)
             .env("PAAS_BASE_DOMAIN", "paas.test")
             .env("PAAS_NODE_TIMEOUT_SECS", "15")

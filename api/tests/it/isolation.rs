@@ -133,14 +133,13 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
         .execute(&api.db)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO releases (id, app_id, version, build_id, config, description)
-         SELECT gen_random_uuid(), app_id, 2, id, '{\"FOO\": \"bar\"}', 'Deploy' FROM builds WHERE id = $1",
-    )
-    .bind(build.id)
-    .execute(&api.db)
-    .await
-    .unwrap();
+    let app_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT app_id FROM builds WHERE id = $1").bind(build.id).fetch_one(&api.db).await.unwrap();
+    let mut tx = api.db.begin().await.unwrap();
+    let config = [("FOO".to_string(), "bar".to_string())].into();
+    let keys = test_support::keyring();
+    api::db::releases::create(&mut tx, &keys, app_id, Some(build.id), &config, "Deploy", None).await.unwrap();
+    tx.commit().await.unwrap();
     // A node, so that alice's app can start a one-off process and hold a volume.
     let ops = api.admin("ops@example.org").await;
     test_support::node::FakeNode::register(&api, &ops, "iso-node").await;

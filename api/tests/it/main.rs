@@ -14,5 +14,6 @@ mod process_routes;
 mod protocol;
 mod resources;
 mod scopes;
+mod secrets;
 mod states;
 mod volumes;

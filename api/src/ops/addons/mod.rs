@@ -22,6 +22,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::crypto::Keyring;
 use crate::db;
 use crate::db::addons::{AddonRow, AttachmentRow};
 use crate::db::apps::AppRow;
@@ -57,12 +58,12 @@ pub fn state_of(row: &AddonRow) -> AddonState {
 }
 
 /// The add-ons as the API shows them; `with_url` adds the URL apps get.
-pub async fn views(db: &PgPool, rows: Vec<AddonRow>, with_url: bool) -> ApiResult<Vec<Addon>> {
+pub async fn views(db: &PgPool, keys: &Keyring, rows: Vec<AddonRow>, with_url: bool) -> ApiResult<Vec<Addon>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let attachments = db::addons::attachments(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let url = if with_url { active_url(db, row.id).await? } else { None };
+        let url = if with_url { active_url(db, keys, row.id).await? } else { None };
         let state = state_of(&row);
         let message = match state {
             AddonState::Unavailable => Some(format!(
@@ -92,18 +93,24 @@ pub async fn views(db: &PgPool, rows: Vec<AddonRow>, with_url: bool) -> ApiResul
     Ok(out)
 }
 
-pub async fn view(db: &PgPool, row: AddonRow, with_url: bool) -> ApiResult<Addon> {
-    let mut views = views(db, vec![row], with_url).await?;
+pub async fn view(db: &PgPool, keys: &Keyring, row: AddonRow, with_url: bool) -> ApiResult<Addon> {
+    let mut views = views(db, keys, vec![row], with_url).await?;
     views.pop().ok_or_else(|| ApiError::not_found("add-on"))
 }
 
-async fn active_url(db: &PgPool, addon_id: Uuid) -> ApiResult<Option<String>> {
-    let credentials = db::addons::credentials(db, addon_id).await?;
+async fn active_url(db: &PgPool, keys: &Keyring, addon_id: Uuid) -> ApiResult<Option<String>> {
+    let credentials = db::addons::credentials(db, keys, addon_id).await?;
     Ok(credentials.into_iter().find(|c| c.state == "active").map(|c| c.url))
 }
 
 /// Creates an add-on of the app's tenant and attaches it to the app.
-pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateAddonRequest) -> ApiResult<Addon> {
+pub async fn create(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    app: &AppRow,
+    req: &CreateAddonRequest,
+) -> ApiResult<Addon> {
     let plan = plan::find(req.kind, req.plan.as_deref()).ok_or_else(|| {
         let names: Vec<&str> = plan::plans(req.kind).iter().map(|p| p.name).collect();
         ApiError::validation(format!(
@@ -129,11 +136,12 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateAddo
         node_id,
         admin_password: &secret(),
     };
-    db::addons::insert(&mut *tx, new).await?;
+    db::addons::insert(&mut *tx, keys, new).await?;
     let login = login_for(req.kind, &name, 1);
-    db::addons::insert_credential(&mut *tx, id, 1, &login.username, &login.password, &login.url).await?;
+    db::addons::insert_credential(&mut *tx, keys, id, 1, &login.username, &login.password, &login.url).await?;
     db::addons::attach(&mut *tx, id, app.id, &var).await?;
-    let version = set_var(&mut tx, user, app.id, &var, Some(&login.url), &format!("Attach {name} as {var}")).await?;
+    let version =
+        set_var(&mut tx, keys, user, app.id, &var, Some(&login.url), &format!("Attach {name} as {var}")).await?;
     record(
         &mut tx,
         user,
@@ -149,12 +157,13 @@ pub async fn create(db: &PgPool, user: &AuthUser, app: &AppRow, req: &CreateAddo
     tracing::info!(addon = %name, kind = req.kind.as_str(), plan = plan.name, app = %app.name, "add-on created");
     scheduler::reconcile_apps(db, [app.id]).await;
     let row = db::addons::find(db, id).await?.ok_or_else(|| ApiError::not_found("add-on"))?;
-    view(db, row, true).await
+    view(db, keys, row, true).await
 }
 
 /// Attaches the add-on to another app of its tenant.
 pub async fn attach(
     db: &PgPool,
+    keys: &Keyring,
     user: &AuthUser,
     addon: &AddonRow,
     app: &AppRow,
@@ -177,9 +186,10 @@ pub async fn attach(
         return Err(ApiError::Conflict(format!("{} is already attached to {}", addon.name, app.name)));
     }
     ensure_var_free(&mut tx, app, &var).await?;
-    let url = active_url_tx(&mut tx, addon.id).await?;
+    let url = active_url_tx(&mut tx, keys, addon.id).await?;
     db::addons::attach(&mut *tx, addon.id, app.id, &var).await?;
-    let version = set_var(&mut tx, user, app.id, &var, Some(&url), &format!("Attach {} as {var}", addon.name)).await?;
+    let version =
+        set_var(&mut tx, keys, user, app.id, &var, Some(&url), &format!("Attach {} as {var}", addon.name)).await?;
     record(
         &mut tx,
         user,
@@ -193,25 +203,26 @@ pub async fn attach(
     .await?;
     tx.commit().await?;
     scheduler::reconcile_apps(db, [app.id]).await;
-    view(db, reload(db, addon.id).await?, true).await
+    view(db, keys, reload(db, addon.id).await?, true).await
 }
 
 /// Detaches the add-on from an app: its var is unset in a new release.
-pub async fn detach(db: &PgPool, user: &AuthUser, addon: &AddonRow, app: &AppRow) -> ApiResult<Addon> {
+pub async fn detach(db: &PgPool, keys: &Keyring, user: &AuthUser, addon: &AddonRow, app: &AppRow) -> ApiResult<Addon> {
     let mut tx = db.begin().await?;
     db::addons::lock(&mut tx, addon.id).await?;
     let attached = db::addons::attachments(&mut *tx, &[addon.id]).await?;
     let Some(attachment) = attached.into_iter().find(|a| a.app_id == app.id) else {
         return Err(ApiError::not_found(format!("attachment of {} to {}", addon.name, app.name)));
     };
-    detach_in(&mut tx, user, addon, &attachment).await?;
+    detach_in(&mut tx, keys, user, addon, &attachment).await?;
     tx.commit().await?;
     scheduler::reconcile_apps(db, [app.id]).await;
-    view(db, reload(db, addon.id).await?, true).await
+    view(db, keys, reload(db, addon.id).await?, true).await
 }
 
 async fn detach_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &Keyring,
     user: &AuthUser,
     addon: &AddonRow,
     attachment: &AttachmentRow,
@@ -219,7 +230,7 @@ async fn detach_in(
     db::apps::lock(tx, attachment.app_id).await?;
     db::addons::detach(&mut **tx, addon.id, attachment.app_id).await?;
     let description = format!("Detach {} ({})", addon.name, attachment.var);
-    let version = set_var(tx, user, attachment.app_id, &attachment.var, None, &description).await?;
+    let version = set_var(tx, keys, user, attachment.app_id, &attachment.var, None, &description).await?;
     record(
         tx,
         user,
@@ -236,7 +247,13 @@ async fn detach_in(
 /// Destroys the add-on: refused while attached unless `confirm` is its
 /// name (then it is detached everywhere first). Postgres takes a final
 /// backup before its node removes the data.
-pub async fn destroy(db: &PgPool, user: &AuthUser, addon: &AddonRow, confirm: Option<&str>) -> ApiResult<Addon> {
+pub async fn destroy(
+    db: &PgPool,
+    keys: &Keyring,
+    user: &AuthUser,
+    addon: &AddonRow,
+    confirm: Option<&str>,
+) -> ApiResult<Addon> {
     let role = db::tenants::find_for_user(db, user.id, &addon.tenant_name).await?.map(|t| t.role());
     if role < Some(Role::Admin) {
         return Err(ApiError::Forbidden("only owners and admins of the tenant can destroy add-ons".into()));
@@ -255,7 +272,7 @@ pub async fn destroy(db: &PgPool, user: &AuthUser, addon: &AddonRow, confirm: Op
         )));
     }
     for attachment in &attached {
-        detach_in(&mut tx, user, addon, attachment).await?;
+        detach_in(&mut tx, keys, user, addon, attachment).await?;
     }
     let final_backup = kind_of(addon) == AddonKind::Postgres && addon.node_id.is_some() && addon.state == "available";
     if addon.node_id.is_none() {
@@ -281,7 +298,7 @@ pub async fn destroy(db: &PgPool, user: &AuthUser, addon: &AddonRow, confirm: Op
     scheduler::reconcile_apps(db, attached.iter().map(|a| a.app_id)).await;
     let mut gone = addon.clone();
     gone.state = "destroying".into();
-    view(db, gone, false).await.map(|mut v| {
+    view(db, keys, gone, false).await.map(|mut v| {
         v.attachments.clear();
         v
     })
@@ -290,19 +307,20 @@ pub async fn destroy(db: &PgPool, user: &AuthUser, addon: &AddonRow, confirm: Op
 /// Gives the add-on a new login (a new password; for Postgres a new role),
 /// releases every attached app with the new URL, and retires the old login:
 /// it is dropped once no running instance uses it.
-pub async fn rotate_credentials(db: &PgPool, user: &AuthUser, addon: &AddonRow) -> ApiResult<Addon> {
+pub async fn rotate_credentials(db: &PgPool, keys: &Keyring, user: &AuthUser, addon: &AddonRow) -> ApiResult<Addon> {
     refuse_if_destroying(addon)?;
     let mut tx = db.begin().await?;
     db::addons::lock(&mut tx, addon.id).await?;
     let generation = next_generation(&mut tx, addon.id).await?;
     let login = login_for(kind_of(addon), &addon.name, generation);
     db::addons::retire_active(&mut *tx, addon.id).await?;
-    db::addons::insert_credential(&mut *tx, addon.id, generation, &login.username, &login.password, &login.url).await?;
+    db::addons::insert_credential(&mut *tx, keys, addon.id, generation, &login.username, &login.password, &login.url)
+        .await?;
     let attached = db::addons::attachments(&mut *tx, &[addon.id]).await?;
     for attachment in &attached {
         db::apps::lock(&mut tx, attachment.app_id).await?;
         let description = format!("Rotate the credentials of {} ({})", addon.name, attachment.var);
-        set_var(&mut tx, user, attachment.app_id, &attachment.var, Some(&login.url), &description).await?;
+        set_var(&mut tx, keys, user, attachment.app_id, &attachment.var, Some(&login.url), &description).await?;
     }
     record(
         &mut tx,
@@ -318,7 +336,7 @@ pub async fn rotate_credentials(db: &PgPool, user: &AuthUser, addon: &AddonRow) 
     tx.commit().await?;
     tracing::info!(addon = %addon.name, generation, "add-on credentials rotated");
     scheduler::reconcile_apps(db, attached.iter().map(|a| a.app_id)).await;
-    view(db, reload(db, addon.id).await?, true).await
+    view(db, keys, reload(db, addon.id).await?, true).await
 }
 
 async fn next_generation(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, addon_id: Uuid) -> ApiResult<i32> {
@@ -340,8 +358,12 @@ async fn reload(db: &PgPool, id: Uuid) -> ApiResult<AddonRow> {
     db::addons::find(db, id).await?.ok_or_else(|| ApiError::not_found("add-on"))
 }
 
-async fn active_url_tx(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, addon_id: Uuid) -> ApiResult<String> {
-    let credentials = db::addons::credentials(&mut **tx, addon_id).await?;
+async fn active_url_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &Keyring,
+    addon_id: Uuid,
+) -> ApiResult<String> {
+    let credentials = db::addons::credentials(&mut **tx, keys, addon_id).await?;
     credentials
         .into_iter()
         .find(|c| c.state == "active")
@@ -366,7 +388,7 @@ pub fn attachment_var(kind: AddonKind, alias: Option<&str>) -> ApiResult<String>
 
 /// Refuses to overwrite a config var the app already has.
 async fn ensure_var_free(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, app: &AppRow, var: &str) -> ApiResult<()> {
-    if db::apps::config(&mut **tx, app.id).await?.contains_key(var) {
+    if db::apps::config_keys(&mut **tx, app.id).await?.iter().any(|k| k == var) {
         return Err(ApiError::Conflict(format!(
             "{} already has {var} set; attach with another alias (--as) or unset it first",
             app.name
@@ -378,6 +400,7 @@ async fn ensure_var_free(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, app: &A
 /// Sets (or unsets) one var of an app and records the release.
 async fn set_var(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &Keyring,
     user: &AuthUser,
     app_id: Uuid,
     var: &str,
@@ -385,9 +408,9 @@ async fn set_var(
     description: &str,
 ) -> ApiResult<i32> {
     let patch = BTreeMap::from([(var.to_string(), value.map(str::to_string))]);
-    db::apps::patch_config(tx, app_id, &patch).await?;
-    let config = db::apps::config(&mut **tx, app_id).await?;
-    release_config(tx, app_id, &config, description, Some(user.id)).await
+    db::apps::patch_config(tx, keys, app_id, &patch).await?;
+    let config = db::apps::config(&mut **tx, keys, app_id).await?;
+    release_config(tx, keys, app_id, &config, description, Some(user.id)).await
 }
 
 async fn record(

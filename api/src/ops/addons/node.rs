@@ -6,13 +6,14 @@ use sqlx::PgPool;
 
 use super::{database_name, kind_of, plan};
 use crate::auth::AgentNode;
+use crate::crypto::Keyring;
 use crate::db;
 use crate::error::ApiResult;
 
 /// Every add-on the node holds. Add-ons no node holds yet go to the first
 /// node that asks (a node holding none of an app's instances can still
 /// serve it: the agent joins the add-on to the app's networks on its engine).
-pub async fn desired_addons(db: &PgPool, node: &AgentNode) -> ApiResult<Vec<DesiredAddon>> {
+pub async fn desired_addons(db: &PgPool, keys: &Keyring, node: &AgentNode) -> ApiResult<Vec<DesiredAddon>> {
     let claimed = db::addons::claim_unplaced(db, node.id).await?;
     if claimed > 0 {
         tracing::info!(node = %node.name, claimed, "node took add-ons no node held");
@@ -23,19 +24,20 @@ pub async fn desired_addons(db: &PgPool, node: &AgentNode) -> ApiResult<Vec<Desi
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let kind = kind_of(&row);
+        let admin_password = db::addons::admin_password(keys, &row)?;
         let plan = plan::find(kind, Some(&row.plan)).or_else(|| plan::find(kind, None)).expect("every kind has plans");
-        let dropped = db::addons::drop_unused_retiring(db, row.id).await?;
+        let dropped = db::addons::drop_unused_retiring(db, keys, row.id).await?;
         if dropped > 0 {
             tracing::info!(addon = %row.name, dropped, "retired add-on logins dropped: no instance uses them any more");
         }
-        let logins = db::addons::credentials(db, row.id)
+        let logins = db::addons::credentials(db, keys, row.id)
             .await?
             .into_iter()
             .map(|c| AddonLogin { username: c.username, password: c.password })
             .collect();
         let mut apps: Vec<String> =
             attachments.iter().filter(|a| a.addon_id == row.id).map(|a| a.app.clone()).collect();
-        apps.extend(db::addons::apps_using(db, row.id).await?);
+        apps.extend(db::addons::apps_using(db, keys, row.id).await?);
         apps.sort();
         apps.dedup();
         let captures = db::addons::pending_captures(db, row.id).await?;
@@ -52,7 +54,7 @@ pub async fn desired_addons(db: &PgPool, node: &AgentNode) -> ApiResult<Vec<Desi
             plan: row.plan,
             dedicated: plan.dedicated,
             logins,
-            admin_password: row.admin_password,
+            admin_password,
             limits: plan.limits(),
             apps,
             // A final backup is taken before the data goes.
