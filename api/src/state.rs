@@ -36,6 +36,10 @@ pub struct Settings {
     pub app_https_port: Option<u16>,
     /// Decrypts certificate keys for the route table (`None`: none configured).
     pub secret_key: Option<crate::crypto::SecretKey>,
+    /// Who may sign up (`PAAS_SIGNUP`).
+    pub signup: crate::config::SignupPolicy,
+    /// How failed credential checks are slowed down.
+    pub throttle: crate::auth::throttle::ThrottlePolicy,
 }
 
 impl Settings {

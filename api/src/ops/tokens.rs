@@ -1,6 +1,7 @@
 //! The caller's long-lived API tokens: create (secret shown once), revoke.
 
 use paas_types::CreatedToken;
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -30,15 +31,21 @@ pub async fn create_token(
         }
     };
     let (secret, prefix) = token::generate();
-    let row = db::tokens::insert(db, user.id, name, &token::hash(&secret), &prefix, expires_at).await?;
+    let mut tx = db.begin().await?;
+    let row = db::tokens::insert(&mut *tx, user.id, name, &token::hash(&secret), &prefix, expires_at).await?;
+    let data = json!({ "token": row.id, "name": row.name, "prefix": row.prefix, "expires_at": row.expires_at });
+    db::events::record_for_user(&mut *tx, user.id, "token.create", data).await?;
+    tx.commit().await?;
     Ok(CreatedToken { token: secret, info: row.into() })
 }
 
 /// Revokes one of the caller's tokens; it stops working at once.
 pub async fn revoke_token(db: &PgPool, user: &AuthUser, id: Uuid) -> ApiResult<()> {
-    if db::tokens::revoke(db, user.id, id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("token"))
+    let mut tx = db.begin().await?;
+    if !db::tokens::revoke(&mut *tx, user.id, id).await? {
+        return Err(ApiError::not_found("token"));
     }
+    db::events::record_for_user(&mut *tx, user.id, "token.revoke", json!({ "token": id })).await?;
+    tx.commit().await?;
+    Ok(())
 }

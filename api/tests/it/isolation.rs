@@ -38,6 +38,7 @@ fn body_for(method: &Method, template: &str) -> Value {
         ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
         ("POST", "/v1/apps/{app}/runs") => json!({ "command": ["true"] }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
+        ("POST", "/v1/tenants/{tenant}/invitations") => json!({ "email": "dora@example.org", "role": "member" }),
         ("POST", "/v1/apps/{app}/volumes") => json!({ "name": "cache", "mount": "/data/cache" }),
         _ => json!({}),
     }

@@ -1,6 +1,7 @@
 //! Integration tests of the API: the real server on loopback HTTP, on its own
 //! database in a throwaway Postgres cluster.
 
+mod accounts;
 mod acme;
 mod addons;
 mod apps;
@@ -14,4 +15,5 @@ mod process_routes;
 mod protocol;
 mod resources;
 mod states;
+mod throttle;
 mod volumes;
