@@ -3,9 +3,10 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use paas_types::ErrorDetail;
 
 use super::repo::RepoError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorMarker};
 
 /// Failures of the git endpoints, answered in plain text (git shows it).
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +59,7 @@ struct ApiErrorRef<'a>(&'a ApiError);
 
 impl IntoResponse for ApiErrorRef<'_> {
     fn into_response(self) -> Response {
-        let (status, _) = self.0.status_and_code();
+        let (status, code) = self.0.status_and_code();
         if status.is_server_error() {
             tracing::error!(error = self.0 as &dyn std::error::Error, "git request failed");
             return (status, "internal error\n").into_response();
@@ -67,6 +68,9 @@ impl IntoResponse for ApiErrorRef<'_> {
         if let Some(secs) = self.0.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, secs.into());
         }
+        // The envelope middleware keeps this code and message when it wraps the answer.
+        let detail = ErrorDetail { code: code.into(), message: self.0.to_string(), request_id: None };
+        response.extensions_mut().insert(ErrorMarker(detail));
         response
     }
 }

@@ -167,7 +167,7 @@ async fn git_basic_auth_is_throttled() {
     let locked = fetch(session.clone()).await;
     assert_eq!(locked.status, 429, "{}", locked.body);
     let wait = Duration::from_secs(locked.retry_after.expect("Retry-After on git's 429"));
-    assert!(locked.body.as_str().unwrap_or_default().contains("try again in"), "{}", locked.body);
+    assert!(locked.body.to_string().contains("try again in"), "git shows when to retry: {}", locked.body);
     tokio::time::sleep(wait + Duration::from_millis(100)).await;
     let ok = fetch(session).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
