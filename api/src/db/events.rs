@@ -108,9 +108,14 @@ pub struct AccountEventRow {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<AccountEventRow> for paas_types::AccountEvent {
+impl From<AccountEventRow> for paas_types::accounts::AccountEvent {
     fn from(row: AccountEventRow) -> Self {
-        paas_types::AccountEvent { id: row.id, action: row.action, data: row.data.0, created_at: row.created_at }
+        paas_types::accounts::AccountEvent {
+            id: row.id,
+            action: row.action,
+            data: row.data.0,
+            created_at: row.created_at,
+        }
     }
 }
 

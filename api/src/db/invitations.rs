@@ -2,7 +2,8 @@
 //! the secret is stored as a SHA-256 hash.
 
 use chrono::{DateTime, Utc};
-use paas_types::{InvitationState, Role};
+use paas_types::accounts::InvitationState;
+use paas_types::Role;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -40,9 +41,9 @@ impl InvitationRow {
     }
 }
 
-impl From<InvitationRow> for paas_types::Invitation {
+impl From<InvitationRow> for paas_types::accounts::Invitation {
     fn from(row: InvitationRow) -> Self {
-        paas_types::Invitation {
+        paas_types::accounts::Invitation {
             id: row.id,
             role: row.role(),
             state: row.state(),

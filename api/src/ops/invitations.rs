@@ -3,7 +3,8 @@
 //! signing up (see `ops::users::sign_up`). Single use, expiring, and bound
 //! to the invited email.
 
-use paas_types::{CreatedInvitation, Invitation, InvitationState, Role};
+use paas_types::accounts::{CreatedInvitation, Invitation, InvitationState};
+use paas_types::Role;
 use rand::RngCore;
 use serde_json::json;
 use sqlx::PgPool;

@@ -2,7 +2,8 @@
 //! own account (logins, lockouts, API tokens).
 
 use axum::extract::State;
-use paas_types::{AccountEvent, Event};
+use paas_types::accounts::AccountEvent;
+use paas_types::Event;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};

@@ -3,7 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use paas_types::{AcceptInvitationRequest, CreateInvitationRequest, CreatedInvitation, Invitation, Tenant};
+use paas_types::accounts::{AcceptInvitationRequest, CreateInvitationRequest, CreatedInvitation, Invitation};
+use paas_types::Tenant;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiPath};

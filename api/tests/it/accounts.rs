@@ -2,7 +2,8 @@
 //! admins, accepted once, by the invited email only, before they expire.
 
 use api::config::SignupPolicy;
-use paas_types::{CreatedInvitation, ErrorBody, Event, Invitation, InvitationState, Me, Role, Session, Tenant};
+use paas_types::accounts::{CreatedInvitation, Invitation, InvitationState};
+use paas_types::{ErrorBody, Event, Me, Role, Session, Tenant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use test_support::{decode, TestApi};

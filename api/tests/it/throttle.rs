@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use paas_types::{AccountEvent, CreatedToken, ErrorBody};
+use paas_types::accounts::AccountEvent;
+use paas_types::{CreatedToken, ErrorBody};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use test_support::{decode, TestApi};

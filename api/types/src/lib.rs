@@ -37,9 +37,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use accounts::{
-    AcceptInvitationRequest, AccountEvent, CreateInvitationRequest, CreatedInvitation, Invitation, InvitationState,
-};
 pub use size::Size;
 pub use states::{ActualState, BuildStatus, InstanceGoal, NodeState, ReleaseStatus, UnknownState};
 pub use volumes::{CreateVolumeRequest, Volume};

@@ -1,10 +1,10 @@
 //! `tokens`, `members`, `invitations` and `events`.
 
-use paas_types::client::rest::EventsQuery;
-use paas_types::{
-    AcceptInvitationRequest, AccountEvent, AddMemberRequest, ApiToken, CreateInvitationRequest, CreateTokenRequest,
-    CreatedInvitation, CreatedToken, Event, Invitation, Me, Member, Role, Tenant,
+use paas_types::accounts::{
+    AcceptInvitationRequest, AccountEvent, CreateInvitationRequest, CreatedInvitation, Invitation,
 };
+use paas_types::client::rest::EventsQuery;
+use paas_types::{AddMemberRequest, ApiToken, CreateTokenRequest, CreatedToken, Event, Me, Member, Role, Tenant};
 
 use crate::args::{InvitationsCommand, MembersCommand, TokensCommand};
 use crate::context::Context;

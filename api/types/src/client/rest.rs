@@ -13,8 +13,8 @@ use super::connection::segment;
 use super::connection::Connection;
 use super::error::ClientError;
 use super::sse::Events;
+use crate::accounts::{AcceptInvitationRequest, AccountEvent, CreateInvitationRequest, CreatedInvitation, Invitation};
 use crate::session::{Run, RunRequest};
-use crate::{AcceptInvitationRequest, AccountEvent, CreateInvitationRequest, CreatedInvitation, Invitation};
 use crate::{
     AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, CachePurgeRecord, ConfigPatch,
     ConfigVars, CreateAppRequest, CreateTokenRequest, CreatedToken, Domain, Event, FormationPatch, Health, Instance,
