@@ -4,7 +4,7 @@
 //! Status policy: 400 malformed request, 401 no or bad credentials, 403 known
 //! object but the caller's role is too low (never used to hide objects: an
 //! object of another tenant is a 404, like a missing one), 404 missing or not
-//! yours, 409 conflicts with existing state, 410 an invitation used up or expired, 413 body too large, 415 wrong
+//! yours, 409 conflicts with existing state (an invitation used up or expired too), 413 body too large, 415 wrong
 //! content type, 422 well-formed but invalid values, 429 credential checks
 //! locked after failures (with `Retry-After`), 500 our bug (logged, the
 //! body says nothing more), 503 the database is unreachable or saturated.
@@ -36,10 +36,10 @@ pub enum ApiError {
     /// (`signup_closed`, `invitation_required`, `invitation_email_mismatch`).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
-    /// An invitation that was used, revoked or has expired
-    /// (`invitation_used`, `invitation_revoked`, `invitation_expired`).
+    /// An invitation that was used, revoked or has expired: a conflict with
+    /// its state (`invitation_used`, `invitation_revoked`, `invitation_expired`).
     #[error("{message}")]
-    Gone { code: &'static str, message: String },
+    Spent { code: &'static str, message: String },
     /// Credential checks are locked for this account or address (answered with `Retry-After`).
     #[error(
         "too many failed attempts; try again in {retry_after_secs} s \
@@ -70,7 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Refused { code, .. } => (StatusCode::FORBIDDEN, *code),
-            ApiError::Gone { code, .. } => (StatusCode::GONE, *code),
+            ApiError::Spent { code, .. } => (StatusCode::CONFLICT, *code),
             ApiError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

@@ -126,19 +126,19 @@ pub(crate) async fn pending_for_update(
     match row.state() {
         InvitationState::Pending => {}
         InvitationState::Accepted => {
-            return Err(ApiError::Gone {
+            return Err(ApiError::Spent {
                 code: "invitation_used",
                 message: format!("this invitation was already used; {ask}"),
             })
         }
         InvitationState::Revoked => {
-            return Err(ApiError::Gone {
+            return Err(ApiError::Spent {
                 code: "invitation_revoked",
                 message: format!("this invitation was revoked; {ask}"),
             })
         }
         InvitationState::Expired => {
-            return Err(ApiError::Gone {
+            return Err(ApiError::Spent {
                 code: "invitation_expired",
                 message: format!("this invitation has expired; {ask}"),
             })
@@ -162,7 +162,7 @@ pub(crate) async fn join(tx: &mut sqlx::PgConnection, invitation: &InvitationRow
     }
     db::tenants::add_member(&mut *tx, invitation.tenant_id, user_id, invitation.role()).await?;
     if !db::invitations::mark_accepted(&mut *tx, invitation.id, user_id).await? {
-        return Err(ApiError::Gone { code: "invitation_used", message: "this invitation was just used".into() });
+        return Err(ApiError::Spent { code: "invitation_used", message: "this invitation was just used".into() });
     }
     let event = db::events::NewEvent {
         tenant_id: invitation.tenant_id,

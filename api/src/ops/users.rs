@@ -40,9 +40,12 @@ pub async fn sign_up(db: &PgPool, jwt: &JwtKeys, policy: SignupPolicy, request: 
     let user = match invitation {
         None => create_user_with_tenant(db, email, request.password, request.tenant, false).await?,
         Some(_) if request.tenant.is_some() => {
-            return Err(ApiError::validation(
-                "an invitation joins the inviting tenant; leave out `tenant` (create more tenants later)",
-            ))
+            return Err(ApiError::Refused {
+                code: "invitation_with_tenant",
+                message: "a sign-up with an invitation joins the inviting tenant and makes no tenant of its own; \
+                          leave out `tenant`"
+                    .into(),
+            })
         }
         Some(secret) => create_invited_user(db, email, request.password, secret).await?,
     };

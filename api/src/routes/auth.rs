@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// or `closed` (403 `signup_closed`).
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = Session), (status = 403, body = paas_types::ErrorBody),
-              (status = 409, body = paas_types::ErrorBody), (status = 410, body = paas_types::ErrorBody),
+              (status = 404, body = paas_types::ErrorBody), (status = 409, body = paas_types::ErrorBody),
               (status = 422, body = paas_types::ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,

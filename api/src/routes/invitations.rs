@@ -61,12 +61,11 @@ pub async fn revoke_invitation(
 }
 
 /// Joins the tenant of an invitation as the caller (whose email must be the
-/// invited one). A used, revoked or expired invitation answers 410.
+/// invited one). A used, revoked or expired invitation answers 409.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "tenants", security(("bearer" = [])),
     request_body = AcceptInvitationRequest,
     responses((status = 200, body = Tenant), (status = 403, body = paas_types::ErrorBody),
-              (status = 404, body = paas_types::ErrorBody), (status = 409, body = paas_types::ErrorBody),
-              (status = 410, body = paas_types::ErrorBody)))]
+              (status = 404, body = paas_types::ErrorBody), (status = 409, body = paas_types::ErrorBody)))]
 pub async fn accept_invitation(
     State(state): State<AppState>,
     user: AuthUser,

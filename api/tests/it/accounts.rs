@@ -134,10 +134,10 @@ async fn an_invitation_is_used_once_by_the_invited_email_before_it_expires() {
     let (status, body) = api.post("/v1/invitations/accept", &bert, accept(&created.token)).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = api.post("/v1/invitations/accept", &bert, accept(&created.token)).await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(code(&body), "invitation_used");
     let (status, body) = sign_up_invited(&api, "bert2@example.org", &created.token).await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(status, 409, "{body}");
 
     // Expiry, forced in SQL.
     let late = invite(&api, &owner, &team, "carla@example.org", "member").await;
@@ -147,7 +147,7 @@ async fn an_invitation_is_used_once_by_the_invited_email_before_it_expires() {
         .await
         .unwrap();
     let (status, body) = sign_up_invited(&api, "carla@example.org", &late.token).await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(code(&body), "invitation_expired");
     assert!(decode::<ErrorBody>(&body).error.message.contains("new invitation"), "{body}");
     assert_eq!(api.db_count("SELECT count(*) FROM users WHERE email = 'carla@example.org'").await, 0);
@@ -199,7 +199,7 @@ async fn owners_and_admins_invite_and_revoke_members_do_not() {
     let (status, body) = api.delete(&revoke, &owner).await;
     assert_eq!(status, 404, "revoked twice: {body}");
     let (status, body) = sign_up_invited(&api, "rex@example.org", &created.token).await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(code(&body), "invitation_revoked");
 
     // Created, accepted and revoked are in the tenant's audit log.

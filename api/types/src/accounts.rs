@@ -14,7 +14,10 @@ use crate::Role;
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
     /// Who is invited; only an account with this email can accept.
-    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 254, pattern = r"^[\s\x85]*[^@\s\x85]+@[^@\s\x85]+[\s\x85]*$")
+    )]
     pub email: String,
     /// `member` (default) or `admin`; owners are made by an owner afterwards.
     #[serde(default = "member")]
