@@ -38,6 +38,7 @@ cargo build --release --locked -p paas-api --quiet
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 export PAAS_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export PAAS_LISTEN="127.0.0.1:$api_port"
+export PAAS_SIGNUP=open  # the bench signs its user up
 RUST_LOG=warn ./target/release/paas-api serve >"$work/api.log" 2>&1 &
 api_pid=$!
 url="http://127.0.0.1:$api_port"

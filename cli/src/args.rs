@@ -170,7 +170,11 @@ pub struct SignupArgs {
 #[derive(Debug, Subcommand)]
 pub enum InvitationsCommand {
     /// Join the tenant of an invitation with the account you are logged in as.
-    Accept { token: String },
+    Accept {
+        /// The invitation token (`inv_...`).
+        #[arg(value_name = "TOKEN")]
+        invitation: String,
+    },
     /// List a tenant's invitations (owners and admins).
     List {
         #[arg(long)]

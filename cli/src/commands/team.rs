@@ -123,8 +123,8 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> Result<(), CliEr
 pub async fn invitations(ctx: &Context, command: InvitationsCommand) -> Result<(), CliError> {
     let client = ctx.client()?;
     match command {
-        InvitationsCommand::Accept { token } => {
-            let joined: Tenant = client.accept_invitation(&AcceptInvitationRequest { token }).await?;
+        InvitationsCommand::Accept { invitation } => {
+            let joined: Tenant = client.accept_invitation(&AcceptInvitationRequest { token: invitation }).await?;
             if ctx.json {
                 output::json(&joined);
             } else {
