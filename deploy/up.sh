@@ -101,6 +101,8 @@ wait_http() { # url, what
 
 # --- API ------------------------------------------------------------------------
 # ACME is off locally (no CA can reach this machine); set PAAS_ACME_DIRECTORY to use one.
+# Sign-up keeps the platform's default (invite): the first account is made below
+# with `create-admin`, and it invites the others. PAAS_SIGNUP=open ./deploy/up.sh opens it.
 if running api && curl -sf -o /dev/null "$api_url/healthz"; then
     say "API already running at $api_url"
 else
@@ -108,7 +110,7 @@ else
         PAAS_ROUTER_TOKEN="$(cat "$state/router-token")" PAAS_BASE_DOMAIN=$base_domain \
         PAAS_APP_SCHEME=https PAAS_APP_PORT=$https_port PAAS_APP_HTTPS_PORT=$https_port \
         PAAS_SECRET_KEY_FILE="$state/secret-key" PAAS_ACME_DIRECTORY="${PAAS_ACME_DIRECTORY:-off}" \
-        PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
+        PAAS_SIGNUP="${PAAS_SIGNUP:-invite}" PAAS_GIT_CACHE_DIR="$state/git-cache" start api "$bin/paas-api" serve
     wait_http "$api_url/healthz" api
     say "API started at $api_url (log: $state/api.log)"
 fi

@@ -132,6 +132,80 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub tls: TlsConfig,
+
+    #[command(flatten)]
+    pub accounts: AccountsConfig,
+}
+
+/// Who may sign up, and how failed logins are slowed down.
+#[derive(Debug, Clone, Args)]
+pub struct AccountsConfig {
+    /// Who may sign up: `open` (anyone who reaches the API), `invite` (only
+    /// with an invitation from a tenant owner or admin), `closed` (nobody;
+    /// accounts come from `paas-api create-admin`, invitations add existing users).
+    #[arg(long, env = "PAAS_SIGNUP", default_value = "invite")]
+    pub signup: SignupPolicy,
+
+    /// Proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` is
+    /// believed when throttling; every other peer is the client itself.
+    #[arg(long, env = "PAAS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Failed logins of one account allowed before delays start.
+    #[arg(long, env = "PAAS_LOGIN_THROTTLE_FREE_ATTEMPTS", default_value_t = 5)]
+    pub login_throttle_free_attempts: u32,
+
+    /// Failed credential checks (logins, tokens, git) from one client address allowed before delays start.
+    #[arg(long, env = "PAAS_LOGIN_THROTTLE_ADDRESS_FREE_ATTEMPTS", default_value_t = 20)]
+    pub login_throttle_address_free_attempts: u32,
+
+    /// First delay once the free attempts are used up, in milliseconds; it doubles with each further failure.
+    #[arg(long, env = "PAAS_LOGIN_THROTTLE_BASE_MS", default_value_t = 1000)]
+    pub login_throttle_base_ms: u64,
+
+    /// Longest delay, in seconds.
+    #[arg(long, env = "PAAS_LOGIN_THROTTLE_MAX_SECS", default_value_t = 900)]
+    pub login_throttle_max_secs: u64,
+
+    /// Failures older than this many seconds are forgotten.
+    #[arg(long, env = "PAAS_LOGIN_THROTTLE_FORGET_SECS", default_value_t = 24 * 3600)]
+    pub login_throttle_forget_secs: u64,
+}
+
+/// `PAAS_SIGNUP`: who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignupPolicy {
+    /// Anyone who reaches the API.
+    Open,
+    /// Only people holding an invitation (the default).
+    Invite,
+    /// Nobody; the operator creates accounts.
+    Closed,
+}
+
+impl AccountsConfig {
+    /// The production defaults with sign-up `policy` (tests choose theirs explicitly).
+    pub fn with_signup(policy: SignupPolicy) -> AccountsConfig {
+        AccountsConfig {
+            signup: policy,
+            trusted_proxies: Vec::new(),
+            login_throttle_free_attempts: 5,
+            login_throttle_address_free_attempts: 20,
+            login_throttle_base_ms: 1000,
+            login_throttle_max_secs: 900,
+            login_throttle_forget_secs: 24 * 3600,
+        }
+    }
+
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> Result<Vec<crate::client_ip::IpRange>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().map_err(|_| ConfigError::TrustedProxy(s.to_string())))
+            .collect()
+    }
 }
 
 /// Let's Encrypt's production directory, the default CA.
@@ -316,6 +390,10 @@ pub enum ConfigError {
     AcmeRetry,
     #[error("the ACME CA bundle cannot be used")]
     AcmeCaBundle(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("PAAS_TRUSTED_PROXIES: {0:?} is not an IP address or CIDR range (like 10.0.0.0/8)")]
+    TrustedProxy(String),
+    #[error("PAAS_LOGIN_THROTTLE_BASE_MS and PAAS_LOGIN_THROTTLE_MAX_SECS must be at least 1")]
+    Throttle,
     #[error("the dashboard templates do not compile")]
     Templates(#[source] Box<tera::Error>),
 }
@@ -346,6 +424,10 @@ impl ServeConfig {
             return Err(ConfigError::Scheme(self.app_scheme.clone()));
         }
         self.tls.validate()?;
+        self.accounts.trusted_proxies()?;
+        if self.accounts.login_throttle_base_ms == 0 || self.accounts.login_throttle_max_secs == 0 {
+            return Err(ConfigError::Throttle);
+        }
         self.jwt_secret().map(|_| ())
     }
 

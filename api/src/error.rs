@@ -4,8 +4,9 @@
 //! Status policy: 400 malformed request, 401 no or bad credentials, 403 known
 //! object but the caller's role is too low (never used to hide objects: an
 //! object of another tenant is a 404, like a missing one), 404 missing or not
-//! yours, 409 conflicts with existing state, 413 body too large, 415 wrong
-//! content type, 422 well-formed but invalid values, 500 our bug (logged, the
+//! yours, 409 conflicts with existing state (an invitation used up or expired too), 413 body too large, 415 wrong
+//! content type, 422 well-formed but invalid values, 429 credential checks
+//! locked after failures (with `Retry-After`), 500 our bug (logged, the
 //! body says nothing more), 503 the database is unreachable or saturated.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -37,6 +38,20 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A sign-up or invitation refused by policy, with its own stable code
+    /// (`signup_closed`, `invitation_required`, `invitation_email_mismatch`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// An invitation that was used, revoked or has expired: a conflict with
+    /// its state (`invitation_used`, `invitation_revoked`, `invitation_expired`).
+    #[error("{message}")]
+    Spent { code: &'static str, message: String },
+    /// Credential checks are locked for this account or address (answered with `Retry-After`).
+    #[error(
+        "too many failed attempts; try again in {retry_after_secs} s \
+         (failed logins and invalid tokens are slowed down per account and per address)"
+    )]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -62,10 +77,21 @@ impl ApiError {
             ApiError::TokenApp(_) => (StatusCode::FORBIDDEN, "token_app"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Refused { code, .. } => (StatusCode::FORBIDDEN, *code),
+            ApiError::Spent { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Database(_) | ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Seconds a client must wait before trying again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -177,7 +203,11 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let detail = ErrorDetail { code: code.to_string(), message, request_id: None };
-        error_response(status, detail)
+        let mut response = error_response(status, detail);
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! | layer | modules | job |
 //! | --- | --- | --- |
-//! | base | `config`, `error`, `validate`, `telemetry`, `hints`, `crypto` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints, encryption at rest |
+//! | base | `config`, `error`, `validate`, `telemetry`, `hints`, `crypto`, `client_ip` | settings from env/flags, `ApiError` and its one HTTP mapping, name rules, logs, what-is-wrong hints, encryption at rest, client addresses behind trusted proxies |
 //! | storage | `db` | every SQL statement, one file per entity |
 //! | state | `state`, `auth`, `run_hub` | pool + keys + settings (`AppState`); passwords, tokens, JWTs, the credential extractors; where `paas run` sockets meet |
 //! | decisions | `scheduler`, `acme` | formation x release -> instances on nodes (`scheduler::plan` is pure); certificate orders for custom domains |
@@ -18,6 +18,7 @@
 
 pub mod acme;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -112,6 +113,8 @@ fn settings(config: &ServeConfig) -> Result<Settings, config::ConfigError> {
         acme_renew_before: chrono::Duration::days(i64::from(config.tls.acme_renew_days)),
         app_https_port: config.tls.app_https_port,
         keys: config.tls.keyring()?,
+        signup: config.accounts.signup,
+        throttle: auth::throttle::ThrottlePolicy::from_config(&config.accounts),
     })
 }
 
@@ -153,7 +156,9 @@ pub async fn serve_on(
     server: Server,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app(server)).with_graceful_shutdown(shutdown).await?;
+    // The peer address feeds the login throttle (`auth::throttle::ClientAddr`).
+    let app = app(server).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 

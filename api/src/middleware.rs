@@ -58,6 +58,7 @@ fn default_code(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
         s if s.is_server_error() => "internal",
         _ => "bad_request",
     }

@@ -36,6 +36,10 @@ pub struct Settings {
     pub app_https_port: Option<u16>,
     /// Seals and opens secrets at rest (config vars, add-on logins, certificate keys).
     pub keys: crate::crypto::Keyring,
+    /// Who may sign up (`PAAS_SIGNUP`).
+    pub signup: crate::config::SignupPolicy,
+    /// How failed credential checks are slowed down.
+    pub throttle: crate::auth::throttle::ThrottlePolicy,
 }
 
 impl Settings {

@@ -39,6 +39,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 export PAAS_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export PAAS_SECRET_KEY="$(openssl rand -hex 32)"
 export PAAS_LISTEN="127.0.0.1:$api_port"
+export PAAS_SIGNUP=open  # the bench signs its user up
 RUST_LOG=warn ./target/release/paas-api serve >"$work/api.log" 2>&1 &
 api_pid=$!
 url="http://127.0.0.1:$api_port"

@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Log in and save an API token in your config directory (mode 0600).
     Login(LoginArgs),
+    /// Create an account (with an invitation when the platform asks for one),
+    /// then log in as with `paas login`.
+    Signup(SignupArgs),
     /// Forget the saved token.
     Logout,
     /// Create, list, inspect and destroy apps.
@@ -114,6 +117,19 @@ pub enum Command {
     /// Manage the members of a tenant.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Invitations to tenants: accept one, or list and revoke those of a tenant.
+    #[command(subcommand)]
+    Invitations(InvitationsCommand),
+    /// The audit log: events of your tenants, or with --account of your own
+    /// account (logins, lockouts, API tokens).
+    Events {
+        /// Events about your account instead of your tenants.
+        #[arg(long)]
+        account: bool,
+        /// How many events, newest first.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Postgres and Redis add-ons: create, attach, detach, destroy.
     #[command(subcommand)]
     Addons(AddonsCommand),
@@ -135,6 +151,43 @@ pub struct LoginArgs {
     /// Read the password from standard input instead of prompting.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignupArgs {
+    /// Your email (with --invite: the invited one).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The invitation token you were given (`inv_...`): you join the inviting tenant.
+    #[arg(long, value_name = "TOKEN")]
+    pub invite: Option<String>,
+    /// Name of your own tenant (not with --invite; default: from your email).
+    #[arg(long, conflicts_with = "invite")]
+    pub tenant: Option<String>,
+    /// Read the password from standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitationsCommand {
+    /// Join the tenant of an invitation with the account you are logged in as.
+    Accept {
+        /// The invitation token (`inv_...`).
+        #[arg(value_name = "TOKEN")]
+        invitation: String,
+    },
+    /// List a tenant's invitations (owners and admins).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a pending invitation: its token stops working.
+    Revoke {
+        id: uuid::Uuid,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +323,18 @@ pub enum MembersCommand {
         role: String,
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Invite someone by email: prints a single-use token and the link that accepts it.
+    Invite {
+        email: String,
+        /// member or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Days until the invitation expires (1-30).
+        #[arg(long, default_value_t = 7)]
+        expires_in_days: u32,
     },
     /// Remove a member.
     Remove {

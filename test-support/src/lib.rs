@@ -91,7 +91,14 @@ impl TestApi {
             log_format: "pretty".into(),
             cookie_secure: false,
             tls: api::config::TlsConfig { secret_key: Some(SECRET_KEY.into()), ..api::config::TlsConfig::acme_off() },
+            // Open sign-up: tests create their users with `TestApi::signup`;
+            // tests of the other policies set `config.accounts.signup` themselves.
+            accounts: api::config::AccountsConfig::with_signup(api::config::SignupPolicy::Open),
         };
+        // Every test client is 127.0.0.1, and many tests send bad credentials on
+        // purpose (forged JWTs, revoked tokens, schemathesis): the per-address
+        // throttle would lock them out of their own API. Throttle tests lower it.
+        config.accounts.login_throttle_address_free_attempts = 10_000;
         adjust(&mut config);
         let db = api::db::connect(&config).await.expect("connect to test database");
         api::prepare_database(&config, &db).await.expect("apply migrations and seal");
@@ -173,7 +180,12 @@ impl TestApi {
 
     /// Signs up a user (tenant derived from the email) and returns its session token.
     pub async fn signup(&self, email: &str) -> String {
-        let request = SignupRequest { email: email.into(), password: "correct horse battery".into(), tenant: None };
+        let request = SignupRequest {
+            email: email.into(),
+            password: "correct horse battery".into(),
+            tenant: None,
+            invitation: None,
+        };
         let (status, value) = self.call(Method::POST, "/v1/auth/signup", None, Some(json_of(&request))).await;
         assert_eq!(status, StatusCode::CREATED, "signup of {email} failed: {value}");
         decode::<Session>(&value).token

@@ -7,6 +7,8 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use super::scope::{Access, AppLimit};
+use super::client::ClientAddr;
+use super::throttle::{self, Subject};
 use super::token;
 use crate::db;
 use crate::error::ApiError;
@@ -26,7 +28,8 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::from_credential(state, bearer(parts)?).await?;
+        let ClientAddr(client) = ClientAddr::of(parts, state);
+        let user = AuthUser::from_credential_throttled(state, client, bearer(parts)?).await?;
         // The route template, not the raw path: `scope::RULES` is keyed by it.
         let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned());
         let params = RawPathParams::from_request_parts(parts, state).await.ok();
@@ -37,6 +40,25 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 impl AuthUser {
+    /// Like [`AuthUser::from_credential`], but a client address locked by
+    /// earlier failures gets 429 before the credential is looked at, and a
+    /// rejected credential counts as a failure of the address.
+    pub async fn from_credential_throttled(
+        state: &AppState,
+        client: std::net::IpAddr,
+        credential: &str,
+    ) -> Result<AuthUser, ApiError> {
+        let address = Subject::Address(client);
+        throttle::check(&state.db, std::slice::from_ref(&address)).await?;
+        match AuthUser::from_credential(state, credential).await {
+            Err(ApiError::Unauthorized(message)) => {
+                throttle::fail(&state.db, &state.settings.throttle, &address).await?;
+                Err(ApiError::Unauthorized(message))
+            }
+            other => other,
+        }
+    }
+
     /// The user an API token (`paas_...`) or a session JWT belongs to, with
     /// the rights of that credential (routes are not checked here).
     pub async fn from_credential(state: &AppState, credential: &str) -> Result<AuthUser, ApiError> {

@@ -99,7 +99,13 @@ pub const RULES: &[Rule] = &[
     user("GET", "/v1/tenants/{tenant}/members", Read, Account),
     user("POST", "/v1/tenants/{tenant}/members", Admin, Account),
     user("DELETE", "/v1/tenants/{tenant}/members/{email}", Admin, Account),
+    user("GET", "/v1/tenants/{tenant}/invitations", Read, Account),
+    user("POST", "/v1/tenants/{tenant}/invitations", Admin, Account),
+    user("DELETE", "/v1/tenants/{tenant}/invitations/{id}", Admin, Account),
+    // Joining a tenant is the account's own act: sessions, or unrestricted admin tokens.
+    user("POST", "/v1/invitations/accept", Admin, Account),
     user("GET", "/v1/events", Read, Account),
+    user("GET", "/v1/me/events", Read, Account),
     user("GET", "/v1/nodes", Read, Account),
     user("POST", "/v1/nodes/join-tokens", Admin, Account),
     // === Apps ===

@@ -80,3 +80,60 @@ pub async fn list_for_user(
     .fetch_all(db)
     .await
 }
+
+// === Events about a user (no tenant) ===
+
+/// Records an event about `user_id` itself (a login, a lockout, an API
+/// token): it belongs to no tenant and only that user reads it.
+pub async fn record_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    action: &str,
+    data: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO events (user_id, actor_id, action, data) VALUES ($1, $1, $2, $3)")
+        .bind(user_id)
+        .bind(action)
+        .bind(Json(data))
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountEventRow {
+    pub id: i64,
+    pub action: String,
+    pub data: Json<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AccountEventRow> for paas_types::accounts::AccountEvent {
+    fn from(row: AccountEventRow) -> Self {
+        paas_types::accounts::AccountEvent {
+            id: row.id,
+            action: row.action,
+            data: row.data.0,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Events about the user's own account, newest first, older than `before` when paging.
+pub async fn list_for_account(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccountEventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, action, data, created_at FROM events
+         WHERE user_id = $1 AND tenant_id IS NULL AND ($2::bigint IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -71,6 +71,10 @@ impl IntoResponse for ApiErrorRef<'_> {
             tracing::error!(error = self.0 as &dyn std::error::Error, "git request failed");
             return (status, "internal error\n").into_response();
         }
-        (status, format!("{}\n", self.0)).into_response()
+        let mut response = (status, format!("{}\n", self.0)).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::io::ReaderStream;
 use super::error::GitError;
 use super::service::{request_body, result_response, spawn_service};
 use super::state::GitState;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, ClientAddr};
 use crate::db;
 use crate::error::ApiError;
 
@@ -21,8 +21,9 @@ pub struct InfoRefsQuery {
     service: Option<String>,
 }
 
-/// The user behind HTTP basic credentials (password = API token or session token).
-async fn git_user(state: &GitState, headers: &HeaderMap) -> Result<AuthUser, GitError> {
+/// The user behind HTTP basic credentials (password = API token or session
+/// token), throttled per client address like every credential check.
+async fn git_user(state: &GitState, client: ClientAddr, headers: &HeaderMap) -> Result<AuthUser, GitError> {
     use base64::Engine;
     let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(GitError::Unauthorized)?;
     let encoded = value.strip_prefix("Basic ").ok_or(GitError::Unauthorized)?;
@@ -30,7 +31,11 @@ async fn git_user(state: &GitState, headers: &HeaderMap) -> Result<AuthUser, Git
         base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| GitError::Unauthorized)?;
     let decoded = String::from_utf8(decoded).map_err(|_| GitError::Unauthorized)?;
     let (_, password) = decoded.split_once(':').ok_or(GitError::Unauthorized)?;
-    AuthUser::from_credential(&state.core, password).await.map_err(|_| GitError::Unauthorized)
+    match AuthUser::from_credential_throttled(&state.core, client.0, password).await {
+        Ok(user) => Ok(user),
+        Err(err @ ApiError::TooManyAttempts { .. }) => Err(GitError::Api(err)),
+        Err(_) => Err(GitError::Unauthorized),
+    }
 }
 
 /// The app of `<name>.git`, if the user may see it and the credential may
@@ -56,9 +61,10 @@ pub async fn info_refs(
     State(state): State<GitState>,
     Path(repo): Path<String>,
     Query(query): Query<InfoRefsQuery>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, GitError> {
-    let user = git_user(&state, &headers).await?;
+    let user = git_user(&state, client, &headers).await?;
     let service = query.service.as_deref().ok_or(GitError::BadService)?;
     let command = service_name(service)?;
     // Refusing a push here, at the ref advertisement, shows git users the reason.
@@ -85,10 +91,11 @@ pub async fn info_refs(
 pub async fn upload_pack(
     State(state): State<GitState>,
     Path(repo): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, GitError> {
-    let user = git_user(&state, &headers).await?;
+    let user = git_user(&state, client, &headers).await?;
     let app = git_app(&state, &user, &repo, false).await?;
     let dir = state.repos.checkout(&state.db, app.id).await?;
     let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
@@ -104,10 +111,11 @@ pub async fn upload_pack(
 pub async fn receive_pack(
     State(state): State<GitState>,
     Path(repo): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, GitError> {
-    let user = git_user(&state, &headers).await?;
+    let user = git_user(&state, client, &headers).await?;
     let app = git_app(&state, &user, &repo, true).await?;
     let input = request_body(&headers, body, state.settings.max_source_bytes).await?;
     let body = super::push::start(state, user, app, input).await?;

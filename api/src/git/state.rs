@@ -2,6 +2,8 @@
 
 use std::ops::Deref;
 
+use axum::extract::FromRef;
+
 use super::repo::RepoCache;
 use crate::state::AppState;
 
@@ -18,5 +20,11 @@ impl Deref for GitState {
 
     fn deref(&self) -> &AppState {
         &self.core
+    }
+}
+
+impl FromRef<GitState> for AppState {
+    fn from_ref(state: &GitState) -> AppState {
+        state.core.clone()
     }
 }

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod config;
 pub mod domains;
 pub mod formation;
+pub mod invitations;
 pub mod logs;
 pub mod members;
 pub mod nodes;

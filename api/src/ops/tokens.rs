@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use paas_types::{CreateTokenRequest, CreatedToken, TokenScope};
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -38,10 +39,17 @@ pub async fn create_token(db: &PgPool, user: &AuthUser, req: &CreateTokenRequest
         token_hash: &token::hash(&secret),
         prefix: &prefix,
         scope,
-        app_id: app.map(|a| a.id),
+        app_id: app.as_ref().map(|a| a.id),
         expires_at,
     };
-    let row = db::tokens::insert(db, new).await?;
+    let mut tx = db.begin().await?;
+    let row = db::tokens::insert(&mut *tx, new).await?;
+    let data = json!({
+        "token": row.id, "name": row.name, "prefix": row.prefix, "expires_at": row.expires_at,
+        "scope": scope, "app": app.as_ref().map(|a| a.name.clone()),
+    });
+    db::events::record_for_user(&mut *tx, user.id, "token.create", data).await?;
+    tx.commit().await?;
     Ok(CreatedToken { token: secret, info: row.into() })
 }
 
@@ -67,9 +75,11 @@ fn expiry(days: Option<u32>, hours: Option<u32>) -> ApiResult<Option<DateTime<Ut
 
 /// Revokes one of the caller's tokens; it stops working at once.
 pub async fn revoke_token(db: &PgPool, user: &AuthUser, id: Uuid) -> ApiResult<()> {
-    if db::tokens::revoke(db, user.id, id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("token"))
+    let mut tx = db.begin().await?;
+    if !db::tokens::revoke(&mut *tx, user.id, id).await? {
+        return Err(ApiError::not_found("token"));
     }
+    db::events::record_for_user(&mut *tx, user.id, "token.revoke", json!({ "token": id })).await?;
+    tx.commit().await?;
+    Ok(())
 }

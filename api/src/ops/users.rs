@@ -1,5 +1,8 @@
-//! Accounts: sign up (a user with their own tenant), log in, platform
+//! Accounts: sign up (a user with their own tenant, or into the tenant of
+//! an invitation), log in (throttled per account and address), platform
 //! administrators (`paas-api create-admin`).
+
+use std::net::IpAddr;
 
 use paas_types::{Role, Session};
 use serde_json::json;
@@ -7,41 +10,129 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
+use crate::auth::throttle::{self, Subject, ThrottlePolicy};
+use crate::config::SignupPolicy;
 use crate::db;
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
+use crate::ops::invitations;
 use crate::validate;
 
-/// Creates a user and their own tenant (as owner) and opens a session.
-pub async fn sign_up(
-    db: &PgPool,
-    jwt: &JwtKeys,
-    email: &str,
-    password: String,
-    tenant: Option<&str>,
-) -> ApiResult<Session> {
-    let email = email.trim();
+/// What a sign-up asks for.
+#[derive(Debug, Clone)]
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub password: String,
+    /// Name of the new user's own tenant (not with an invitation).
+    pub tenant: Option<&'a str>,
+    /// An invitation token: the user joins its tenant instead.
+    pub invitation: Option<&'a str>,
+}
+
+/// Creates a user, as `policy` allows, and opens a session: with their own
+/// tenant (as owner), or as a member of the tenant that invited them.
+pub async fn sign_up(db: &PgPool, jwt: &JwtKeys, policy: SignupPolicy, request: SignUp<'_>) -> ApiResult<Session> {
+    let email = request.email.trim();
+    let invitation = request.invitation.map(str::trim).filter(|t| !t.is_empty());
+    check_policy(policy, invitation.is_some())?;
     check_email(email)?;
-    check_password(&password)?;
-    let user = create_user_with_tenant(db, email, password, tenant, false).await?;
+    check_password(&request.password)?;
+    let user = match invitation {
+        None => create_user_with_tenant(db, email, request.password, request.tenant, false).await?,
+        Some(_) if request.tenant.is_some() => {
+            return Err(ApiError::Refused {
+                code: "invitation_with_tenant",
+                message: "a sign-up with an invitation joins the inviting tenant and makes no tenant of its own; \
+                          leave out `tenant`"
+                    .into(),
+            })
+        }
+        Some(secret) => create_invited_user(db, email, request.password, secret).await?,
+    };
     open_session(jwt, user)
 }
 
-/// Exchanges email and password for a session.
-pub async fn log_in(db: &PgPool, jwt: &JwtKeys, email: &str, password: String) -> ApiResult<Session> {
-    let wrong = || ApiError::Unauthorized("email or password is wrong".into());
+/// Refuses sign-ups the platform does not allow, saying what to do instead.
+fn check_policy(policy: SignupPolicy, invited: bool) -> ApiResult<()> {
+    match (policy, invited) {
+        (SignupPolicy::Closed, _) => Err(ApiError::Refused {
+            code: "signup_closed",
+            message: "sign-up is closed on this platform: ask its operator for an account \
+                      (`paas-api create-admin`); an invitation then adds it to a tenant \
+                      (`paas invitations accept TOKEN`)"
+                .into(),
+        }),
+        (SignupPolicy::Invite, false) => Err(ApiError::Refused {
+            code: "invitation_required",
+            message: "sign-up needs an invitation on this platform: ask a tenant owner or admin to run \
+                      `paas members invite EMAIL`, then sign up with `paas signup --invite TOKEN` or the link you get"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Exchanges email and password for a session, unless the account or the
+/// client address is locked by earlier failures: then 429 without the
+/// password being checked. Failures count against both; a success resets
+/// the account's count.
+pub async fn log_in(
+    db: &PgPool,
+    jwt: &JwtKeys,
+    policy: &ThrottlePolicy,
+    client: IpAddr,
+    email: &str,
+    password: String,
+) -> ApiResult<Session> {
+    let account = Subject::account(email);
+    let address = Subject::Address(client);
+    throttle::check(db, &[account.clone(), address.clone()]).await?;
+    let user = match check_password_of(db, email, password).await? {
+        Some(user) => user,
+        None => {
+            failed_login(db, policy, &account, &address, email, client).await?;
+            return Err(ApiError::Unauthorized("email or password is wrong".into()));
+        }
+    };
+    throttle::reset(db, &account).await?;
+    db::events::record_for_user(db, user.id, "auth.login", json!({ "address": client.to_string() })).await?;
+    open_session(jwt, user)
+}
+
+/// The user whose password this is; `None` for a wrong password or an unknown email.
+async fn check_password_of(db: &PgPool, email: &str, password: String) -> ApiResult<Option<UserRow>> {
     if password.chars().count() > password::MAX_LENGTH {
-        return Err(wrong());
+        return Ok(None);
     }
     let Some(user) = db::users::find_by_email(db, email.trim()).await? else {
         // Same work as a real check, so timing does not reveal which emails exist.
         password::verify(password, password::dummy_hash().await.to_string()).await?;
-        return Err(wrong());
+        return Ok(None);
     };
-    if !password::verify(password, user.password_hash.clone()).await? {
-        return Err(wrong());
+    Ok(password::verify(password, user.password_hash.clone()).await?.then_some(user))
+}
+
+/// Counts a failed login against the account and the address; a lock of a
+/// real account goes into its audit log.
+async fn failed_login(
+    db: &PgPool,
+    policy: &ThrottlePolicy,
+    account: &Subject,
+    address: &Subject,
+    email: &str,
+    client: IpAddr,
+) -> ApiResult<()> {
+    throttle::fail(db, policy, address).await?;
+    let Some(lockout) = throttle::fail(db, policy, account).await? else { return Ok(()) };
+    if let Some(user) = db::users::find_by_email(db, email.trim()).await? {
+        let data = json!({
+            "address": client.to_string(),
+            "failures": lockout.failures,
+            "locked_ms": u64::try_from(lockout.delay.as_millis()).unwrap_or(u64::MAX),
+        });
+        db::events::record_for_user(db, user.id, "auth.lockout", data).await?;
     }
-    open_session(jwt, user)
+    Ok(())
 }
 
 /// Creates a platform administrator with their own tenant.
@@ -66,6 +157,32 @@ fn check_password(password: &str) -> ApiResult<()> {
         return Err(ApiError::validation(format!("password must be at most {} characters", password::MAX_LENGTH)));
     }
     Ok(())
+}
+
+/// Creates a user who joins the tenant of invitation `secret` (no tenant of
+/// their own), using the invitation up, in one transaction.
+async fn create_invited_user(db: &PgPool, email: &str, password: String, secret: &str) -> ApiResult<UserRow> {
+    if db::users::find_by_email(db, email).await?.is_some() {
+        return Err(ApiError::Conflict(
+            "a user with this email already exists: log in and accept the invitation (`paas invitations accept TOKEN`)"
+                .into(),
+        ));
+    }
+    let hash = password::hash(password).await?;
+    let mut tx = db.begin().await?;
+    let invitation = invitations::pending_for_update(&mut tx, secret, email).await?;
+    let user = db::users::insert(&mut *tx, email, &hash, false).await?;
+    invitations::join(&mut tx, &invitation, user.id).await?;
+    let event = db::events::NewEvent {
+        tenant_id: invitation.tenant_id,
+        app: None,
+        actor_id: Some(user.id),
+        action: "user.signup",
+        data: json!({ "email": email, "tenant": invitation.tenant, "invitation": invitation.id }),
+    };
+    db::events::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(user)
 }
 
 fn open_session(jwt: &JwtKeys, user: UserRow) -> ApiResult<Session> {

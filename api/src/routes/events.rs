@@ -1,6 +1,8 @@
-//! The audit log, per app and across the caller's tenants.
+//! The audit log, per app, across the caller's tenants, and of the caller's
+//! own account (logins, lockouts, API tokens).
 
 use axum::extract::State;
+use paas_types::accounts::AccountEvent;
 use paas_types::Event;
 use serde::Deserialize;
 
@@ -49,5 +51,18 @@ pub async fn list_events(
 ) -> ApiResult<ApiJson<Vec<Event>>> {
     let limit = page_limit(query.limit, 100, 500)?;
     let rows = db::events::list_for_user(&state.db, user.id, None, query.before, limit).await?;
+    Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Events about the caller's own account (logins, lockouts, API tokens), newest first.
+#[utoipa::path(get, path = "/v1/me/events", tag = "events", security(("bearer" = [])), params(ListEventsQuery),
+    responses((status = 200, body = Vec<AccountEvent>), (status = 401, body = paas_types::ErrorBody)))]
+pub async fn list_account_events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ListEventsQuery>,
+) -> ApiResult<ApiJson<Vec<AccountEvent>>> {
+    let limit = page_limit(query.limit, 100, 500)?;
+    let rows = db::events::list_for_account(&state.db, user.id, query.before, limit).await?;
     Ok(ApiJson(rows.into_iter().map(Into::into).collect()))
 }

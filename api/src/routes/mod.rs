@@ -18,6 +18,7 @@ mod extract;
 mod formation;
 mod health;
 mod instances;
+mod invitations;
 mod nodes;
 mod openapi;
 mod params;
@@ -121,6 +122,9 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(tenants::list_tenants))
         .routes(routes!(tenants::list_members, tenants::add_member))
         .routes(routes!(tenants::remove_member))
+        .routes(routes!(invitations::list_invitations, invitations::create_invitation))
+        .routes(routes!(invitations::revoke_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::show_app, apps::update_app, apps::delete_app))
         .routes(routes!(config::show_config, config::update_config))
@@ -137,6 +141,7 @@ pub fn router(max_upload: usize, base_domain: &str) -> (axum::Router<AppState>, 
         .routes(routes!(releases::rollback_release))
         .routes(routes!(events::list_app_events))
         .routes(routes!(events::list_events))
+        .routes(routes!(events::list_account_events))
         .routes(routes!(nodes::list_nodes))
         .routes(routes!(nodes::create_join_token))
         .routes(routes!(builds::show_build))

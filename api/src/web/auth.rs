@@ -1,7 +1,7 @@
 //! Signup, login and logout pages. They call the same operations as the JSON
 //! API, so the rules (password length, email syntax, timing-safe login) are the API's.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,7 +12,9 @@ use tera::Context;
 use super::error::{form_error, WebError};
 use super::page::WebState;
 use super::redirect::see_other;
-use super::session::{Visitor, WebForm};
+use super::session::{Visitor, WebForm, WebUser};
+use crate::auth::ClientAddr;
+use crate::config::SignupPolicy;
 use crate::ops;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -23,6 +25,9 @@ pub(crate) struct SignupForm {
     password: String,
     #[serde(default)]
     tenant: String,
+    /// An invitation token (the form of `/invite/<token>`).
+    #[serde(default)]
+    invitation: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -61,13 +66,70 @@ pub(crate) async fn signup(
     WebForm(form): WebForm<SignupForm>,
 ) -> Result<Response, WebError> {
     let tenant = Some(form.tenant.trim().to_string()).filter(|t| !t.is_empty());
-    match ops::users::sign_up(&state.db, &state.jwt, &form.email, form.password.clone(), tenant.as_deref()).await {
+    let invitation = Some(form.invitation.trim().to_string()).filter(|t| !t.is_empty());
+    let request = ops::users::SignUp {
+        email: &form.email,
+        password: form.password.clone(),
+        tenant: tenant.as_deref(),
+        invitation: invitation.as_deref(),
+    };
+    match ops::users::sign_up(&state.db, &state.jwt, state.settings.signup, request).await {
         Ok(session) => Ok(open_session(&state, &session, "/apps")),
         Err(err) => {
             let (status, message) = form_error(err)?;
-            render(&state, visitor, "signup.html", status, &form, Some(&message))
+            let template = if invitation.is_some() { "invite.html" } else { "signup.html" };
+            let mut context = Context::new();
+            if let Some(secret) = &invitation {
+                context.insert("invitation", &ops::invitations::find_invitation(&state.db, secret).await.ok());
+                context.insert("token", secret);
+            }
+            render_with(&state, visitor, template, status, &form, Some(&message), context)
         }
     }
+}
+
+/// `/invite/<token>`: what the invitation is, and either a sign-up form (the
+/// email fixed to the invited one) or, when signed in, a button to join.
+pub(crate) async fn invite_page(
+    State(state): State<WebState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let invitation = match ops::invitations::find_invitation(&state.db, &token).await {
+        Ok(invitation) => Some(invitation),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            let mut context = Context::new();
+            context.insert("token", &token);
+            context.insert("invitation", &None::<()>);
+            return render_with(
+                &state,
+                visitor,
+                "invite.html",
+                status,
+                &SignupForm::default(),
+                Some(&message),
+                context,
+            );
+        }
+    };
+    let email = invitation.as_ref().map(|i| i.email.clone()).unwrap_or_default();
+    let form = SignupForm { email, invitation: token.clone(), ..SignupForm::default() };
+    let mut context = Context::new();
+    context.insert("invitation", &invitation);
+    context.insert("token", &token);
+    render_with(&state, visitor, "invite.html", StatusCode::OK, &form, None, context)
+}
+
+/// Joins the invitation's tenant as the signed-in user.
+pub(crate) async fn accept_invite(
+    State(state): State<WebState>,
+    user: WebUser,
+    Path(token): Path<String>,
+    WebForm(_): WebForm<Empty>,
+) -> Result<Response, WebError> {
+    ops::invitations::accept_invitation(&state.db, &user.user, &token).await?;
+    Ok(see_other("/team?done=joined"))
 }
 
 pub(crate) async fn login_page(
@@ -86,9 +148,11 @@ pub(crate) async fn login_page(
 pub(crate) async fn login(
     State(state): State<WebState>,
     visitor: Visitor,
+    ClientAddr(client): ClientAddr,
     WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, WebError> {
-    match ops::users::log_in(&state.db, &state.jwt, &form.email, form.password.clone()).await {
+    let throttle = &state.settings.throttle;
+    match ops::users::log_in(&state.db, &state.jwt, throttle, client, &form.email, form.password.clone()).await {
         Ok(session) => Ok(open_session(&state, &session, safe_next(&form.next))),
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -114,7 +178,26 @@ fn render<T: Serialize>(
     form: &T,
     error: Option<&str>,
 ) -> Result<Response, WebError> {
-    let mut context = Context::new();
+    render_with(state, visitor, template, status, form, error, Context::new())
+}
+
+/// Renders an auth page; every one knows the sign-up policy and whether the visitor is signed in.
+fn render_with<T: Serialize>(
+    state: &WebState,
+    visitor: Visitor,
+    template: &str,
+    status: StatusCode,
+    form: &T,
+    error: Option<&str>,
+    mut context: Context,
+) -> Result<Response, WebError> {
+    let signup = match state.settings.signup {
+        SignupPolicy::Open => "open",
+        SignupPolicy::Invite => "invite",
+        SignupPolicy::Closed => "closed",
+    };
+    context.insert("signup", signup);
+    context.insert("signed_in", &visitor.signed_in);
     context.insert("csrf", &visitor.csrf);
     context.insert("form", form);
     context.insert("error", &error);

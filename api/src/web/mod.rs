@@ -75,6 +75,7 @@ pub fn router() -> Router<WebState> {
         .route("/static/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/signup", get(auth::signup_page).post(auth::signup))
         .route("/login", get(auth::login_page).post(auth::login))
+        .route("/invite/{token}", get(auth::invite_page).post(auth::accept_invite))
         .route("/logout", post(auth::logout))
         .route("/apps", get(apps::list_apps).post(apps::create_app))
         .route("/tokens", get(account::list_tokens).post(account::create_token))

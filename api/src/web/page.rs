@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "base.html",
     "macros.html",
     "signup.html",
+    "invite.html",
     "login.html",
     "apps.html",
     "tokens.html",
@@ -115,6 +116,7 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "token-revoked" => "Token revoked; it stops working at once.",
         "member-added" => "Member added.",
         "member-removed" => "Member removed.",
+        "joined" => "Invitation accepted: you are now a member of the team.",
         _ => return None,
     })
 }

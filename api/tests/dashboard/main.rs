@@ -5,5 +5,6 @@
 mod addons;
 mod browser;
 mod http;
+mod invitations;
 mod support;
 mod volumes;

@@ -31,6 +31,8 @@ impl ApiProcess {
             .env("PAAS_ROUTER_TOKEN", ROUTER_TOKEN)
             .env("PAAS_BASE_DOMAIN", "paas.test")
             .env("PAAS_NODE_TIMEOUT_SECS", "15")
+            // The test signs its user up: open sign-up, asked for explicitly (the default is invite).
+            .env("PAAS_SIGNUP", "open")
             .env("PAAS_LOG_FORMAT", "pretty")
             .env("RUST_LOG", "warn")
             .spawn()

@@ -14,8 +14,14 @@ const TENANT: &str = "alice";
 const MISSING_TENANT: &str = "zz-absent";
 
 /// A concrete path for a route template, naming real objects of alice's tenant.
-fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str) -> String {
-    let id = if template.contains("/runs/") { run } else { build };
+fn concrete(template: &str, app: &str, tenant: &str, build: &str, run: &str, invitation: &str) -> String {
+    let id = if template.contains("/runs/") {
+        run
+    } else if template.contains("/invitations/") {
+        invitation
+    } else {
+        build
+    };
     template
         .replace("{id}", id)
         .replace("{app}", app)
@@ -38,6 +44,7 @@ pub(crate) fn body_for(method: &Method, template: &str) -> Value {
         ("POST", "/v1/apps/{app}/addons") => json!({ "kind": "redis" }),
         ("POST", "/v1/apps/{app}/runs") => json!({ "command": ["true"] }),
         ("POST", "/v1/tenants/{tenant}/members") => json!({ "email": "dora@example.org", "role": "member" }),
+        ("POST", "/v1/tenants/{tenant}/invitations") => json!({ "email": "dora@example.org", "role": "member" }),
         ("POST", "/v1/apps/{app}/volumes") => json!({ "name": "cache", "mount": "/data/cache" }),
         _ => json!({}),
     }
@@ -104,6 +111,7 @@ async fn snapshot(api: &TestApi, token: &str) -> Value {
         state[path] = api.get(&format!("/v1/apps/{APP}{path}"), token).await.1;
     }
     state["members"] = api.get(&format!("/v1/tenants/{TENANT}/members"), token).await.1;
+    state["invitations"] = api.get(&format!("/v1/tenants/{TENANT}/invitations"), token).await.1;
     state
 }
 
@@ -148,13 +156,17 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     let volume = json!({ "name": "data", "mount": "/app/instance" });
     let (status, answer) = api.post(&format!("/v1/apps/{APP}/volumes"), &alice, volume).await;
     assert_eq!(status, 201, "{answer}");
+    let erin = json!({ "email": "erin@example.org", "role": "member" });
+    let (status, invitation) = api.post(&format!("/v1/tenants/{TENANT}/invitations"), &alice, erin).await;
+    assert_eq!(status, 201, "{invitation}");
+    let invitation_id = invitation["id"].as_str().expect("an invitation id").to_string();
     let before = snapshot(&api, &alice).await;
 
     let routes = scoped_routes(&api).await;
     assert!(routes.len() >= 15, "expected the app and tenant routes, found {routes:?}");
     for (method, template) in &routes {
-        let intruder = concrete(template, APP, TENANT, &build_id, &run_id);
-        let missing = concrete(template, MISSING_APP, MISSING_TENANT, &build_id, &run_id);
+        let intruder = concrete(template, APP, TENANT, &build_id, &run_id, &invitation_id);
+        let missing = concrete(template, MISSING_APP, MISSING_TENANT, &build_id, &run_id, &invitation_id);
         let (status, answer) = call_route(&api, method, template, &intruder, &bob).await;
         let (missing_status, missing_answer) = call_route(&api, method, template, &missing, &bob).await;
         assert_eq!(status, 404, "{method} {intruder} by another tenant: {answer}");
@@ -186,7 +198,7 @@ async fn another_tenants_objects_answer_exactly_like_missing_ones() {
     let mut ordered = routes.clone();
     ordered.sort_by_key(|(m, t)| (*m == Method::DELETE, t == "/v1/apps/{app}"));
     for (method, template) in ordered {
-        let path = concrete(&template, APP, TENANT, &build_id, &run_id);
+        let path = concrete(&template, APP, TENANT, &build_id, &run_id, &invitation_id);
         let (status, answer) = call_route(&api, &method, &template, &path, &alice).await;
         let success = status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS;
         assert!(success, "{method} {path} by the owner: {status} {answer}");

@@ -1,6 +1,7 @@
 //! Integration tests of the API: the real server on loopback HTTP, on its own
 //! database in a throwaway Postgres cluster.
 
+mod accounts;
 mod acme;
 mod addons;
 mod apps;
@@ -16,4 +17,5 @@ mod resources;
 mod scopes;
 mod secrets;
 mod states;
+mod throttle;
 mod volumes;

@@ -9,6 +9,7 @@
 //! - `states`: lifecycle states (build, instance, node) as enums whose words
 //!   are the wire format and the database's;
 //! - `size`: container sizes and what each gets (memory, CPU, workers);
+//! - `accounts`: invitations to tenants, events about one's own account;
 //! - `addons`: add-ons (REST and agent shapes);
 //! - `agent`: the agent protocol; `routing`: the route table routers poll;
 //! - `session`: one-off processes (`paas run`) and their WebSocket framing;
@@ -16,6 +17,7 @@
 //! - `volumes`: volumes' REST shapes and the parsing of their size and mount path;
 //! - `process_routes`: paths to other process types (`paas routes`), the prefix rules.
 
+pub mod accounts;
 pub mod addons;
 pub mod agent;
 #[cfg(feature = "client")]
@@ -78,9 +80,14 @@ pub struct SignupRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 10, max_length = 1024))]
     pub password: String,
     /// Name of the tenant created for the new user; derived from the email when absent.
+    /// Not with `invitation` (the user joins the inviting tenant instead).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z][a-z0-9-]{1,39}$"))]
     pub tenant: Option<String>,
+    /// An invitation token: needed when the platform's sign-up is `invite`;
+    /// the new account joins the inviting tenant (the email must be the invited one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
         Command::Login(args) => account::login(ctx, args).await,
         Command::Logout => account::logout(),
+        Command::Signup(args) => account::signup(ctx, args).await,
         Command::Apps(cmd) => apps::run(ctx, cmd).await,
         Command::Config(cmd) => config::run(ctx, cmd).await,
         Command::Scale { changes } => processes::scale(ctx, &changes).await,
@@ -38,6 +39,8 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Git(cmd) => git::run(ctx, cmd).await,
         Command::Tokens { command } => team::tokens(ctx, command.unwrap_or(TokensCommand::List)).await,
         Command::Members(cmd) => team::members(ctx, cmd).await,
+        Command::Invitations(cmd) => team::invitations(ctx, cmd).await,
+        Command::Events { account, limit } => team::events(ctx, account, limit).await,
         Command::Addons(cmd) => addons::run(ctx, cmd).await,
         Command::Pg(cmd) => addons::pg(ctx, cmd).await,
         Command::Redis(cmd) => addons::redis(ctx, cmd).await,

@@ -1,6 +1,7 @@
 //! The `paas` binary as a subprocess against the real API and a real agent
 //! on the Docker engine; `git push` from a temporary repository.
 
+mod accounts;
 mod commands;
 mod consoles;
 mod push;
@@ -43,10 +44,16 @@ impl Paas {
 
     /// Logs in with the password on stdin.
     pub async fn login(&self, email: &str, password: &str) {
+        let output = self.run_with_stdin(&["login", "--email", email, "--password-stdin"], password).await;
+        assert!(output.status.success(), "login failed: {}", text(&output.stderr));
+    }
+
+    /// Runs `paas <args>` in `/` with `input` and a newline on stdin.
+    pub async fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut command = self.command(Path::new("/"));
-        command.args(["login", "--email", email, "--password-stdin"]);
-        let password = format!("{password}\n");
-        let output = tokio::task::spawn_blocking(move || {
+        command.args(args);
+        let password = format!("{input}\n");
+        tokio::task::spawn_blocking(move || {
             use std::io::Write;
             let mut child = command
                 .stdin(std::process::Stdio::piped())
@@ -58,8 +65,7 @@ impl Paas {
             child.wait_with_output().unwrap()
         })
         .await
-        .unwrap();
-        assert!(output.status.success(), "login failed: {}", text(&output.stderr));
+        .unwrap()
     }
 }
 

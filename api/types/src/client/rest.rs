@@ -13,6 +13,7 @@ use super::connection::segment;
 use super::connection::Connection;
 use super::error::ClientError;
 use super::sse::Events;
+use crate::accounts::{AcceptInvitationRequest, AccountEvent, CreateInvitationRequest, CreatedInvitation, Invitation};
 use crate::session::{Run, RunRequest};
 use crate::{
     AddDomainRequest, AddMemberRequest, ApiToken, App, AppList, Build, BuildDetail, CachePurgeRecord, ConfigPatch,
@@ -165,6 +166,35 @@ impl RestClient {
     /// Adds an existing user to a tenant (owners and admins).
     pub async fn add_member(&self, tenant: &str, request: &AddMemberRequest) -> Result<Member, ClientError> {
         self.send_json(Method::POST, &format!("/v1/tenants/{}/members", segment(tenant)), request).await
+    }
+
+    /// Invites an email address to a tenant (owners and admins); the token is in the answer only.
+    pub async fn create_invitation(
+        &self,
+        tenant: &str,
+        request: &CreateInvitationRequest,
+    ) -> Result<CreatedInvitation, ClientError> {
+        self.send_json(Method::POST, &format!("/v1/tenants/{}/invitations", segment(tenant)), request).await
+    }
+
+    /// Invitations of a tenant (owners and admins).
+    pub async fn list_invitations(&self, tenant: &str) -> Result<Vec<Invitation>, ClientError> {
+        self.get(&format!("/v1/tenants/{}/invitations", segment(tenant))).await
+    }
+
+    /// Revokes a pending invitation.
+    pub async fn revoke_invitation(&self, tenant: &str, id: Uuid) -> Result<(), ClientError> {
+        self.delete(&format!("/v1/tenants/{}/invitations/{id}", segment(tenant))).await
+    }
+
+    /// Joins the tenant of an invitation as the caller.
+    pub async fn accept_invitation(&self, request: &AcceptInvitationRequest) -> Result<Tenant, ClientError> {
+        self.send_json(Method::POST, "/v1/invitations/accept", request).await
+    }
+
+    /// Events about the caller's own account (logins, lockouts, API tokens), newest first.
+    pub async fn account_events(&self, query: &EventsQuery) -> Result<Vec<AccountEvent>, ClientError> {
+        self.get_with("/v1/me/events", query).await
     }
 
     /// Removes a member from a tenant (owners and admins).
