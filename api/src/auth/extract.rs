@@ -6,8 +6,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
-use super::scope::{Access, AppLimit};
 use super::client::ClientAddr;
+use super::scope::{Access, AppLimit};
 use super::throttle::{self, Subject};
 use super::token;
 use crate::db;
