@@ -7,7 +7,10 @@
 
 use paas_types::addons::{AddonKind, DesiredAddon};
 
-use super::{postgres, redis, server_name};
+use super::{redis, server_name};
+
+/// The OS user `psql` runs as in the server container: no peer login, no data files.
+const CONSOLE_OS_USER: &str = "nobody";
 
 /// An exec to start with a TTY.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +29,15 @@ pub fn shell_command(node: &str, addon: &DesiredAddon) -> Option<ShellCommand> {
     Some(match addon.kind {
         AddonKind::Postgres => ShellCommand {
             container,
-            user: postgres::SUPERUSER.into(),
+            // Not the server's `postgres` OS user: psql's `\!` opens a shell as the
+            // exec user, and `postgres` logs in as the superuser by peer auth and owns
+            // the data of every database on a shared server. `nobody` has neither.
+            user: CONSOLE_OS_USER.into(),
             cmd: ["psql", "-h", "127.0.0.1", "-U", &login.username, "-d", &addon.database]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            env: vec![format!("PGPASSWORD={}", login.password)],
+            env: vec![format!("PGPASSWORD={}", login.password), "HOME=/tmp".into(), "PSQL_HISTORY=/dev/null".into()],
         },
         AddonKind::Redis => ShellCommand {
             container,

@@ -515,7 +515,7 @@ mod tests {
             let app_dir = host.mounts.expect("mounts").into_iter().find(|m| m.target.as_deref() == Some("/app"));
             assert!(app_dir.is_some_and(|m| m.source.is_none()), "{kind}: a writable app directory");
             let limits: Vec<_> = host.ulimits.expect("ulimits").into_iter().filter_map(|u| u.name).collect();
-            assert_eq!(limits, ["nofile", "nproc"], "{kind}");
+            assert_eq!(limits, ["nofile"], "{kind}");
             assert_eq!(host.runtime, None, "{kind}: the engine's default runtime");
             assert!(host.binds.is_none(), "{kind}: no host directories");
         }

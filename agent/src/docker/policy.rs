@@ -20,11 +20,11 @@ pub const APP_USER: &str = "10000:10000";
 pub const PIDS_LIMIT: i64 = 256;
 /// Open files one process may hold (soft and hard: it cannot raise it).
 pub const NOFILE_LIMIT: i64 = 4096;
-/// RLIMIT_NPROC of app processes, soft and hard. The kernel counts it per
-/// user across the whole node (every app runs as uid 10000 and there is no
-/// user namespace), so it is a node-wide backstop; the per-container bound
-/// is [`PIDS_LIMIT`].
-pub const NPROC_LIMIT: i64 = 4096;
+// No RLIMIT_NPROC: the kernel counts it per user across the whole node
+// (every app runs as uid 10000, with no user namespace), so any value low
+// enough to matter would let one tenant's processes make every other
+// tenant's forks and container starts fail. Processes are bounded per
+// container by [`PIDS_LIMIT`] instead.
 /// The writable app directory (and `$HOME`) of app containers.
 pub const APP_DIR: &str = "/app";
 /// Size of the `tmpfs` at `/tmp` of app containers (it counts against the
@@ -78,7 +78,7 @@ pub fn confine_build(size: Size, mut config: ContainerConfig<String>) -> Contain
         memory_swap: Some(memory),
         nano_cpus: Some(i64::from(size.cpu_millis()) * 1_000_000),
         pids_limit: Some(PIDS_LIMIT),
-        ulimits: Some(ulimits(NOFILE_LIMIT, NPROC_LIMIT)),
+        ulimits: Some(ulimits(NOFILE_LIMIT)),
         cap_drop: Some(vec!["ALL".into()]),
         cap_add: None,
         privileged: None,
@@ -109,7 +109,7 @@ pub fn confine_service(memory_mb: i32, mut config: ContainerConfig<String>) -> C
         memory: Some(memory),
         memory_swap: Some(memory),
         pids_limit: Some(SERVICE_PIDS_LIMIT),
-        ulimits: Some(ulimits(SERVICE_NOFILE_LIMIT, NPROC_LIMIT)),
+        ulimits: Some(ulimits(SERVICE_NOFILE_LIMIT)),
         cap_drop: Some(vec!["ALL".into()]),
         cap_add: None,
         privileged: None,
@@ -120,11 +120,9 @@ pub fn confine_service(memory_mb: i32, mut config: ContainerConfig<String>) -> C
     config
 }
 
-/// `nofile` and `nproc`, soft = hard (a process cannot raise them).
-pub(super) fn ulimits(nofile: i64, nproc: i64) -> Vec<ResourcesUlimits> {
-    let limit =
-        |name: &str, value: i64| ResourcesUlimits { name: Some(name.into()), soft: Some(value), hard: Some(value) };
-    vec![limit("nofile", nofile), limit("nproc", nproc)]
+/// `nofile`, soft = hard (a process cannot raise it).
+pub(super) fn ulimits(nofile: i64) -> Vec<ResourcesUlimits> {
+    vec![ResourcesUlimits { name: Some("nofile".into()), soft: Some(nofile), hard: Some(nofile) }]
 }
 
 /// Mount options of `/tmp`: bounded, no device files, no setuid, no exec.
@@ -187,7 +185,7 @@ mod tests {
         assert_eq!(host.memory, Some(256 * 1024 * 1024));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.runtime, None, "the engine's default runtime unless the node sets one");
-        assert_eq!(host.ulimits.map(|u| u.len()), Some(2));
+        assert_eq!(host.ulimits.map(|u| u.len()), Some(1));
         assert_eq!(host.network_mode.as_deref(), Some("paas-n1-shop"), "the rest is the caller's");
     }
 
@@ -228,7 +226,7 @@ mod tests {
         assert_eq!(options.labels.as_ref().unwrap()[super::super::label::NODE], "n1");
         let limits: Vec<_> =
             host.ulimits.unwrap().into_iter().map(|u| (u.name.unwrap(), u.soft.unwrap(), u.hard.unwrap())).collect();
-        assert_eq!(limits, [("nofile".into(), NOFILE_LIMIT, NOFILE_LIMIT), ("nproc".into(), NPROC_LIMIT, NPROC_LIMIT)]);
+        assert_eq!(limits, [("nofile".into(), NOFILE_LIMIT, NOFILE_LIMIT)]);
     }
 
     #[test]

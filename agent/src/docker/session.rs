@@ -220,7 +220,7 @@ pub(super) fn run_container(
     ]);
     let config = ContainerConfig {
         image: Some(spec.image.to_string()),
-        cmd: Some(vec!["bash".to_string(), "-c".to_string(), spec.command.to_string()]),
+        cmd: Some(run_command(spec)),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(labels),
         tty: Some(spec.tty),
@@ -238,6 +238,22 @@ pub(super) fn run_container(
         ..Default::default()
     };
     policy::confine(sandbox, spec.size, config)
+}
+
+/// Waits (at most 1 s) for the terminal to get the user's size, which the
+/// agent sets only once the container has started: a command that reads its
+/// size at once (a REPL, `createsuperuser`) would otherwise see 0x0. Docker
+/// 20.10 (API 1.41) cannot create a container with a console size.
+const AWAIT_TERMINAL_SIZE: &str =
+    r#"for _ in $(seq 100); do [ "$(stty size 2>/dev/null)" = "0 0" ] || break; sleep 0.01; done; exec bash -c "$0""#;
+
+/// `bash -c` the command; with a TTY, once the terminal has its size.
+fn run_command(spec: &RunSpec<'_>) -> Vec<String> {
+    if spec.tty {
+        vec!["bash".into(), "-c".into(), AWAIT_TERMINAL_SIZE.into(), spec.command.into()]
+    } else {
+        vec!["bash".into(), "-c".into(), spec.command.into()]
+    }
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn volume_init_container(node: &str, volume: &str, image: &str) -> ContainerConf
             pids_limit: Some(16),
             // It writes only the volume's root (an ownership change).
             readonly_rootfs: Some(true),
-            ulimits: Some(super::policy::ulimits(64, 64)),
+            ulimits: Some(super::policy::ulimits(64)),
             ..Default::default()
         }),
         ..Default::default()

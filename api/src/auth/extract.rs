@@ -40,18 +40,21 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 impl AuthUser {
-    /// Like [`AuthUser::from_credential`], but a client address locked by
-    /// earlier failures gets 429 before the credential is looked at, and a
-    /// rejected credential counts as a failure of the address.
+    /// Like [`AuthUser::from_credential`], but a rejected credential counts as
+    /// a failure of the client address, and an address locked by earlier
+    /// failures gets 429 instead of 401. A valid credential is never slowed:
+    /// tokens and session JWTs cannot be guessed, and checking it first keeps
+    /// users behind a shared address (NAT, CI) working while junk tokens from
+    /// the same address are refused; it also saves a query per request.
     pub async fn from_credential_throttled(
         state: &AppState,
         client: std::net::IpAddr,
         credential: &str,
     ) -> Result<AuthUser, ApiError> {
-        let address = Subject::Address(client);
-        throttle::check(&state.db, std::slice::from_ref(&address)).await?;
         match AuthUser::from_credential(state, credential).await {
             Err(ApiError::Unauthorized(message)) => {
+                let address = Subject::Address(client);
+                throttle::check(&state.db, std::slice::from_ref(&address)).await?;
                 throttle::fail(&state.db, &state.settings.throttle, &address).await?;
                 Err(ApiError::Unauthorized(message))
             }
