@@ -162,6 +162,10 @@ fn check_password(password: &str) -> ApiResult<()> {
 /// Creates a user who joins the tenant of invitation `secret` (no tenant of
 /// their own), using the invitation up, in one transaction.
 async fn create_invited_user(db: &PgPool, email: &str, password: String, secret: &str) -> ApiResult<UserRow> {
+    // The invitation first: without a valid one for this email nothing else is
+    // looked at (which emails have accounts) or spent (an argon2 hash).
+    let mut tx = db.begin().await?;
+    let invitation = invitations::pending_for_update(&mut tx, secret, email).await?;
     if db::users::find_by_email(db, email).await?.is_some() {
         return Err(ApiError::Conflict(
             "a user with this email already exists: log in and accept the invitation (`paas invitations accept TOKEN`)"
@@ -169,8 +173,6 @@ async fn create_invited_user(db: &PgPool, email: &str, password: String, secret:
         ));
     }
     let hash = password::hash(password).await?;
-    let mut tx = db.begin().await?;
-    let invitation = invitations::pending_for_update(&mut tx, secret, email).await?;
     let user = db::users::insert(&mut *tx, email, &hash, false).await?;
     invitations::join(&mut tx, &invitation, user.id).await?;
     let event = db::events::NewEvent {

@@ -72,6 +72,9 @@ async fn invite_mode_needs_a_valid_invitation() {
     let created = invite(&api, &admin, &team, "ines@example.org", "member").await;
     assert!(created.token.starts_with("inv_"));
     assert_eq!(created.accept_path, format!("/invite/{}", created.token));
+    // A made-up invitation says nothing about which emails have accounts.
+    let (status, body) = sign_up_invited(&api, "root@example.org", "inv_0000").await;
+    assert_eq!(status, 404, "an existing email with an unknown invitation: {body}");
     let (status, body) = sign_up_invited(&api, "Ines@Example.org", &created.token).await;
     assert_eq!(status, 201, "{body}");
     let token = decode::<Session>(&body).token;
