@@ -230,25 +230,20 @@ pub async fn detach(db: impl PgExecutor<'_>, addon_id: Uuid, app_id: Uuid) -> Re
     Ok(done.rows_affected() == 1)
 }
 
-/// Apps that still run instances configured with one of the add-on's
-/// not-yet-dropped URLs (old releases draining after a detach or rotation).
-/// The configs are sealed, so the comparison happens here, not in SQL.
-pub async fn apps_using(db: &PgPool, keys: &Keyring, addon_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    let urls: Vec<String> = credentials(db, keys, addon_id).await?.into_iter().map(|c| c.url).collect();
-    let mut apps: Vec<String> = live_config_values(db, keys)
-        .await?
-        .into_iter()
-        .filter(|(_, values)| values.iter().any(|v| urls.contains(v)))
-        .map(|(app, _)| app)
-        .collect();
-    apps.sort();
-    apps.dedup();
-    Ok(apps)
+/// Apps in `live` (from [`live_config_values`]) configured with one of
+/// `urls` (an add-on's not-yet-dropped logins): old releases draining after a
+/// detach or rotation. The configs are sealed, so this compares in Rust.
+pub fn apps_using<'a>(live: &'a [(String, Vec<String>)], urls: &[&str]) -> Vec<&'a str> {
+    live.iter()
+        .filter(|(_, values)| values.iter().any(|v| urls.contains(&v.as_str())))
+        .map(|(app, _)| app.as_str())
+        .collect()
 }
 
 /// The config values of every release an instance still runs with (not
-/// stopped or lost), with its app's name.
-async fn live_config_values(db: &PgPool, keys: &Keyring) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+/// stopped or lost), with its app's name. Opening them costs a decryption
+/// per release: read once per desired-state answer, shared by its add-ons.
+pub async fn live_config_values(db: &PgPool, keys: &Keyring) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
     let rows: Vec<(String, Uuid, Vec<u8>)> = sqlx::query_as(
         "SELECT DISTINCT a.name, r.id, r.config_sealed FROM instances i
          JOIN releases r ON r.id = i.release_id JOIN apps a ON a.id = i.app_id
@@ -356,14 +351,18 @@ pub async fn retire_active(db: impl PgExecutor<'_>, addon_id: Uuid) -> Result<()
 }
 
 /// Drops retiring logins no running instance is configured with any more
-/// (the rollout that replaced them is over).
-pub async fn drop_unused_retiring(db: &PgPool, keys: &Keyring, addon_id: Uuid) -> Result<u64, sqlx::Error> {
+/// (the rollout that replaced them is over); `live` is [`live_config_values`].
+pub async fn drop_unused_retiring(
+    db: &PgPool,
+    keys: &Keyring,
+    addon_id: Uuid,
+    live: &[(String, Vec<String>)],
+) -> Result<u64, sqlx::Error> {
     let retiring: Vec<CredentialRow> =
         credentials(db, keys, addon_id).await?.into_iter().filter(|c| c.state == "retiring").collect();
     if retiring.is_empty() {
         return Ok(0);
     }
-    let live = live_config_values(db, keys).await?;
     let unused: Vec<Uuid> =
         retiring.iter().filter(|c| !live.iter().any(|(_, values)| values.contains(&c.url))).map(|c| c.id).collect();
     let done = sqlx::query("UPDATE addon_credentials SET state = 'dropped' WHERE id = ANY($1) AND state = 'retiring'")

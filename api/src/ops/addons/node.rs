@@ -22,22 +22,22 @@ pub async fn desired_addons(db: &PgPool, keys: &Keyring, node: &AgentNode) -> Ap
     let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let attachments = db::addons::attachments(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
+    let live = if rows.is_empty() { Vec::new() } else { db::addons::live_config_values(db, keys).await? };
     for row in rows {
         let kind = kind_of(&row);
         let admin_password = db::addons::admin_password(keys, &row)?;
         let plan = plan::find(kind, Some(&row.plan)).or_else(|| plan::find(kind, None)).expect("every kind has plans");
-        let dropped = db::addons::drop_unused_retiring(db, keys, row.id).await?;
+        let dropped = db::addons::drop_unused_retiring(db, keys, row.id, &live).await?;
         if dropped > 0 {
             tracing::info!(addon = %row.name, dropped, "retired add-on logins dropped: no instance uses them any more");
         }
-        let logins = db::addons::credentials(db, keys, row.id)
-            .await?
-            .into_iter()
-            .map(|c| AddonLogin { username: c.username, password: c.password })
-            .collect();
+        let credentials = db::addons::credentials(db, keys, row.id).await?;
+        let urls: Vec<&str> = credentials.iter().map(|c| c.url.as_str()).collect();
         let mut apps: Vec<String> =
             attachments.iter().filter(|a| a.addon_id == row.id).map(|a| a.app.clone()).collect();
-        apps.extend(db::addons::apps_using(db, keys, row.id).await?);
+        apps.extend(db::addons::apps_using(&live, &urls).into_iter().map(str::to_owned));
+        let logins =
+            credentials.into_iter().map(|c| AddonLogin { username: c.username, password: c.password }).collect();
         apps.sort();
         apps.dedup();
         let captures = db::addons::pending_captures(db, row.id).await?;
