@@ -124,7 +124,7 @@ impl Reconciler {
         let addons = self.addons.pass(&desired.addons).await;
         self.remove_unwanted_volumes(&desired.volumes).await;
         let volumes = if desired.volumes.is_empty() { Vec::new() } else { self.volume_usage().await };
-        self.api.report(&NodeReport { instances: reports, addons, volumes }).await?;
+        self.api.report(&NodeReport { instances: reports, addons, volumes, usage: Vec::new() }).await?;
         Ok(())
     }
 

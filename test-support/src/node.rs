@@ -111,7 +111,8 @@ impl FakeNode {
 
     /// Reports `instances` as what runs on the node.
     pub async fn report(&self, instances: Vec<InstanceReport>) {
-        let body = crate::json_of(&NodeReport { instances, addons: Vec::new(), volumes: Vec::new() });
+        let body =
+            crate::json_of(&NodeReport { instances, addons: Vec::new(), volumes: Vec::new(), usage: Vec::new() });
         self.expect(Method::POST, "/v1/agent/report", Some(body), StatusCode::NO_CONTENT).await;
     }
 

@@ -131,6 +131,9 @@ pub struct NodeReport {
     /// Bytes each of the node's volumes holds, when measured this pass.
     #[serde(default)]
     pub volumes: Vec<VolumeUsage>,
+    /// CPU and memory of the node's app containers, sampled this pass.
+    #[serde(default)]
+    pub usage: Vec<crate::metrics::InstanceUsage>,
 }
 
 /// What a volume holds, as its node measured it.

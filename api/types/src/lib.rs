@@ -15,6 +15,7 @@
 //! - `session`: one-off processes (`paas run`) and their WebSocket framing;
 //! - `text` (feature `sqlx`): storing those enums as Postgres text;
 //! - `volumes`: volumes' REST shapes and the parsing of their size and mount path;
+//! - `metrics`: router and agent reports, and the metrics the API answers;
 //! - `process_routes`: paths to other process types (`paas routes`), the prefix rules.
 
 pub mod accounts;
@@ -22,6 +23,7 @@ pub mod addons;
 pub mod agent;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod metrics;
 pub mod process_routes;
 pub mod routing;
 pub mod session;
